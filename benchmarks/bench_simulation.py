@@ -1,0 +1,176 @@
+"""Simulation throughput, accuracy, storage and scaling: candidate integrator vs CVODE reference.
+
+Baseline (the original protocol): CVODE atol 1e-3, soma + nexus + every dendritic segment
+recorded at every step and resampled to 1 ms. Candidate(s): fixed step (``--dt``, Crank-Nicolson
+by default) recording soma + nexus at 1 ms. Same cell, same inputs, runs interleaved per
+simulation so that the load of a shared machine hits both alike; throughput is measured in CPU
+seconds of this process (``time.process_time``), i.e. simulated seconds per core-second.
+
+    .venv/bin/python benchmarks/bench_simulation.py --mechanisms results/mechanisms \
+        --morphology ../shared/data/hay2011/cell1.asc --simulations 10 --duration-ms 6000
+
+Prints one line per simulation and a summary; writes a CSV (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neurodepth.inputs import InputRates, generate_inputs
+from neurodepth.seeds import derive_seed
+from neurodepth.shards import build_shard_dataset, write_shard
+from neurodepth.simulate import NeuronRunner, SimulationSettings, _build, simulation_rng
+from neurodepth.validate_integration import match_spikes, soma_rms_clipped
+
+PAPER_RATES = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
+
+
+def throughput(args):
+    cell = _build(args.cell, "full", args.mechanisms, args.morphology)
+    n_seg = len(cell.segments)
+    print(f"cell {args.cell}: {n_seg} segments, {2 * n_seg} synapses", flush=True)
+    base = SimulationSettings(duration_ms=args.duration_ms, record_nexus=True, record_dendrites=False)
+    ref_s = base.replace(integrator="cvode", cvode_atol=args.reference_atol)
+    cands = {f"fixed dt={dt:g} so={args.secondorder}": base.replace(integrator="fixed", dt_ms=dt, secondorder=args.secondorder)
+             for dt in args.dt}
+    runner = NeuronRunner(cell, base)
+    rates = InputRates.from_config(PAPER_RATES)
+    table = cell.segment_table
+    seed = derive_seed("bench_simulation", args.seed)
+    rows, kept = [], []
+    for k in range(args.simulations):
+        x = generate_inputs(simulation_rng(seed, k), table.length_um.to_numpy(), table.tree.to_numpy(), args.duration_ms, rates)
+        runner.set_recording(True, True, every_step=True)
+        ref = runner.run(x, ref_s)
+        runner.set_recording(True, False, every_step=False)
+        for name, s in cands.items():
+            c = runner.run(x, s)
+            m, shift = match_spikes(ref["spike_times"], c["spike_times"], 1.0)
+            row = dict(simulation=k, duration_ms=args.duration_ms, candidate=name,
+                       ref_spikes=len(ref["spike_times"]), cand_spikes=len(c["spike_times"]), matched=m,
+                       max_shift_ms=shift, soma_rms_clipped_mv=soma_rms_clipped(ref["soma"], c["soma"]),
+                       ref_cpu_s=ref["cpu_s"], cand_cpu_s=c["cpu_s"], ref_wall_s=ref["wall_s"], cand_wall_s=c["wall_s"],
+                       ref_mean_clipped_mv=float(np.minimum(ref["soma"], -55).mean()),
+                       exc_rate_hz=float(x[:n_seg].mean() * 1000))
+            rows.append(row)
+            print(" ".join(f"{k2}={v:.3f}" if isinstance(v, float) else f"{k2}={v}" for k2, v in row.items()), flush=True)
+            if args.out:
+                pd.DataFrame(rows).to_csv(args.out, index=False)  # partial results survive an interrupt
+        kept.append((x, ref, c))
+    return pd.DataFrame(rows), kept, cell
+
+
+def summarize(df):
+    out = []
+    for name, g in df.groupby("candidate", sort=False):
+        sim_s = g.duration_ms.sum() / 1000
+        denom = max(g.ref_spikes.sum(), g.cand_spikes.sum())
+        out.append(dict(
+            candidate=name, simulated_s=sim_s,
+            ref_cpu_s_per_sim_s=g.ref_cpu_s.sum() / sim_s, cand_cpu_s_per_sim_s=g.cand_cpu_s.sum() / sim_s,
+            speedup_cpu=g.ref_cpu_s.sum() / g.cand_cpu_s.sum(),
+            spikes=f"{g.matched.sum()}/{denom} (ref {g.ref_spikes.sum()}, cand {g.cand_spikes.sum()})",
+            spike_match=g.matched.sum() / denom if denom else 1.0,
+            soma_rms_clipped_mv=float(np.sqrt(np.mean(g.soma_rms_clipped_mv ** 2))),
+            max_shift_ms=float(g.max_shift_ms.max()),
+        ))
+    return pd.DataFrame(out)
+
+
+def storage(kept, cell, duration_ms):
+    """MB per simulation of shards with and without dendritic voltages (real recorded traces)."""
+    x = np.array([k[0] for k in kept])
+    soma = np.array([k[2]["soma"] for k in kept])
+    nexus = np.array([k[2]["nexus"] for k in kept])
+    dend = np.array([k[1]["dendrites"] for k in kept])
+    spikes = [k[2]["spike_times"] for k in kept]
+    attrs = dict(cell=cell.name, variant="full", split="bench", shard=0, seed=0, config_hash="bench",
+                 duration_ms=duration_ms, integrator="fixed", dt_ms=0.05)
+    sizes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, d in (("without dendrites", None), ("with dendrites", dend)):
+            ds = build_shard_dataset(x, soma, spikes, attrs, segment_table=cell.segment_table, nexus_voltage=nexus,
+                                     dendritic_voltage=d)
+            p = write_shard(ds, Path(tmp) / "s.nc")
+            sizes[label] = os.path.getsize(p) / len(kept) / 1e6 * (6000 / duration_ms)
+    return sizes
+
+
+_WORKER = """
+import sys, time, json
+from neurodepth.simulate import simulate_shard
+t = time.perf_counter()
+simulate_shard(sys.argv[1], "full", "bench", int(sys.argv[2]), 1, {"duration_ms": int(sys.argv[3]),
+    "simulations_per_shard": int(sys.argv[4]), "record_dendrites": False}, {"exc_per_100ms": [0, 800],
+    "inh_minus_exc": [-600, 200]}, mechanisms_dir=sys.argv[5], morphology_path=sys.argv[6] or None, progress=False)
+print(json.dumps({"wall_s": time.perf_counter() - t}))
+"""
+
+
+def scaling(args):
+    """Wall time of 1 shard job alone vs 2 shard jobs at once (independent processes)."""
+    def launch(n):
+        procs = [subprocess.Popen([sys.executable, "-c", _WORKER, args.cell, str(i), str(args.scaling_duration_ms),
+                                   str(args.scaling_simulations), str(args.mechanisms), str(args.morphology or "")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for i in range(n)]
+        t = time.perf_counter()
+        outs = [p.communicate()[0] for p in procs]
+        wall = time.perf_counter() - t
+        for p in procs:
+            if p.returncode:
+                raise RuntimeError(f"scaling worker failed (exit {p.returncode})")
+        return wall, [json.loads(o.strip().splitlines()[-1])["wall_s"] for o in outs]
+    w1, _ = launch(1)
+    w2, _ = launch(2)
+    sim_s = args.scaling_duration_ms * args.scaling_simulations / 1000
+    return {"1 process: simulated s per wall s": sim_s / w1, "2 processes: simulated s per wall s": 2 * sim_s / w2,
+            "scaling (2 vs 1)": (2 * sim_s / w2) / (sim_s / w1)}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cell", default="hay2011_l5pc")
+    p.add_argument("--morphology", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hay2011" / "cell1.asc"))
+    p.add_argument("--mechanisms", required=True)
+    p.add_argument("--simulations", type=int, default=10)
+    p.add_argument("--duration-ms", type=int, default=6000)
+    p.add_argument("--dt", type=float, nargs="+", default=[0.05])
+    p.add_argument("--secondorder", type=int, default=2)
+    p.add_argument("--reference-atol", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scaling-simulations", type=int, default=1)
+    p.add_argument("--scaling-duration-ms", type=int, default=2000)
+    p.add_argument("--skip-scaling", action="store_true")
+    p.add_argument("--out", default="benchmarks/simulation_results.csv")
+    args = p.parse_args(argv)
+
+    from neurodepth.cells.mechanisms_build import compile_mechanisms
+    if not (Path(args.mechanisms) / "mechanisms.json").exists():
+        compile_mechanisms(args.mechanisms)
+
+    df, kept, cell = throughput(args)
+    summ = summarize(df)
+    pd.set_option("display.width", 200)
+    print("\n== throughput and accuracy (baseline: CVODE atol %g, all segments recorded every step) ==" % args.reference_atol)
+    print(summ.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\n== storage, MB per 6 s simulation (measured on %d simulations of %d ms) ==" % (len(kept), args.duration_ms))
+    for k, v in storage(kept, cell, args.duration_ms).items():
+        print(f"{k}: {v:.3f} MB")
+    if not args.skip_scaling:
+        print("\n== scaling (independent shard jobs; %d x %d ms each) ==" % (args.scaling_simulations, args.scaling_duration_ms))
+        for k, v in scaling(args).items():
+            print(f"{k}: {v:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Rule simulate_shard: one process builds the cell once and runs the shard's simulations."""
+
+from pathlib import Path
+
+from neurodepth.logs import log_to
+from neurodepth.simulate import run_shard
+
+with log_to(snakemake.log[0]):
+    mechanisms = snakemake.input.get("mechanisms")
+    run_shard(
+        cell_name=snakemake.params.cell_name,
+        variant=snakemake.wildcards.variant,
+        split=snakemake.wildcards.split,
+        shard=int(snakemake.wildcards.shard),
+        seed=snakemake.params.seed,
+        simulation_cfg=snakemake.params.simulation,
+        inputs_cfg=snakemake.params.inputs,
+        mechanisms_dir=Path(mechanisms).parent if mechanisms else None,
+        morphology_path=snakemake.input.get("morphology"),
+        out_path=snakemake.output[0],
+        config_hash=snakemake.params.config_hash,
+    )

@@ -1,0 +1,17 @@
+"""Rule train_model: train one network (resuming from last.ckpt if a previous job was killed)."""
+
+import torch
+
+from neurodepth.logs import log_to
+from neurodepth.train import train_model
+
+with log_to(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    train_model(
+        train_path=snakemake.input.train,
+        valid_path=snakemake.input.valid,
+        out_dir=snakemake.params.out_dir,
+        architecture=snakemake.params.architecture,
+        training_cfg=snakemake.params.training,
+        seed=int(snakemake.wildcards.seed),
+    )

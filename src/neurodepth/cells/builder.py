@@ -1,0 +1,324 @@
+"""Build a NEURON cell from a ``CellSpec``: morphology, discretisation, biophysics, synapses.
+
+``build_cell(spec, variant)`` returns a ``BuiltCell`` (docs/design.md). The pieces are public so
+that other cell builders (the no-branching reduction) can reuse them on their own sections:
+
+- ``apply_passive_and_channels(spec, groups, distance_fn, normalisers)``: insert pas, channels,
+  ion reversals and the distance rules on arbitrary sections grouped as soma/axon/basal/apical;
+- ``rule_value(rule, s_um, normalisers)``: evaluate one density rule at a path distance;
+- ``insert_synapses(spec, segments, variant)``: one excitatory and one inhibitory point process
+  per segment;
+- ``segment_table(segments, ...)``: the design's segment table.
+
+NEURON keeps all cells of a process in one model; ``build_cell`` may be called several times (each
+call creates new, independent sections), but every built cell takes part in every later run, so
+a simulation should build exactly one cell per process or drop the old ``BuiltCell`` first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, MechanismError, MorphologyError
+from .morphology import (
+    Morphology,
+    apply_nseg,
+    import_morphology,
+    replace_axon,
+    stylized_morphology,
+)
+from .spec import DENDRITIC_GROUPS, GROUPS, VARIANTS, CellSpec
+
+SEGMENT_COLUMNS = [
+    "segment", "section", "x", "region", "tree", "path_distance_um", "length_um", "area_um2",
+    "diam_um", "x_um", "y_um", "z_um",
+]
+
+
+@dataclass
+class BuiltCell:
+    name: str
+    variant: str
+    soma_seg: object
+    nexus_seg: object | None
+    segments: list
+    exc_synapses: list
+    inh_synapses: list
+    segment_table: pd.DataFrame
+    sections: dict
+    _keep: list = field(default_factory=list, repr=False)  # owners that keep NEURON objects alive
+
+    @property
+    def n_channels(self) -> int:
+        return 2 * len(self.segments)
+
+    def synapse_for_channel(self, i: int):
+        """Channel i < n_seg drives the excitatory synapse of segment i, else the inhibitory."""
+        n = len(self.segments)
+        if not 0 <= i < 2 * n:
+            raise IndexError(f"channel {i} out of range 0..{2 * n - 1}")
+        return self.exc_synapses[i] if i < n else self.inh_synapses[i - n]
+
+
+# --------------------------------------------------------------------------- biophysics
+
+def rule_value(rule, s_um: float, normalisers: dict) -> float:
+    """Evaluate a density value (a number or a rule mapping) at path distance ``s_um``."""
+    if not isinstance(rule, dict):
+        return float(rule)
+    kind = rule["rule"]
+    if kind == "constant":
+        return float(rule["value"])
+    if kind == "exponential_plateau":
+        norm = rule["normaliser"]
+        norm = normalisers[norm] if isinstance(norm, str) else float(norm)
+        sn = min(s_um / norm, rule["plateau_at"])
+        return rule["scale"] * (rule["offset"] + rule["amplitude"] * np.exp(rule["rate"] * sn))
+    if kind == "window":
+        inside = rule["start_um"] < s_um < rule["end_um"]
+        return float(rule["inside"] if inside else rule["outside"])
+    if kind == "linear":
+        return rule["value_at_0"] + rule["slope_per_um"] * s_um
+    raise ConfigError(f"unknown density rule {kind!r}")
+
+
+def path_distance_fn(soma) -> Callable:
+    """distance(sec, x): path length from soma(0.5) to sec(x) along the cable (um)."""
+    from neuron import h
+
+    origin = soma(0.5)
+
+    def distance(sec, x):
+        return h.distance(origin, sec(x))
+
+    return distance
+
+
+def max_terminal_distance(sections, distance_fn) -> float:
+    """Largest path distance of the distal (x = 1) end of a terminal section in ``sections``."""
+    best = 0.0
+    for sec in sections:
+        if len(sec.children()) == 0:
+            best = max(best, distance_fn(sec, 1.0))
+    return best
+
+
+def rule_positions(sec, segment_position: str) -> list[tuple[float, float]]:
+    """(segment x, x at which rules are evaluated) for each segment of ``sec``.
+
+    ``centre_last_uses_end`` reproduces Hay's loop, which writes x = 1 last, so the last segment
+    of a section takes the rule's value at the section's distal end.
+    """
+    xs = [(k + 0.5) / sec.nseg for k in range(sec.nseg)]
+    out = [(x, x) for x in xs]
+    if segment_position == "centre_last_uses_end":
+        out[-1] = (xs[-1], 1.0)
+    return out
+
+
+def apply_passive_and_channels(spec: CellSpec, groups: dict, distance_fn: Callable,
+                               normalisers: dict | None = None) -> None:
+    """Insert the spec's passive properties, channels and ion reversals into ``groups``.
+
+    ``groups`` maps a section group (soma/axon/basal/apical) to a list of sections;
+    ``distance_fn(sec, x)`` gives the path distance used by distance rules; ``normalisers``
+    supplies named normalising lengths (``max_terminal_distance``) for rules that need them.
+    """
+    normalisers = dict(normalisers or {})
+    pos_rule = spec.distance.get("segment_position", "centre")
+    decimals = spec.distance.get("round_decimals")
+    for group, secs in groups.items():
+        if group not in GROUPS:
+            raise ConfigError(f"unknown section group {group!r}")
+        pas = spec.passive[group]
+        mechs = spec.channels.get(group, {})
+        for sec in secs:
+            sec.Ra = pas["Ra"]
+            sec.cm = pas["cm"]
+            sec.insert("pas")
+            for seg in sec:
+                seg.pas.g = pas["g_pas"]
+                seg.pas.e = pas["e_pas"]
+            for mech, params in mechs.items():
+                sec.insert(mech)
+                for pname, value in params.items():
+                    if isinstance(value, dict):
+                        for x, x_rule in rule_positions(sec, pos_rule):
+                            v = rule_value(value, distance_fn(sec, x_rule), normalisers)
+                            if decimals is not None:
+                                v = round(v, decimals)
+                            setattr(getattr(sec(x), mech), pname, v)
+                    else:
+                        for seg in sec:
+                            setattr(getattr(seg, mech), pname, float(value))
+            for ion_param, value in spec.ions.get(group, {}).items():
+                ion = ion_param[1:] + "_ion"  # ena -> na_ion
+                if sec.has_membrane(ion):
+                    setattr(sec, ion_param, value)
+
+
+# --------------------------------------------------------------------------- synapses
+
+def insert_synapses(spec: CellSpec, segments: list, variant: str = "full"):
+    """One excitatory and one inhibitory point process at each segment centre (spec params)."""
+    from neuron import h
+
+    exc_variant = "no_nmda" if variant == "no_nmda" else "full"
+    exc_def = spec.synapses["excitatory"][exc_variant]
+    inh_def = spec.synapses["inhibitory"]
+    exc, inh = [], []
+    for seg in segments:
+        for definition, out in ((exc_def, exc), (inh_def, inh)):
+            syn = getattr(h, definition["mechanism"])(seg)
+            for p, v in (definition.get("params") or {}).items():
+                setattr(syn, p, float(v))
+            out.append(syn)
+    return exc, inh
+
+
+# --------------------------------------------------------------------------- table + regions
+
+def _segment_coords(sec, x: float):
+    from neuron import h
+
+    n = int(h.n3d(sec=sec))
+    if n < 2:
+        return np.nan, np.nan, np.nan
+    arc = np.array([h.arc3d(i, sec=sec) for i in range(n)])
+    target = x * arc[-1]
+    return tuple(
+        float(np.interp(target, arc, [f(i, sec=sec) for i in range(n)]))
+        for f in (h.x3d, h.y3d, h.z3d)
+    )
+
+
+def assign_regions(spec: CellSpec, morph: Morphology, sec_tree: dict) -> dict:
+    """Section short name -> region for every dendritic section, from the spec's region rule."""
+    rule = spec.regions
+    regions = {}
+    if rule["rule"] != "subtree":
+        return regions  # index_ranges are applied per segment in build_cell
+    root_name = rule["tuft_root"]
+    if root_name == "nexus_children":
+        if spec.nexus is None:
+            raise ConfigError(f"cell spec {spec.name!r}: regions.tuft_root 'nexus_children' needs 'nexus'")
+        roots = list(morph.resolve(spec.nexus["section"]).children())
+    else:
+        roots = [morph.resolve(root_name)]
+    tuft = set()
+    stack = list(roots)
+    while stack:
+        s = stack.pop()
+        tuft.add(morph.short_name(s))
+        stack.extend(s.children())
+    for sec in morph.groups["basal"]:
+        regions[morph.short_name(sec)] = "basal"
+    for sec in morph.groups["apical"]:
+        name = morph.short_name(sec)
+        regions[name] = "tuft" if name in tuft else "oblique"
+    return regions
+
+
+def segment_table(segments, names, trees, regions, distance_fn) -> pd.DataFrame:
+    """The design's per-segment table for ``segments`` (nrn.Segment objects)."""
+    rows = []
+    for i, seg in enumerate(segments):
+        sec = seg.sec
+        x, y, z = _segment_coords(sec, seg.x)
+        rows.append(dict(
+            segment=i, section=names[i], x=float(seg.x), region=regions[i], tree=trees[i],
+            path_distance_um=float(distance_fn(sec, seg.x)), length_um=sec.L / sec.nseg,
+            area_um2=float(seg.area()), diam_um=float(seg.diam), x_um=x, y_um=y, z_um=z,
+        ))
+    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+# --------------------------------------------------------------------------- build
+
+def load_morphology(spec: CellSpec) -> Morphology:
+    """Import or generate the spec's morphology (original axon still present for files)."""
+    m = spec.morphology
+    if m["source"] == "file":
+        if not m.get("path"):
+            raise MorphologyError(
+                f"cell spec {spec.name!r} needs a morphology file: set morphology.path in the spec "
+                "or pass morphology_path to load_cell_spec"
+            )
+        return import_morphology(m["path"], m["format"], label=spec.name)
+    return stylized_morphology(m["geometry"], label=spec.name)
+
+
+def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
+    """Instantiate ``spec`` in NEURON (mechanisms must be loaded) and return the ``BuiltCell``."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown cell variant {variant!r}; expected one of {list(VARIANTS)}")
+    if variant == "no_branching":
+        from .reduce import build_reduced_cell
+
+        return build_reduced_cell(spec)
+    from neuron import h
+
+    from .mechanisms_build import mechanisms_loaded
+
+    if not mechanisms_loaded():
+        raise MechanismError("neurodepth mechanisms are not loaded: call load_mechanisms(dir) first")
+    h.celsius = spec.simulation["celsius"]
+
+    morph = load_morphology(spec)
+    all_secs = [s for g in ("soma", "basal", "apical", "axon") for s in morph.groups[g]]
+    apply_nseg(all_secs, spec.discretization)
+    stub = spec.axon_stub
+    replace_axon(morph, stub["sections"], stub["length_um"], stub["diam_um"])
+    apply_nseg(morph.groups["axon"], spec.discretization)
+
+    distance = path_distance_fn(morph.soma)
+    normalisers = {"max_terminal_distance": max_terminal_distance(morph.groups["apical"], distance)}
+    apply_passive_and_channels(spec, morph.groups, distance, normalisers)
+
+    segments, names, trees = [], [], []
+    for tree in DENDRITIC_GROUPS:
+        for sec in morph.groups[tree]:
+            for seg in sec:
+                segments.append(seg)
+                names.append(morph.short_name(sec))
+                trees.append(tree)
+    sec_regions = assign_regions(spec, morph, {})
+    if spec.regions["rule"] == "index_ranges":
+        regions = [None] * len(segments)
+        for reg in ("basal", "oblique", "tuft"):
+            for first, last in spec.regions[reg]:
+                for i in range(first, last + 1):
+                    if i >= len(segments):
+                        raise ConfigError(
+                            f"cell spec {spec.name!r}: regions.{reg} range [{first}, {last}] beyond "
+                            f"the {len(segments)} dendritic segments"
+                        )
+                    regions[i] = reg
+        missing = [i for i, r in enumerate(regions) if r is None]
+        if missing:
+            raise ConfigError(f"cell spec {spec.name!r}: regions leave segments {missing[:5]}... unassigned")
+    else:
+        regions = [sec_regions[n] for n in names]
+
+    exc, inh = insert_synapses(spec, segments, variant)
+    table = segment_table(segments, names, trees, regions, distance)
+    nexus_seg = None
+    if spec.nexus is not None:
+        nexus_seg = morph.resolve(spec.nexus["section"])(spec.nexus["x"])
+    cell = BuiltCell(
+        name=spec.name,
+        variant=variant,
+        soma_seg=morph.soma(0.5),
+        nexus_seg=nexus_seg,
+        segments=segments,
+        exc_synapses=exc,
+        inh_synapses=inh,
+        segment_table=table,
+        sections=morph.by_name(),
+    )
+    cell._keep = [morph.owner, morph]
+    return cell

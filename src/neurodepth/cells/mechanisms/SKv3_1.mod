@@ -1,0 +1,51 @@
+: Kv3.1 current (soma, axon, apical; Hay et al. 2011, 5b set); facts sheet section 2.6.
+: No temperature factor.
+
+NEURON {
+    SUFFIX SKv3_1
+    USEION k READ ek WRITE ik
+    RANGE gbar, g, ik
+    RANGE mInf, mTau
+}
+
+UNITS {
+    (S) = (siemens)
+    (mV) = (millivolt)
+    (mA) = (milliamp)
+}
+
+PARAMETER {
+    gbar = 0.00001 (S/cm2)
+}
+
+ASSIGNED {
+    v (mV)
+    ek (mV)
+    ik (mA/cm2)
+    g (S/cm2)
+    mInf
+    mTau (ms)
+}
+
+STATE { m }
+
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    g = gbar*m
+    ik = g*(v - ek)
+}
+
+DERIVATIVE states {
+    rates(v)
+    m' = (mInf - m)/mTau
+}
+
+INITIAL {
+    rates(v)
+    m = mInf
+}
+
+PROCEDURE rates(v (mV)) {
+    mInf = 1/(1 + exp(-(v - 18.7)/9.7))
+    mTau = 4/(1 + exp(-(v + 46.56)/44.14))
+}

@@ -1,0 +1,369 @@
+"""What a config will cost before it is submitted: jobs per rule, simulated hours, core-hours,
+GPU-hours and disk, from measured per-unit costs.
+
+Every constant lives in ``UNIT_COSTS`` with its unit and where it was measured, so a new
+measurement changes one line. ``estimate_cost(config)`` is pure arithmetic on the config (no
+Snakemake, no NEURON), so it runs on a login node in a fraction of a second and is unit-tested on
+hand-computed configs. ``neurodepth.resources`` derives each job's Slurm request from the same
+numbers, so the estimate and the requests cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    value: float
+    unit: str
+    source: str
+
+
+PROTOCOL = "shared/reference/paper_protocol.md, 'Cost of the original protocol' (2-core machine)"
+BENCH = "docs/benchmarks.md, section 'Cluster: per-unit costs' (benchmarks/cost_units.py)"
+
+#: One table of measured (or, where said, assumed) per-unit costs.
+UNIT_COSTS: dict[str, UnitCost] = {
+    # --- simulation (one core per shard job) -------------------------------------------------
+    "hay2011_l5pc.fixed_s_per_sim_s": UnitCost(
+        10.0, "core-s per simulated s at dt_ref", PROTOCOL + ": fixed step dt 0.025 ms ~10 s"),
+    "hay2011_l5pc.fixed_dt_ref_ms": UnitCost(0.025, "ms", PROTOCOL),
+    "hay2011_l5pc.cvode_s_per_sim_s": UnitCost(
+        18.5, "core-s per simulated s", PROTOCOL + ": CVODE ~18-19 s"),
+    "hay2011_l5pc.n_segments": UnitCost(639, "dendritic segments", "paper_protocol.md, 'Cells'"),
+    # The embedded stylized cell has far fewer compartments; until docs/benchmarks.md has its own
+    # measurement, scale the Hay cost by segment count (the integration loop is ~linear in them).
+    "stylized_l5pc.fixed_s_per_sim_s": UnitCost(
+        10.0 * 200 / 639, "core-s per simulated s at dt_ref",
+        "ASSUMED: Hay cost x (200/639 segments); replace with the cells engineer's measurement"),
+    "stylized_l5pc.fixed_dt_ref_ms": UnitCost(0.025, "ms", "as Hay"),
+    "stylized_l5pc.cvode_s_per_sim_s": UnitCost(18.5 * 200 / 639, "core-s per simulated s", "ASSUMED, as above"),
+    "stylized_l5pc.n_segments": UnitCost(200, "dendritic segments", "ASSUMED until cells/specs/stylized_l5pc.yaml lands"),
+    # no_branching (equivalent cylinders) has fewer compartments: counting it at the full cell's
+    # cost over-estimates, which is the safe side for a budget.
+    "no_branching_cost_factor": UnitCost(1.0, "x full-cell cost", "ASSUMED upper bound"),
+    "cell_build_s": UnitCost(1.3, "core-s per shard (one build per process)", PROTOCOL),
+    "input_generation_s_per_sim_s": UnitCost(
+        0.45 / 6.0, "core-s per simulated s", PROTOCOL + ": 0.45 s per 6 s simulation"),
+    "lif_s_per_sim_s": UnitCost(0.0076, "core-s per simulated s (I&F, numpy, 100 inputs)", BENCH),
+    # --- storage (netCDF, zlib level 4; see shards.py) ----------------------------------------
+    "disk_bytes_per_input_channel_ms": UnitCost(
+        0.0245, "bytes", BENCH + ": packed bits after zlib, 12.4 Hz exc inputs, 1278 channels"),
+    "disk_bytes_per_trace_ms": UnitCost(2.50, "bytes", BENCH + ": float32 voltage after shuffle+zlib"),
+    "disk_bytes_per_dendrite_ms": UnitCost(
+        2.0, "bytes", "ASSUMED: int16 (2 bytes) uncompressed upper bound; not measured"),
+    # --- training / evaluation (one job per network) ------------------------------------------
+    # step = max(overhead + GMAC / throughput, data reading / loader workers): on a GPU the
+    # compute is ~3-7 ms, so reading windows from netCDF sets the pace unless workers overlap it
+    "train_step_overhead_s.cpu": UnitCost(0.78, "s per step (launch, optimiser, small-width convs)",
+                                          BENCH + ": fit over depths 2, 3, 6 on 2 shared cores (noisy)"),
+    "train_gmac_per_s.cpu": UnitCost(9.3, "G multiply-accumulates per s, fwd+bwd, 2 cores", BENCH),
+    "train_step_overhead_s.gpu": UnitCost(0.0030, "s per step (kernel launches, optimiser, loss sync)",
+                                          BENCH + ": NVIDIA H200, paper architectures 1-8"),
+    "train_gmac_per_s.gpu": UnitCost(68000.0, "G multiply-accumulates per s, fwd+bwd (fp32/TF32)",
+                                     BENCH + ": NVIDIA H200 fit, 2.4-6.9 ms per step"),
+    "reader_s_per_channel_ms": UnitCost(2.9e-9, "s per input channel-ms read (one loader worker)",
+                                        BENCH + ": 12 ms per batch of 8 x 400 ms x 1278 channels"),
+    "backward_factor": UnitCost(3.0, "fwd+bwd MACs / fwd MACs", "standard: backward ~2x forward"),
+    "checkpoint_copies": UnitCost(2 * 3, "parameter copies on disk", "model.ckpt + last.ckpt, each weights + 2 NAdam moments"),
+}
+
+GPU_ACCELERATORS = ("gpu", "cuda")
+SPLITS = ("train", "valid", "test")
+
+
+def unit(key: str) -> float:
+    return float(UNIT_COSTS[key].value)
+
+
+def unit_cost_table() -> pd.DataFrame:
+    """The constants with their units and sources, for printing and the docs."""
+    return pd.DataFrame(
+        [{"constant": k, "value": c.value, "unit": c.unit, "source": c.source} for k, c in UNIT_COSTS.items()]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# per-unit helpers (also used by neurodepth.resources)
+
+def cell_key(config: dict) -> str:
+    """Cost-table key of the configured cell; a user's own spec is costed like the Hay cell."""
+    name = str(config["cell"]["name"])
+    return name if f"{name}.n_segments" in UNIT_COSTS else "hay2011_l5pc"
+
+
+def n_channels(config: dict, variant: str) -> int:
+    if variant == "lif":
+        return 100  # 80 excitatory + 20 inhibitory (paper_protocol.md, I&F)
+    return 2 * int(unit(f"{cell_key(config)}.n_segments"))
+
+
+def neuron_s_per_sim_s(config: dict, variant: str) -> float:
+    """Core-seconds of integration per simulated second for one variant."""
+    if variant == "lif":
+        return unit("lif_s_per_sim_s")
+    sim = config["simulation"]
+    key = cell_key(config)
+    if sim["integrator"] == "cvode":
+        cost = unit(f"{key}.cvode_s_per_sim_s")
+    else:
+        # fixed step: the loop runs duration/dt steps, so cost scales with dt_ref / dt
+        cost = unit(f"{key}.fixed_s_per_sim_s") * unit(f"{key}.fixed_dt_ref_ms") / float(sim["dt_ms"])
+    if variant == "no_branching":
+        cost *= unit("no_branching_cost_factor")
+    return cost
+
+
+def shard_core_seconds(config: dict, variant: str) -> float:
+    """Wall seconds of one single-core shard job: build once, then simulate each simulation."""
+    sim = config["simulation"]
+    sim_s = sim["duration_ms"] / 1000.0
+    per_sim = sim_s * (neuron_s_per_sim_s(config, variant) + unit("input_generation_s_per_sim_s"))
+    build = 0.0 if variant == "lif" else unit("cell_build_s")
+    return build + sim["simulations_per_shard"] * per_sim
+
+
+def bytes_per_simulation(config: dict, variant: str) -> float:
+    sim = config["simulation"]
+    ms = sim["duration_ms"]
+    traces = 1 + (1 if sim["record_nexus"] and variant != "lif" else 0)
+    total = n_channels(config, variant) * ms * unit("disk_bytes_per_input_channel_ms")
+    total += traces * ms * unit("disk_bytes_per_trace_ms")
+    if sim["record_dendrites"] and variant != "lif":
+        total += n_channels(config, variant) // 2 * ms * unit("disk_bytes_per_dendrite_ms")
+    return total
+
+
+def in_memory_bytes_per_simulation(config: dict, variant: str) -> float:
+    """Uncompressed size of one simulation as xarray holds it (packed bits, float32 traces)."""
+    sim = config["simulation"]
+    ms = sim["duration_ms"]
+    total = n_channels(config, variant) * math.ceil(ms / 8) + 2 * ms * 4
+    if sim["record_dendrites"] and variant != "lif":
+        total += n_channels(config, variant) // 2 * ms * 4
+    return float(total)
+
+
+def architecture_for(config: dict, depth: int) -> dict:
+    from .models import architecture_for_depth
+
+    return architecture_for_depth(int(depth), config["network"])
+
+
+def macs_per_ms(n_inputs: int, arch: dict) -> int:
+    """Forward multiply-accumulates per output ms (convs + two 1x1 heads); same as TCN.macs_per_ms."""
+    macs, in_ch = 0, n_inputs
+    for k in arch["kernels"]:
+        macs += in_ch * arch["width"] * k
+        in_ch = arch["width"]
+    return macs + 2 * arch["width"]
+
+
+def n_parameters(n_inputs: int, arch: dict) -> int:
+    params, in_ch = 0, n_inputs
+    for k in arch["kernels"]:
+        params += in_ch * arch["width"] * k + arch["width"] + 2 * arch["width"]  # conv + bias + BN
+        in_ch = arch["width"]
+    return params + 2 * (arch["width"] + 1)
+
+
+def device_of(config: dict) -> str:
+    return "gpu" if config["training"]["accelerator"] in GPU_ACCELERATORS else "cpu"
+
+
+def step_seconds(config: dict, n_inputs: int, arch: dict, device: str | None = None) -> float:
+    """Seconds per training step (forward + backward of one batch of windows)."""
+    device = device or device_of(config)
+    tr = config["training"]
+    gmacs = macs_per_ms(n_inputs, arch) * tr["window_ms"] * tr["batch_size"] * unit("backward_factor") / 1e9
+    compute = unit(f"train_step_overhead_s.{device}") + gmacs / unit(f"train_gmac_per_s.{device}")
+    read = n_inputs * tr["window_ms"] * tr["batch_size"] * unit("reader_s_per_channel_ms")
+    workers = int(tr.get("num_workers", 0))
+    # without workers the main process reads then computes; with workers reading overlaps compute
+    return compute + read if workers == 0 else max(compute, read / workers)
+
+
+def training_seconds(config: dict, variant: str, depth: int) -> float:
+    """One network: all phases' steps plus the periodic validation passes (forward only)."""
+    tr = config["training"]
+    arch = architecture_for(config, depth)
+    n_in = n_channels(config, variant)
+    device = device_of(config)
+    steps = sum(int(p["steps"]) for p in tr["phases"])
+    train = steps * step_seconds(config, n_in, arch, device)
+    n_val = math.ceil(steps / tr["val_every_steps"])
+    val_gmacs = macs_per_ms(n_in, arch) * tr["window_ms"] * tr["validation_windows"] / 1e9
+    val = n_val * val_gmacs / unit(f"train_gmac_per_s.{device}")
+    return train + val
+
+
+def evaluation_seconds(config: dict, variant: str, depth: int) -> float:
+    """Forward pass over every test simulation (full traces) on the training device."""
+    sim = config["simulation"]
+    arch = architecture_for(config, depth)
+    n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
+    gmacs = macs_per_ms(n_channels(config, variant), arch) * sim["duration_ms"] * n_test / 1e9
+    device = device_of(config)
+    return 30.0 + gmacs / unit(f"train_gmac_per_s.{device}")  # 30 s: start-up, loading, metrics
+
+
+# ---------------------------------------------------------------------------------------------
+
+def cell_needs_morphology(config: dict) -> bool:
+    try:
+        from .cells.spec import spec_needs_morphology
+
+        return bool(spec_needs_morphology(config["cell"]["name"]))
+    except Exception:  # spec module absent or spec unreadable: decide from the config alone
+        return cell_key(config) == "hay2011_l5pc" and config["cell"]["name"] == "hay2011_l5pc"
+
+
+def estimate_cost(config: dict, group_components: int = 1) -> dict:
+    """Jobs, hours and disk for a whole config.
+
+    Returns a dict: ``per_rule`` (DataFrame: rule, jobs, slurm_jobs, core_hours, gpu_hours,
+    disk_gb), ``simulations``, ``simulated_hours``, ``core_hours``, ``gpu_hours``, ``disk_gb``,
+    ``slurm_jobs`` and ``units`` (the constant table). ``group_components`` is the profile's
+    ``group-components: simulation=N`` (that many shard jobs share one Slurm submission).
+    """
+    try:
+        sim = config["simulation"]
+        variants = list(config["variants"])
+        depths = list(config["network"]["depths"])
+        seeds = list(config["network"]["seeds"])
+        shards = {s: int(sim["shards"][s]) for s in SPLITS}
+        per_shard = int(sim["simulations_per_shard"])
+        duration_s = sim["duration_ms"] / 1000.0
+        accelerator = config["training"]["accelerator"]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"cost estimate: config key {exc} missing or malformed") from exc
+    if group_components < 1:
+        raise ConfigError(f"group_components must be >= 1, got {group_components}")
+    gpu = accelerator in GPU_ACCELERATORS
+    neuron_variants = [v for v in variants if v != "lif"]
+    n_shards = sum(shards.values())
+    rows = []
+
+    def add(rule, jobs, slurm_jobs=None, core_s=0.0, gpu_s=0.0, disk_bytes=0.0, local=False):
+        rows.append({"rule": rule, "jobs": int(jobs),
+                     "slurm_jobs": 0 if local else int(jobs if slurm_jobs is None else slurm_jobs),
+                     "core_hours": core_s / 3600.0, "gpu_hours": gpu_s / 3600.0,
+                     "disk_gb": disk_bytes / 1e9})
+
+    if neuron_variants:
+        add("compile_mechanisms", 1, core_s=60.0)
+        if cell_needs_morphology(config):
+            add("fetch_morphology", 1, local=True)
+    sim_core_s = sum(n_shards * shard_core_seconds(config, v) for v in variants)
+    shard_jobs = len(variants) * n_shards
+    slurm_shard_jobs = sum(math.ceil(shards[s] / group_components) for s in SPLITS) * len(variants)
+    disk_sims = sum(n_shards * per_shard * bytes_per_simulation(config, v) for v in variants)
+    add("simulate_shard", shard_jobs, slurm_shard_jobs, core_s=sim_core_s, disk_bytes=disk_sims)
+    # merging reads and rewrites every simulation once (zlib dominates: ~1 core-s per 50 MB)
+    add("merge_dataset", 3 * len(variants), core_s=disk_sims / 50e6 + 3 * len(variants) * 20.0,
+        disk_bytes=disk_sims)
+
+    train_s = eval_s = ckpt_bytes = pred_bytes = 0.0
+    n_test = shards["test"] * per_shard
+    for v in variants:
+        for d in depths:
+            arch = architecture_for(config, d)
+            train_s += len(seeds) * training_seconds(config, v, d)
+            eval_s += len(seeds) * evaluation_seconds(config, v, d)
+            ckpt_bytes += len(seeds) * n_parameters(n_channels(config, v), arch) * 4 * unit("checkpoint_copies")
+            # predictions.nc: spike probability + soma prediction + 2 truth copies, float32
+            pred_bytes += len(seeds) * n_test * sim["duration_ms"] * 4 * 4
+    n_nets = len(variants) * len(depths) * len(seeds)
+    # a GPU job also holds cores for data loading: count them as core-hours too
+    cores = 1 + int(config["training"].get("num_workers", 0))
+    add("train_model", n_nets, core_s=train_s * cores, gpu_s=train_s if gpu else 0.0, disk_bytes=ckpt_bytes)
+    add("evaluate_model", n_nets, core_s=eval_s, gpu_s=eval_s if gpu else 0.0, disk_bytes=pred_bytes)
+    add("summarize", 1, core_s=30.0, local=True)
+    per_rule = pd.DataFrame(rows)
+    n_sims = n_shards * per_shard * len(variants)
+    return {
+        "per_rule": per_rule,
+        "simulations": n_sims,
+        "simulated_hours": n_sims * duration_s / 3600.0,
+        "core_hours": float(per_rule["core_hours"].sum()),
+        "gpu_hours": float(per_rule["gpu_hours"].sum()),
+        "disk_gb": float(per_rule["disk_gb"].sum()),
+        "slurm_jobs": int(per_rule["slurm_jobs"].sum()),
+        "networks": n_nets,
+        "units": unit_cost_table(),
+    }
+
+
+def format_cost(estimate: dict, config_name: str = "") -> str:
+    table = estimate["per_rule"].copy()
+    lines = [f"neurodepth cost estimate{(' for ' + config_name) if config_name else ''}", ""]
+    lines.append(table.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    lines += [
+        "",
+        f"simulations      {estimate['simulations']:>12,d}",
+        f"simulated hours  {estimate['simulated_hours']:>12,.1f}",
+        f"core-hours       {estimate['core_hours']:>12,.1f}",
+        f"GPU-hours        {estimate['gpu_hours']:>12,.1f}",
+        f"disk (GB)        {estimate['disk_gb']:>12,.1f}",
+        f"Slurm jobs       {estimate['slurm_jobs']:>12,d}  (figures/summary run on the login node)",
+        "",
+        "Per-unit costs (neurodepth.cost.UNIT_COSTS):",
+    ]
+    units = estimate["units"]
+    for row in units.itertuples(index=False):
+        lines.append(f"  {row.constant:36s} {row.value:>10.4g}  {row.unit}  [{row.source}]")
+    return "\n".join(lines)
+
+
+def _group_components_from_profile(profile_dir) -> int:
+    """``group-components: [simulation=N]`` from a Snakemake profile, 1 if absent."""
+    from pathlib import Path
+
+    path = Path(profile_dir) / "config.yaml"
+    if not path.exists():
+        raise ConfigError(f"profile {profile_dir}: no config.yaml")
+    prof = yaml.safe_load(path.read_text()) or {}
+    for item in prof.get("group-components", []) or []:
+        name, _, n = str(item).partition("=")
+        if name.strip() == "simulation":
+            return int(n)
+    return 1
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--configfile", default="config/config.yaml", help="config YAML to cost")
+    parser.add_argument("--profile", default=None,
+                        help="Snakemake profile dir whose group-components count Slurm submissions "
+                             "(e.g. profiles/slurm)")
+    parser.add_argument("--csv", default=None, help="also write the per-rule table to this CSV")
+    parser.add_argument("--no-validate", action="store_true", help="skip the schema check")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    path = Path(args.configfile)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    config = yaml.safe_load(path.read_text())
+    if not args.no_validate:
+        from .config import validate_config
+
+        schema = Path("workflow") / "schemas" / "config.schema.yaml"
+        if schema.exists():
+            validate_config(config, schema)
+    groups = _group_components_from_profile(args.profile) if args.profile else 1
+    estimate = estimate_cost(config, group_components=groups)
+    print(format_cost(estimate, str(path)))
+    if args.csv:
+        from .atomic import write_csv_atomic
+
+        write_csv_atomic(estimate["per_rule"], args.csv)
+    return 0

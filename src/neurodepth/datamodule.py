@@ -1,0 +1,125 @@
+"""LightningDataModule over dataset netCDF files: random training windows, fixed validation windows.
+
+Training batches are drawn on the fly from the packed inputs (one ``DatasetReader`` per worker
+process, each with its own file handle), so memory does not grow with the dataset: a worker holds
+one batch plus the netCDF chunk cache. Window ends are uniform in ``[max(min_window_end_ms,
+window_ms), duration]``; simulations are uniform. Validation windows are drawn once from a seeded
+generator, so every validation pass scores the same windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+
+from .errors import ConfigError, DatasetError
+from .reader import SOMA_BIAS_MV, DatasetReader
+
+
+def _end_range(reader: DatasetReader, window_ms: int, min_end_ms: int) -> tuple[int, int]:
+    lo = max(int(min_end_ms), int(window_ms))
+    if lo > reader.duration_ms:
+        raise DatasetError(
+            f"dataset {reader.path}: simulations of {reader.duration_ms} ms are too short for windows of "
+            f"{window_ms} ms ending >= {min_end_ms} ms (training.window_ms / training.min_window_end_ms)")
+    return lo, reader.duration_ms
+
+
+def _batch(reader: DatasetReader, sims, ends, window_ms: int) -> dict[str, torch.Tensor]:
+    x = np.empty((len(sims), reader.n_channels, window_ms), dtype=np.float32)
+    spike = np.empty((len(sims), window_ms), dtype=np.float32)
+    soma = np.empty((len(sims), window_ms), dtype=np.float32)
+    for i, (s, e) in enumerate(zip(sims, ends)):
+        x[i], spike[i], soma[i] = reader.window(int(s), int(e), window_ms)
+    return {"inputs": torch.from_numpy(x), "spike": torch.from_numpy(spike), "soma": torch.from_numpy(soma)}
+
+
+class RandomWindowBatches(IterableDataset):
+    """Endless stream of whole batches (the DataLoader uses ``batch_size=None``)."""
+
+    def __init__(self, reader: DatasetReader, window_ms: int, min_end_ms: int, batch_size: int,
+                 seed: int, start_step: int = 0):
+        self.reader = reader
+        self.window_ms = int(window_ms)
+        self.batch_size = int(batch_size)
+        self.lo, self.hi = _end_range(reader, window_ms, min_end_ms)
+        self.seed = int(seed)
+        self.start_step = int(start_step)
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        # A resumed run continues with a fresh stream keyed on the step it restarts from, so it
+        # does not replay the windows it already trained on.
+        rng = np.random.default_rng([self.seed, worker, self.start_step])
+        while True:
+            sims = rng.integers(0, self.reader.n_simulations, size=self.batch_size)
+            ends = rng.integers(self.lo, self.hi + 1, size=self.batch_size)
+            yield _batch(self.reader, sims, ends, self.window_ms)
+
+
+class FixedWindows(Dataset):
+    """A fixed, seeded list of validation windows (one item = one window)."""
+
+    def __init__(self, reader: DatasetReader, window_ms: int, min_end_ms: int, n_windows: int, seed: int):
+        self.reader = reader
+        self.window_ms = int(window_ms)
+        lo, hi = _end_range(reader, window_ms, min_end_ms)
+        rng = np.random.default_rng([int(seed), 7919])
+        self.sims = rng.integers(0, reader.n_simulations, size=int(n_windows))
+        self.ends = rng.integers(lo, hi + 1, size=int(n_windows))
+
+    def __len__(self) -> int:
+        return len(self.sims)
+
+    def __getitem__(self, i):
+        x, spike, soma = self.reader.window(int(self.sims[i]), int(self.ends[i]), self.window_ms)
+        return {"inputs": torch.from_numpy(x), "spike": torch.from_numpy(spike), "soma": torch.from_numpy(soma)}
+
+
+class NeuronDataModule(pl.LightningDataModule):
+    """Data for one training job. ``training_cfg`` is the config's ``training`` section."""
+
+    def __init__(self, train_path, valid_path, training_cfg: dict, seed: int = 0, start_step: int = 0):
+        super().__init__()
+        try:
+            self.window_ms = int(training_cfg.get("window_ms", 400))
+            self.min_end_ms = int(training_cfg.get("min_window_end_ms", 500))
+            self.batch_size = int(training_cfg.get("batch_size", 8))
+            self.n_valid = int(training_cfg.get("validation_windows", 32))
+            self.num_workers = int(training_cfg.get("num_workers", 1))
+            self.soma_bias_mv = float(training_cfg.get("soma_bias_mv", SOMA_BIAS_MV))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"training section: bad value ({err})") from err
+        if self.window_ms < 1 or self.batch_size < 1 or self.n_valid < 1 or self.num_workers < 0:
+            raise ConfigError("training.window_ms, batch_size, validation_windows must be >= 1 and num_workers >= 0")
+        self.train_path, self.valid_path = train_path, valid_path
+        self.seed = int(seed)
+        self.start_step = int(start_step)
+        self.train_reader = DatasetReader(train_path, soma_bias_mv=self.soma_bias_mv)
+        self.valid_reader = DatasetReader(valid_path, soma_bias_mv=self.soma_bias_mv)
+        if self.train_reader.n_channels != self.valid_reader.n_channels:
+            raise DatasetError(f"{train_path} has {self.train_reader.n_channels} channels but "
+                               f"{valid_path} has {self.valid_reader.n_channels}")
+        # Built eagerly so that configuration errors surface before the Trainer starts.
+        self.train_set = RandomWindowBatches(self.train_reader, self.window_ms, self.min_end_ms,
+                                             self.batch_size, self.seed, self.start_step)
+        self.valid_set = FixedWindows(self.valid_reader, self.window_ms, self.min_end_ms, self.n_valid, self.seed)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.train_reader.n_channels
+
+    def train_dataloader(self):
+        # Workers are spawned, not forked: HDF5 state copied by fork() from a process that has the
+        # file open crashes the child (seen as segfaults); spawn costs one import per worker.
+        workers = self.num_workers > 0
+        return DataLoader(self.train_set, batch_size=None, num_workers=self.num_workers,
+                          persistent_workers=workers, prefetch_factor=2 if workers else None,
+                          multiprocessing_context="spawn" if workers else None)
+
+    def val_dataloader(self):
+        # Validation is small; reading it in the main process avoids spawning workers each pass.
+        return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False, num_workers=0)

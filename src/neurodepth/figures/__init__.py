@@ -1,0 +1,1 @@
+"""One module per figure; each has make(...) -> Figure, save(fig, out_png) and from_files(...)."""

@@ -1,0 +1,131 @@
+"""LightningModule: the paper's losses, phase schedule, optimiser and validation metrics.
+
+Loss = spike_weight * BCE(spike logit, spike bins) + soma_weight * MSE(soma, soma target)
+       [+ dendritic_weight * MSE(dendritic PCA)] + l2 * sum of squared conv weights.
+The phase schedule (``training.phases``: steps, lr, spike_weight, soma_weight per phase) is applied
+by global step, so a resumed run picks up the right phase. Optimiser: NAdam.
+Validation logs ``val_spike_auc`` (over bins with full history) and ``val_soma_rmse_mv``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from .errors import ConfigError, TrainingDivergedError
+from .metrics import roc_auc
+from .models import TCN
+
+
+def validate_phases(phases) -> list[dict]:
+    if not phases:
+        raise ConfigError("training.phases must list at least one phase")
+    out = []
+    for i, ph in enumerate(phases):
+        try:
+            p = {"steps": int(ph["steps"]), "lr": float(ph["lr"]),
+                 "spike_weight": float(ph["spike_weight"]), "soma_weight": float(ph["soma_weight"]),
+                 "dendritic_weight": float(ph.get("dendritic_weight", 0.0))}
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"training.phases[{i}]: needs steps, lr, spike_weight, soma_weight ({err!r})") from err
+        if p["steps"] < 1 or p["lr"] <= 0:
+            raise ConfigError(f"training.phases[{i}]: steps must be >= 1 and lr > 0")
+        out.append(p)
+    return out
+
+
+class NeuronLightningModule(pl.LightningModule):
+    def __init__(self, n_inputs: int, architecture: dict, phases: list[dict], l2: float = 1e-8,
+                 n_dendritic: int = 0, init_std: float = 0.01, divergence_loss: float = 1e6,
+                 soma_bias_mv: float = -67.7, seed: int | None = None):
+        # soma_bias_mv and seed are stored (hyper-parameters) for evaluation and provenance.
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = TCN(n_inputs, architecture["kernels"], architecture["width"],
+                         n_dendritic=n_dendritic, init_std=init_std)
+        self.phases = validate_phases(phases)
+        self._phase_ends = np.cumsum([p["steps"] for p in self.phases])
+        self.l2 = float(l2)
+        self.divergence_loss = float(divergence_loss)
+        self._val_outputs = []
+
+    # ---- schedule ------------------------------------------------------------------------------
+    def phase_at(self, step: int) -> dict:
+        idx = int(np.searchsorted(self._phase_ends, step, side="right"))
+        return self.phases[min(idx, len(self.phases) - 1)]
+
+    def forward(self, x):
+        return self.model(x)
+
+    def _losses(self, batch, phase: dict):
+        out = self.model(batch["inputs"])
+        spike_loss = F.binary_cross_entropy_with_logits(out["spike_logit"].float(), batch["spike"])
+        soma_loss = F.mse_loss(out["soma"].float(), batch["soma"])
+        loss = phase["spike_weight"] * spike_loss + phase["soma_weight"] * soma_loss
+        parts = {"spike_bce": spike_loss, "soma_mse": soma_loss}
+        if "dendritic" in out and "dendritic" in batch:
+            dend_loss = F.mse_loss(out["dendritic"].float(), batch["dendritic"])
+            loss = loss + phase["dendritic_weight"] * dend_loss
+            parts["dendritic_mse"] = dend_loss
+        return out, loss, parts
+
+    def _l2(self):
+        # Keras-style kernel regulariser (the authors' L2 1e-8), on conv weights only.
+        return sum((m.weight.float() ** 2).sum() for m in self.model.modules() if isinstance(m, torch.nn.Conv1d))
+
+    def on_train_batch_start(self, batch, batch_idx):
+        lr = self.phase_at(self.global_step)["lr"]
+        for opt in self.trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def training_step(self, batch, batch_idx):
+        phase = self.phase_at(self.global_step)
+        _, loss, parts = self._losses(batch, phase)
+        loss = loss + self.l2 * self._l2()
+        value = float(loss.detach())
+        if not math.isfinite(value) or value > self.divergence_loss:
+            # Raised before backward: the weights (and any saved checkpoint) stay the last good ones.
+            raise TrainingDivergedError(
+                f"training loss {value} at step {self.global_step} is not finite or exceeds "
+                f"{self.divergence_loss:g}; last good checkpoint kept")
+        bs = batch["inputs"].shape[0]
+        self.log("train_loss", loss, prog_bar=True, batch_size=bs)
+        self.log("train_spike_bce", parts["spike_bce"], batch_size=bs)
+        self.log("train_soma_mse", parts["soma_mse"], batch_size=bs)
+        self.log("lr", phase["lr"], batch_size=bs)
+        return loss
+
+    # ---- validation ----------------------------------------------------------------------------
+    def on_validation_epoch_start(self):
+        self._val_outputs = []
+
+    def validation_step(self, batch, batch_idx):
+        out, loss, _ = self._losses(batch, self.phase_at(self.global_step))
+        # Only bins whose full receptive field lies inside the window are scored.
+        first = min(self.model.receptive_field - 1, batch["spike"].shape[1] - 1)
+        prob = torch.sigmoid(out["spike_logit"].float())[:, first:]
+        self._val_outputs.append((prob.cpu().numpy(), batch["spike"][:, first:].cpu().numpy(),
+                                  out["soma"].float()[:, first:].cpu().numpy(),
+                                  batch["soma"][:, first:].cpu().numpy()))
+        self.log("val_loss", loss, batch_size=batch["inputs"].shape[0])
+
+    def on_validation_epoch_end(self):
+        if not self._val_outputs:
+            return
+        prob, spike, soma_pred, soma = (np.concatenate([o[i].ravel() for o in self._val_outputs]) for i in range(4))
+        self._val_outputs = []
+        if spike.min() == spike.max() or not np.all(np.isfinite(prob)):
+            auc = 0.5 if np.all(np.isfinite(prob)) else 0.0  # undefined (one class) or broken model
+        else:
+            auc = roc_auc(spike, prob)
+        rmse = float(np.sqrt(np.mean((soma_pred - soma) ** 2)))
+        self.log("val_spike_auc", auc, prog_bar=True)
+        self.log("val_soma_rmse_mv", rmse, prog_bar=True)
+
+    def configure_optimizers(self):
+        return torch.optim.NAdam(self.model.parameters(), lr=self.phases[0]["lr"])

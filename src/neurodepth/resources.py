@@ -1,0 +1,107 @@
+"""Per-rule Slurm/Snakemake resources, computed from the config and the retry ``attempt``.
+
+Each ``<stage>_resources(config, attempt) -> dict`` returns ``mem_mb`` and ``runtime`` (minutes,
+the plugin's ``sbatch -t``) and, for training on a GPU, ``gpu`` (the plugin turns it into
+``--gpus=N``). The rules call them through ``resources_for(stage)`` in
+``workflow/rules/common.smk``. Time comes from the same per-unit costs as ``neurodepth cost``;
+both memory and time grow linearly with ``attempt`` so that a job killed for exceeding either
+(Slurm OUT_OF_MEMORY / TIMEOUT) is resubmitted by ``retries:`` with more.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import cost
+
+#: Slack over the estimate: cluster cores are often slower than the machine the costs came
+#: from, and a shard's spike count (hence event load) varies with its random rates.
+TIME_SAFETY = 2.0
+MIN_RUNTIME_MIN = 10
+#: A Python process with NEURON / torch imported, before any data.
+NEURON_BASE_MB = 500
+TORCH_BASE_MB = 1500
+
+
+def _scale(attempt) -> int:
+    return max(1, int(attempt))
+
+
+def _minutes(seconds: float, attempt) -> int:
+    return int(max(MIN_RUNTIME_MIN, math.ceil(TIME_SAFETY * seconds / 60.0)) * _scale(attempt))
+
+
+def _variants(config: dict) -> list[str]:
+    return list(config["variants"])
+
+
+def simulate_resources(config: dict, attempt: int = 1) -> dict:
+    """One shard: one core, the cell built once, ``simulations_per_shard`` simulations held in memory."""
+    variants = _variants(config)
+    seconds = max(cost.shard_core_seconds(config, v) for v in variants)
+    per_shard = config["simulation"]["simulations_per_shard"]
+    # the shard is assembled in memory (inputs as bools before packing: 8x the packed size)
+    data = max(8 * cost.in_memory_bytes_per_simulation(config, v) for v in variants) * per_shard
+    mem = NEURON_BASE_MB + 2 * data / 1e6
+    return {"mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt), "runtime": _minutes(seconds, attempt)}
+
+
+def merge_resources(config: dict, attempt: int = 1) -> dict:
+    """``shards.merge_shards`` holds every shard and the concatenated copy in memory."""
+    sim = config["simulation"]
+    biggest = max(sim["shards"].values()) * sim["simulations_per_shard"]
+    data = max(cost.in_memory_bytes_per_simulation(config, v) for v in _variants(config)) * biggest
+    mem = NEURON_BASE_MB + 2.5 * data / 1e6
+    seconds = 60.0 + max(cost.bytes_per_simulation(config, v) for v in _variants(config)) * biggest / 50e6
+    return {"mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt), "runtime": _minutes(seconds, attempt)}
+
+
+def _largest_network(config: dict) -> tuple[str, int]:
+    """(variant, depth) with the most training time: it sets the request for every network."""
+    pairs = [(v, d) for v in _variants(config) for d in config["network"]["depths"]]
+    return max(pairs, key=lambda p: cost.training_seconds(config, *p))
+
+
+def train_resources(config: dict, attempt: int = 1) -> dict:
+    """One network; asks for a GPU when ``training.accelerator`` is gpu/cuda."""
+    variant, depth = _largest_network(config)
+    arch = cost.architecture_for(config, depth)
+    n_in = cost.n_channels(config, variant)
+    tr = config["training"]
+    params = cost.n_parameters(n_in, arch)
+    # weights + grads + 2 NAdam moments, activations of one batch (kept for backward), loader prefetch
+    activations = 4 * tr["batch_size"] * tr["window_ms"] * (n_in + 3 * arch["width"] * len(arch["kernels"]))
+    mem = TORCH_BASE_MB + (16 * params + 2 * activations) / 1e6 + 200 * int(tr["num_workers"])
+    out = {
+        "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
+        "runtime": _minutes(cost.training_seconds(config, variant, depth), attempt),
+    }
+    if tr["accelerator"] in cost.GPU_ACCELERATORS:
+        out["gpu"] = 1
+    return out
+
+
+def train_threads(config: dict) -> int:
+    """The training process plus its data-loader workers."""
+    return 1 + int(config["training"]["num_workers"])
+
+
+def evaluate_resources(config: dict, attempt: int = 1) -> dict:
+    """Full-trace predictions over the test set: the test data plus four float32 traces per simulation."""
+    variant, depth = _largest_network(config)
+    sim = config["simulation"]
+    n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
+    data = n_test * (cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"])
+    params = cost.n_parameters(cost.n_channels(config, variant), cost.architecture_for(config, depth))
+    mem = TORCH_BASE_MB + 2 * data / 1e6 + 4 * params / 1e6
+    out = {
+        "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
+        "runtime": _minutes(cost.evaluation_seconds(config, variant, depth), attempt),
+    }
+    if config["training"]["accelerator"] in cost.GPU_ACCELERATORS:
+        out["gpu"] = 1
+    return out
+
+
+def compile_resources(config: dict, attempt: int = 1) -> dict:
+    return {"mem_mb": 1000 * _scale(attempt), "runtime": MIN_RUNTIME_MIN * _scale(attempt)}

@@ -1,0 +1,368 @@
+"""Shard / dataset netCDF schema: build, write, read, validate and merge simulation shards.
+
+A shard is the output of one simulation job (one process, one cell build, several
+simulations). A dataset is the concatenation of a split's shards along ``simulation``.
+The schema is documented in ``docs/design.md`` ("Shard / dataset netCDF schema").
+
+Storage choices (why):
+- Inputs are binary and sparse (~1 % ones): bit-packed along time (8 ms per byte) and zlib'd,
+  which is ~50x smaller than one byte per bin and still decodes with one ``np.unpackbits``.
+- Voltages are float32 (soma, nexus) or int16 with a 0.01 mV CF ``scale_factor`` (dendrites):
+  the training targets need no more than 0.01 mV.
+- Output spike times are float64 in ms (the released data's float16 times were off by up
+  to 2 ms after 4 s).
+- Every per-simulation variable is chunked one simulation per chunk, so a reader fetching a
+  window decompresses only that simulation's chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .atomic import write_netcdf_atomic
+from .errors import DatasetError, ShardError
+from .provenance import file_sha256, provenance_attrs
+
+#: Global attributes every shard must carry (the caller passes them to ``build_shard_dataset``).
+REQUIRED_ATTRS = ("cell", "variant", "split", "seed", "config_hash", "duration_ms", "integrator", "dt_ms")
+#: Variables every shard / dataset must contain.
+REQUIRED_VARS = (
+    "input_spikes_packed",
+    "soma_voltage",
+    "spike_time",
+    "spike_simulation",
+    "spike_count",
+    "channel_segment",
+    "channel_kind",
+)
+#: Attributes that must agree between the shards of one dataset.
+MERGE_KEYS = ("cell", "variant", "split", "config_hash", "duration_ms", "integrator", "dt_ms")
+
+DENDRITE_SCALE_MV = 0.01  # int16 quantum of dendritic voltages (range ±327 mV)
+ZLIB_LEVEL = 4  # level 4 is within ~2 % of level 9's size at a fraction of the time
+
+
+def pack_inputs(inputs: np.ndarray) -> np.ndarray:
+    """Bit-pack boolean inputs (..., time) along time: (..., ceil(time/8)) uint8, little bit order."""
+    return np.packbits(np.asarray(inputs, dtype=bool), axis=-1, bitorder="little")
+
+
+def unpack_inputs(packed: np.ndarray, n_time: int) -> np.ndarray:
+    """Inverse of :func:`pack_inputs`: (..., time_byte) uint8 -> (..., n_time) bool."""
+    packed = np.asarray(packed, dtype=np.uint8)
+    return np.unpackbits(packed, axis=-1, count=int(n_time), bitorder="little").astype(bool)
+
+
+def build_shard_dataset(
+    inputs: np.ndarray,
+    soma_voltage: np.ndarray,
+    spike_times: list,
+    attrs: dict,
+    segment_table: pd.DataFrame | None = None,
+    nexus_voltage: np.ndarray | None = None,
+    dendritic_voltage: np.ndarray | None = None,
+    n_exc: int | None = None,
+    channel_segment: np.ndarray | None = None,
+) -> xr.Dataset:
+    """Assemble one shard (or any set of simulations) as an xarray Dataset in the project schema.
+
+    Parameters
+    ----------
+    inputs : bool array (simulation, channel, time) — input spikes in 1 ms bins, excitatory
+        channels first (channel c < n_exc), then inhibitory.
+    soma_voltage : (simulation, time) mV at each ms.
+    spike_times : list (one per simulation) of 1-D arrays of output spike times in ms.
+    attrs : global attributes; must contain ``REQUIRED_ATTRS`` (cell, variant, split, seed,
+        config_hash, duration_ms, integrator, dt_ms); extras (e.g. ``shard``) are kept.
+    segment_table : per dendritic segment table (``BuiltCell.segment_table``); its columns are
+        stored with a ``segment_`` prefix on the ``segment`` dimension. ``None`` for cells
+        without segments (the I&F neuron).
+    nexus_voltage : optional (simulation, time) mV.
+    dendritic_voltage : optional (simulation, segment, time) mV.
+    n_exc : number of excitatory channels; default ``channel // 2`` (one exc + one inh per segment).
+    channel_segment : segment of each channel; default: the paper's map (c and n_seg + c on
+        segment c) when channel == 2 * segment, all 0 for a one-segment (point) cell, -1 without
+        a segment table.
+    """
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 3:
+        raise ShardError(f"inputs must be (simulation, channel, time), got shape {inputs.shape}")
+    n_sim, n_ch, n_time = inputs.shape
+    soma_voltage = np.asarray(soma_voltage, dtype=np.float32)
+    if soma_voltage.shape != (n_sim, n_time):
+        raise ShardError(f"soma_voltage shape {soma_voltage.shape} != (simulation, time) {(n_sim, n_time)}")
+    if len(spike_times) != n_sim:
+        raise ShardError(f"spike_times has {len(spike_times)} entries for {n_sim} simulations")
+    missing = [k for k in REQUIRED_ATTRS if k not in attrs]
+    if missing:
+        raise ShardError(f"shard attrs lack {missing}")
+    n_exc = n_ch // 2 if n_exc is None else int(n_exc)
+
+    spikes = [np.asarray(s, dtype=np.float64).ravel() for s in spike_times]
+    spike_time = np.concatenate(spikes) if spikes else np.zeros(0)
+    spike_sim = np.concatenate([np.full(len(s), i, dtype=np.int32) for i, s in enumerate(spikes)]) if spikes else np.zeros(0, np.int32)
+    spike_count = np.array([len(s) for s in spikes], dtype=np.int32)
+
+    duration_s = n_time / 1000.0
+    exc_rate = inputs[:, :n_exc].sum(axis=(1, 2)) / max(n_exc, 1) / duration_s
+    inh_rate = inputs[:, n_exc:].sum(axis=(1, 2)) / max(n_ch - n_exc, 1) / duration_s
+
+    data_vars = {
+        "input_spikes_packed": (
+            ("simulation", "channel", "time_byte"),
+            pack_inputs(inputs),
+            {"long_name": "input spikes, bit-packed along time (np.packbits bitorder=little)",
+             "units": "1", "n_time": n_time, "flag_values": "bit i of byte b is the 1 ms bin 8*b+i"},
+        ),
+        "soma_voltage": (("simulation", "time"), soma_voltage,
+                         {"long_name": "somatic membrane potential", "units": "mV"}),
+        "spike_time": (("spike",), spike_time,
+                       {"long_name": "output spike time (soma voltage local maximum above -25 mV)", "units": "ms"}),
+        "spike_simulation": (("spike",), spike_sim,
+                             {"long_name": "simulation index (0-based within this file) of each output spike", "units": "1"}),
+        "spike_count": (("simulation",), spike_count, {"long_name": "number of output spikes", "units": "1"}),
+        "exc_rate_hz": (("simulation",), exc_rate.astype(np.float32),
+                        {"long_name": "mean input rate per excitatory channel", "units": "Hz"}),
+        "inh_rate_hz": (("simulation",), inh_rate.astype(np.float32),
+                        {"long_name": "mean input rate per inhibitory channel", "units": "Hz"}),
+        "output_rate_hz": (("simulation",), (spike_count / duration_s).astype(np.float32),
+                           {"long_name": "mean output spike rate", "units": "Hz"}),
+        "channel_kind": (("channel",), np.array(["exc"] * n_exc + ["inh"] * (n_ch - n_exc), dtype=object),
+                         {"long_name": "synapse kind of each input channel"}),
+    }
+    if nexus_voltage is not None:
+        nexus_voltage = np.asarray(nexus_voltage, dtype=np.float32)
+        if nexus_voltage.shape != (n_sim, n_time):
+            raise ShardError(f"nexus_voltage shape {nexus_voltage.shape} != {(n_sim, n_time)}")
+        data_vars["nexus_voltage"] = (("simulation", "time"), nexus_voltage,
+                                      {"long_name": "membrane potential at the apical nexus", "units": "mV"})
+
+    if segment_table is not None:
+        n_seg = len(segment_table)
+        for col in segment_table.columns:
+            values = segment_table[col].to_numpy()
+            if values.dtype.kind in "OUS":
+                values = values.astype(str).astype(object)
+            units = "um" if col.endswith("_um") else ("um2" if col.endswith("_um2") else "1")
+            data_vars[f"segment_{col}"] = (("segment",), values, {"units": units} if values.dtype != object else {})
+        if channel_segment is not None:
+            pass
+        elif n_exc == n_seg and n_ch == 2 * n_seg:
+            channel_segment = np.concatenate([np.arange(n_seg), np.arange(n_seg)])
+        elif n_seg == 1:
+            channel_segment = np.zeros(n_ch)  # point neuron: every synapse on its one pseudo-segment
+        else:
+            raise ShardError(f"{n_ch} channels / {n_exc} exc do not match {n_seg} segments: pass channel_segment")
+    elif channel_segment is None:
+        channel_segment = np.full(n_ch, -1)  # no segment table: no segments
+    channel_segment = np.asarray(channel_segment, dtype=np.int32)
+    if channel_segment.shape != (n_ch,):
+        raise ShardError(f"channel_segment shape {channel_segment.shape} != ({n_ch},)")
+    data_vars["channel_segment"] = (("channel",), channel_segment,
+                                    {"long_name": "dendritic segment of each input channel (-1: none)", "units": "1"})
+
+    if dendritic_voltage is not None:
+        if segment_table is None:
+            raise ShardError("dendritic_voltage given without a segment_table")
+        dendritic_voltage = np.asarray(dendritic_voltage, dtype=np.float32)
+        if dendritic_voltage.shape != (n_sim, len(segment_table), n_time):
+            raise ShardError(f"dendritic_voltage shape {dendritic_voltage.shape} != {(n_sim, len(segment_table), n_time)}")
+        data_vars["dendritic_voltage"] = (("simulation", "segment", "time"), dendritic_voltage,
+                                          {"long_name": "membrane potential of each dendritic segment", "units": "mV"})
+
+    coords = {
+        "simulation": ("simulation", np.arange(n_sim, dtype=np.int32), {"long_name": "simulation index"}),
+        "time": ("time", np.arange(n_time, dtype=np.float64),
+                 {"units": "ms", "long_name": "time since simulation start (1 ms bins)", "axis": "T"}),
+        "channel": ("channel", np.arange(n_ch, dtype=np.int32), {"long_name": "input channel"}),
+    }
+    if segment_table is not None:
+        coords["segment"] = ("segment", np.arange(len(segment_table), dtype=np.int32), {"long_name": "dendritic segment"})
+
+    cell, variant, split = attrs["cell"], attrs["variant"], attrs["split"]
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs = provenance_attrs(
+        title=f"neurodepth simulations: {cell} / {variant} / {split}",
+        history="simulated by neurodepth.simulate.run_shard",
+        n_exc_channels=n_exc,
+        **attrs,
+    )
+    return ds
+
+
+def shard_encoding(ds: xr.Dataset) -> dict:
+    """netCDF4 encoding: zlib everywhere, one simulation per chunk, int16 dendritic voltages."""
+    enc = {}
+    for name, var in ds.data_vars.items():
+        if var.dtype == object:
+            continue  # variable-length strings: netCDF4 cannot compress them
+        e = {"zlib": True, "complevel": ZLIB_LEVEL, "shuffle": True}
+        if "simulation" in var.dims and var.dims[0] == "simulation" and var.ndim > 1 and var.size > 0:
+            e["chunksizes"] = (1,) + tuple(var.shape[1:])
+        if name == "dendritic_voltage":
+            e.update(dtype="int16", scale_factor=np.float32(DENDRITE_SCALE_MV), add_offset=np.float32(0.0), _FillValue=np.int16(-32768))
+        elif var.dtype.kind == "f":
+            e["_FillValue"] = None  # no fill value: a NaN must stay a NaN, not a masked sentinel
+        enc[name] = e
+    for name in ds.coords:
+        enc[name] = {"_FillValue": None}
+    return enc
+
+
+def write_shard(ds: xr.Dataset, path) -> Path:
+    """Write a shard or dataset atomically (temp file + rename) with the schema's encoding."""
+    path = Path(path)
+    write_netcdf_atomic(ds, path, encoding=shard_encoding(ds))
+    return path
+
+
+def read_shard(path, load: bool = True) -> xr.Dataset:
+    """Open a shard / dataset. ``load=True`` reads it into memory and closes the file;
+    ``load=False`` returns a lazy Dataset (close it yourself) so windows read only their chunks."""
+    path = Path(path)
+    try:
+        ds = xr.open_dataset(path, engine="netcdf4")
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ShardError(f"cannot open shard {path}: {exc}") from exc
+    if load:
+        with ds:
+            ds = ds.load()
+    return ds
+
+
+def _validate(ds: xr.Dataset, path: Path, err=ShardError) -> None:
+    missing = [v for v in REQUIRED_VARS if v not in ds.variables]
+    if missing:
+        raise err(f"{path}: missing variables {missing}")
+    missing = [k for k in REQUIRED_ATTRS if k not in ds.attrs]
+    if missing:
+        raise err(f"{path}: missing attributes {missing}")
+    n_sim, n_time = ds.sizes["simulation"], ds.sizes["time"]
+    if int(ds.attrs["duration_ms"]) != n_time:
+        raise err(f"{path}: duration_ms={ds.attrs['duration_ms']} but time has {n_time} bins")
+    if ds.sizes["time_byte"] != (n_time + 7) // 8:
+        raise err(f"{path}: time_byte={ds.sizes['time_byte']} inconsistent with time={n_time}")
+    counts = ds["spike_count"].values
+    if counts.sum() != ds.sizes["spike"]:
+        raise err(f"{path}: spike_count sums to {counts.sum()} but {ds.sizes['spike']} spikes are stored")
+    sims = ds["spike_simulation"].values
+    if sims.size and (sims.min() < 0 or sims.max() >= n_sim):
+        raise err(f"{path}: spike_simulation outside 0..{n_sim - 1}")
+    for name in ("soma_voltage", "nexus_voltage", "dendritic_voltage"):
+        if name in ds and not np.isfinite(ds[name].values).all():
+            bad = np.unique(np.nonzero(~np.isfinite(ds[name].values))[0])
+            raise err(f"{path}: {name} has NaN/inf in simulation(s) {bad.tolist()[:10]}")
+    if not np.isfinite(ds["spike_time"].values).all():
+        raise err(f"{path}: spike_time has NaN/inf")
+
+
+def check_dataset(path) -> dict:
+    """Validate a dataset/shard file (opens, schema, no NaN); raise ``DatasetError`` naming it.
+
+    Returns a small summary: simulations, duration_ms, spikes, mean output rate (Hz).
+    """
+    path = Path(path)
+    try:
+        ds = xr.open_dataset(path, engine="netcdf4")
+        with ds:
+            ds = ds.load()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DatasetError(f"cannot read dataset {path}: {exc}") from exc
+    _validate(ds, path, err=DatasetError)
+    return dataset_spike_summary(ds)
+
+
+def dataset_spike_summary(ds: xr.Dataset) -> dict:
+    """Counts for logs and reports: simulations, duration, output spikes and rate, input rates."""
+    n_sim, n_time = ds.sizes["simulation"], ds.sizes["time"]
+    return {
+        "simulations": int(n_sim),
+        "duration_ms": int(n_time),
+        "spikes": int(ds.sizes["spike"]),
+        "output_rate_hz": float(ds.sizes["spike"] / max(n_sim * n_time / 1000.0, 1e-12)),
+        "exc_rate_hz": float(ds["exc_rate_hz"].mean()) if "exc_rate_hz" in ds else float("nan"),
+        "inh_rate_hz": float(ds["inh_rate_hz"].mean()) if "inh_rate_hz" in ds else float("nan"),
+    }
+
+
+def merge_shards(shard_paths, out_path) -> Path:
+    """Validate shards and concatenate them along ``simulation`` into one dataset (atomic write).
+
+    Raises ``ShardError`` naming the first bad shard (unreadable/truncated, missing variables,
+    NaN voltages, inconsistent shapes) or the shard whose cell/variant/split/config/duration
+    differs from the first one. ``spike_simulation`` is offset to index the merged file;
+    ``simulation_shard`` / ``simulation_in_shard`` record where each simulation came from.
+    The whole dataset is held in memory while merging (fine for the shard sizes used here).
+    """
+    shard_paths = [Path(p) for p in shard_paths]
+    if not shard_paths:
+        raise ShardError("merge_shards: no shard files given")
+    loaded, hashes = [], []
+    for path in shard_paths:
+        if not path.exists():
+            raise ShardError(f"shard file {path} does not exist")
+        try:
+            with xr.open_dataset(path, engine="netcdf4") as ds:
+                ds = ds.load()
+        except Exception as exc:  # truncated HDF5 raises OSError/RuntimeError/KeyError variously
+            raise ShardError(f"shard {path} is unreadable (truncated or corrupt?): {exc}") from exc
+        _validate(ds, path)
+        if loaded:
+            first, first_path = loaded[0], shard_paths[0]
+            for key in MERGE_KEYS:
+                if str(ds.attrs[key]) != str(first.attrs[key]):
+                    raise ShardError(f"shard {path}: {key}={ds.attrs[key]!r} differs from {first_path} ({first.attrs[key]!r})")
+            for dim in ("channel", "time", "segment"):
+                if ds.sizes.get(dim) != first.sizes.get(dim):
+                    raise ShardError(f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from {first_path} ({first.sizes.get(dim)})")
+            optional = {"nexus_voltage", "dendritic_voltage"}
+            if optional & set(ds.data_vars) != optional & set(first.data_vars):
+                raise ShardError(f"shard {path}: recorded variables differ from {first_path}")
+        loaded.append(ds)
+        hashes.append(file_sha256(path))
+
+    per_sim, offset, spikes = [], 0, []
+    for i, ds in enumerate(loaded):
+        n = ds.sizes["simulation"]
+        sim_vars = [v for v in ds.data_vars if "simulation" in ds[v].dims]
+        part = ds[sim_vars].drop_vars("simulation")
+        part["simulation_shard"] = ("simulation", np.full(n, int(ds.attrs.get("shard", i)), np.int32),
+                                    {"long_name": "shard index the simulation came from", "units": "1"})
+        part["simulation_in_shard"] = ("simulation", np.arange(n, dtype=np.int32),
+                                       {"long_name": "simulation index within its shard", "units": "1"})
+        per_sim.append(part)
+        spikes.append((ds["spike_time"].values, ds["spike_simulation"].values.astype(np.int32) + offset))
+        offset += n
+
+    merged = xr.concat(per_sim, dim="simulation", data_vars="all", coords="minimal", compat="override",
+                       join="exact", combine_attrs="drop_conflicts")
+    first = loaded[0]
+    static = [v for v in first.data_vars if "simulation" not in first[v].dims and "spike" not in first[v].dims]
+    for v in static:
+        merged[v] = first[v]
+    merged = merged.assign_coords(simulation=np.arange(offset, dtype=np.int32))
+    merged["simulation"].attrs = {"long_name": "simulation index"}
+    merged["spike_time"] = ("spike", np.concatenate([s[0] for s in spikes]).astype(np.float64), first["spike_time"].attrs)
+    merged["spike_simulation"] = ("spike", np.concatenate([s[1] for s in spikes]).astype(np.int32), first["spike_simulation"].attrs)
+    for name in ("time", "channel", "segment"):
+        if name in first.coords:
+            merged[name].attrs = first[name].attrs
+    attrs = {k: v for k, v in first.attrs.items() if k not in ("shard", "seed")}
+    # a merged file's seed is the global seed its shard seeds derive from (when recorded)
+    attrs["seed"] = first.attrs.get("global_seed", first.attrs["seed"])
+    attrs.update(
+        shards=json.dumps([int(ds.attrs.get("shard", i)) for i, ds in enumerate(loaded)]),
+        shard_seeds=json.dumps([int(ds.attrs["seed"]) for ds in loaded]),
+        shard_files=json.dumps([p.name for p in shard_paths]),
+        shard_sha256=json.dumps(hashes),
+        shard_config_hashes=json.dumps([str(ds.attrs["config_hash"]) for ds in loaded]),
+        history=f"merged from {len(loaded)} shards by neurodepth.shards.merge_shards",
+    )
+    merged.attrs = attrs
+    _validate(merged, Path(out_path))
+    return write_shard(merged, out_path)

@@ -1,0 +1,185 @@
+"""Compare the configured integrator with a CVODE reference on the same cell and inputs.
+
+``neurodepth validate-integration`` runs ``--simulations`` input draws of the paper's protocol
+through both methods in one process (one cell build) and writes one CSV row per simulation:
+output spikes of each method, how many match within ``--tolerance-ms``, the RMS difference of the
+soma voltage clipped at -55 mV (spikes removed, as in the soma target), and CPU seconds of each.
+The reference records every segment at every step and resamples (the original protocol), so the
+CPU columns are also the throughput comparison of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_csv_atomic
+from .errors import ConfigError
+from .inputs import InputRates, generate_inputs
+from .simulate import NeuronRunner, SimulationSettings, simulation_rng
+from .seeds import derive_seed
+
+SOMA_CLIP_MV = -55.0
+
+
+def match_spikes(reference: np.ndarray, candidate: np.ndarray, tolerance_ms: float = 1.0) -> tuple[int, float]:
+    """One-to-one matching of spike times, closest pairs first, within ``tolerance_ms``.
+
+    Returns (number of matched pairs, largest |shift| among them in ms; nan when none)."""
+    ref, cand = np.sort(np.asarray(reference, float)), np.sort(np.asarray(candidate, float))
+    if ref.size == 0 or cand.size == 0:
+        return 0, float("nan")
+    d = np.abs(ref[:, None] - cand[None, :])
+    pairs = np.argwhere(d <= tolerance_ms)
+    pairs = pairs[np.argsort(d[pairs[:, 0], pairs[:, 1]], kind="stable")]
+    used_r, used_c, shifts = set(), set(), []
+    for i, j in pairs:
+        if i not in used_r and j not in used_c:
+            used_r.add(i), used_c.add(j), shifts.append(d[i, j])
+    return len(shifts), (float(max(shifts)) if shifts else float("nan"))
+
+
+def soma_rms_clipped(a: np.ndarray, b: np.ndarray, clip_mv: float = SOMA_CLIP_MV) -> float:
+    """RMS difference (mV) of two soma traces after clipping both at ``clip_mv``."""
+    return float(np.sqrt(np.mean((np.minimum(a, clip_mv) - np.minimum(b, clip_mv)) ** 2)))
+
+
+def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSettings, reference_atol: float = 1e-3,
+                      tolerance_ms: float = 1.0, reference_records_all: bool = True,
+                      log=None) -> pd.DataFrame:
+    """Run every input array with the candidate settings and a CVODE reference; one row each.
+
+    The candidate records what its settings say (soma, nexus, dendrites if configured); the
+    reference records soma, nexus and, with ``reference_records_all``, every dendritic segment at
+    every step (the original protocol). The two runs of each simulation are interleaved so that a
+    shared machine's load affects both alike.
+    """
+    reference = candidate.replace(integrator="cvode", cvode_atol=reference_atol)
+    rows = []
+    for k, x in enumerate(inputs_list):
+        runner.set_recording(candidate.record_nexus, candidate.record_dendrites, every_step=False)
+        cand = runner.run(x, candidate)
+        runner.set_recording(True, reference_records_all, every_step=True)
+        ref = runner.run(x, reference)
+        n_match, max_shift = match_spikes(ref["spike_times"], cand["spike_times"], tolerance_ms)
+        row = {
+            "simulation": k,
+            "duration_ms": x.shape[1],
+            "candidate": describe(candidate),
+            "reference": describe(reference) + (" all segments every step" if reference_records_all else ""),
+            "reference_spikes": len(ref["spike_times"]),
+            "candidate_spikes": len(cand["spike_times"]),
+            "matched_spikes": n_match,
+            "max_matched_shift_ms": max_shift,
+            "soma_rms_clipped_mv": soma_rms_clipped(ref["soma"], cand["soma"]),
+            "reference_cpu_s": ref["cpu_s"],
+            "candidate_cpu_s": cand["cpu_s"],
+            "reference_wall_s": ref["wall_s"],
+            "candidate_wall_s": cand["wall_s"],
+        }
+        rows.append(row)
+        if log:
+            log(row)
+    return pd.DataFrame(rows)
+
+
+def describe(s: SimulationSettings) -> str:
+    if s.integrator == "cvode":
+        return f"cvode atol={s.cvode_atol:g}"
+    return f"fixed dt={s.dt_ms:g} secondorder={s.secondorder}"
+
+
+def summarize(df: pd.DataFrame) -> dict:
+    """Totals over simulations: spike agreement (matched / max(ref, cand)), mean soma RMS,
+    CPU-time speed-up of the candidate."""
+    ref, cand, m = df.reference_spikes.sum(), df.candidate_spikes.sum(), df.matched_spikes.sum()
+    return {
+        "simulated_s": df.duration_ms.sum() / 1000.0,
+        "reference_spikes": int(ref),
+        "candidate_spikes": int(cand),
+        "matched_spikes": int(m),
+        "spike_match_fraction": float(m / max(ref, cand)) if max(ref, cand) else 1.0,
+        "soma_rms_clipped_mv": float(np.sqrt(np.mean(df.soma_rms_clipped_mv ** 2))),
+        "reference_cpu_s_per_sim_s": float(df.reference_cpu_s.sum() / (df.duration_ms.sum() / 1000)),
+        "candidate_cpu_s_per_sim_s": float(df.candidate_cpu_s.sum() / (df.duration_ms.sum() / 1000)),
+        "speedup_cpu": float(df.reference_cpu_s.sum() / df.candidate_cpu_s.sum()),
+    }
+
+
+def validate_integration(cell_name: str, variant: str, simulation_cfg: dict, inputs_cfg: dict, mechanisms_dir,
+                         morphology_path=None, n_simulations: int = 2, duration_ms: int | None = None,
+                         seed: int = 0, out_csv=None, reference_atol: float = 1e-3, tolerance_ms: float = 1.0,
+                         log=print) -> pd.DataFrame:
+    """Library entry point: build the cell, draw inputs, compare, write ``out_csv`` (if given)."""
+    from .simulate import _build
+
+    if variant == "lif":
+        raise ConfigError("validate-integration: variant 'lif' has no NEURON integrator to validate")
+    settings = SimulationSettings.from_config(simulation_cfg)
+    if duration_ms:
+        settings = settings.replace(duration_ms=int(duration_ms))
+    rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
+    cell = _build(cell_name, variant, mechanisms_dir, morphology_path)
+    runner = NeuronRunner(cell, settings)
+    table = cell.segment_table
+    base = derive_seed("validate-integration", seed, cell_name, variant)
+    inputs = [generate_inputs(simulation_rng(base, i), table["length_um"].to_numpy(), table["tree"].to_numpy(),
+                              settings.duration_ms, rates) for i in range(n_simulations)]
+    df = compare_on_inputs(runner, inputs, settings, reference_atol, tolerance_ms, log=log)
+    df.insert(0, "cell", cell_name)
+    df.insert(1, "variant", variant)
+    if out_csv:
+        write_csv_atomic(df, out_csv)
+    return df
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="config/config.yaml", help="config file (simulation, inputs, cell)")
+    parser.add_argument("--cell", help="cell spec name or path (default: config cell.name)")
+    parser.add_argument("--variant", default="full")
+    parser.add_argument("--mechanisms", required=True, help="compiled mechanisms folder (results/mechanisms)")
+    parser.add_argument("--morphology", help="morphology file for cells that need one")
+    parser.add_argument("--simulations", type=int, default=2)
+    parser.add_argument("--duration-ms", type=int, help="override simulation.duration_ms")
+    parser.add_argument("--tolerance-ms", type=float, default=1.0)
+    parser.add_argument("--reference-atol", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="validate_integration.csv", help="CSV, one row per simulation")
+
+
+def _load_config(path) -> dict:
+    try:
+        from .config import load_config  # validates against the schema when available
+
+        return load_config(path)
+    except ImportError:
+        import yaml
+
+        with open(path) as fh:
+            return yaml.safe_load(fh)
+
+
+def run(args) -> int:
+    cfg = _load_config(args.config)
+    cell = args.cell or cfg["cell"]["name"]
+    morphology = args.morphology or (cfg.get("cell", {}).get("morphology", {}).get("path") or None)
+    if args.variant not in cfg.get("inputs", {}):
+        raise ConfigError(f"inputs.{args.variant}: no input rates for variant {args.variant!r} in {args.config}")
+
+    def log(row):
+        print(f"sim {row['simulation']}: spikes ref {row['reference_spikes']} cand {row['candidate_spikes']} "
+              f"matched {row['matched_spikes']}, soma RMS {row['soma_rms_clipped_mv']:.3f} mV, "
+              f"cpu ref {row['reference_cpu_s']:.1f} s cand {row['candidate_cpu_s']:.1f} s", flush=True)
+
+    df = validate_integration(cell, args.variant, cfg["simulation"], cfg["inputs"][args.variant], args.mechanisms,
+                              morphology, args.simulations, args.duration_ms, args.seed, Path(args.out),
+                              args.reference_atol, args.tolerance_ms, log=log)
+    s = summarize(df)
+    print(f"{df.candidate.iloc[0]} vs {df.reference.iloc[0]} over {s['simulated_s']:g} simulated s: "
+          f"spikes matched {s['matched_spikes']}/{max(s['reference_spikes'], s['candidate_spikes'])} "
+          f"({100 * s['spike_match_fraction']:.1f} %), soma RMS {s['soma_rms_clipped_mv']:.3f} mV, "
+          f"CPU speed-up {s['speedup_cpu']:.2f}x; wrote {args.out}")
+    return 0

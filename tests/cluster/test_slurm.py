@@ -1,0 +1,267 @@
+"""The tiny pipeline through a real Slurm (``snakemake --profile profiles/slurm``).
+
+Brings up a one-node Slurm on localhost with ``local_slurm_up.sh`` (root + apt, Debian 12) unless
+one is already up, runs ``tests/e2e/tiny_config.yaml`` through the Slurm profile, then checks:
+
+* every job Snakemake submitted is a Slurm job that ``sacct`` reports COMPLETED (exit 0:0);
+* every non-local rule's job ran inside a Slurm job (its rule/wildcards appear in a Slurm job log);
+* the results equal a local run's: dataset arrays bit for bit, metrics within tolerance.
+
+Skipped (saying why) where Slurm cannot be started; with ``REQUIRE_SLURM=1`` it fails instead.
+Slurm is torn down afterwards (``local_slurm_down.sh``) unless it was already up before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+UP = REPO / "tests" / "cluster" / "local_slurm_up.sh"
+DOWN = REPO / "tests" / "cluster" / "local_slurm_down.sh"
+TINY = REPO / "tests" / "e2e" / "tiny_config.yaml"
+WORKFLOW_PARTS = ["Snakefile", "workflow", "scripts", "config", "envs", "profiles"]
+PARTITION = "debug"
+RUN_TIMEOUT_S = 2400  # the whole Slurm run, enforced with `timeout -s INT` so jobs get cancelled
+
+
+def skip_or_fail(reason: str):
+    if os.environ.get("REQUIRE_SLURM") == "1":
+        pytest.fail(f"REQUIRE_SLURM=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def slurm_is_up() -> bool:
+    """Controller answers, the node is usable and accounting (sacct) works."""
+    if not (shutil.which("scontrol") and shutil.which("sinfo") and shutil.which("sacct")):
+        return False
+    try:
+        if "UP" not in _run(["scontrol", "ping"], timeout=20).stdout:
+            return False
+        states = _run(["sinfo", "-h", "-o", "%T"], timeout=20).stdout.split()
+        if not any(s.rstrip("*~#") in ("idle", "mixed", "allocated", "completing") for s in states):
+            return False
+        return _run(["sacct", "-n", "-X", "--starttime", "now-1minutes"], timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    if slurm_is_up():
+        print("\nlocal Slurm already up: using it and leaving it up")
+        yield {"started_here": False}
+        return
+    if os.name != "posix" or os.geteuid() != 0:
+        skip_or_fail("no Slurm is up and starting one needs root (run tests/cluster/local_slurm_up.sh as root)")
+    if not shutil.which("apt-get") and not shutil.which("slurmctld"):
+        skip_or_fail("no Slurm is up, and neither apt-get nor slurmctld is available to start one")
+    if not shutil.which("timeout"):
+        skip_or_fail("coreutils `timeout` is missing")
+    env = dict(os.environ, LOCAL_SLURM_DBD="1")
+    # the node's RealMemory must not exceed physical memory
+    mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    env.setdefault("LOCAL_SLURM_MEM_MB", str(min(4000, int(mem_mb * 0.8))))
+    try:
+        up = _run(["bash", str(UP)], env=env, timeout=900)
+    except subprocess.TimeoutExpired:
+        _run(["bash", str(DOWN)], timeout=300)
+        skip_or_fail("local_slurm_up.sh did not finish within 900 s")
+    print(up.stdout[-2000:])
+    if up.returncode != 0:
+        _run(["bash", str(DOWN)], timeout=300)
+        skip_or_fail(f"local_slurm_up.sh failed (rc {up.returncode}): {(up.stderr or up.stdout)[-1500:]}")
+    try:
+        yield {"started_here": True}
+    finally:
+        down = _run(["bash", str(DOWN)], timeout=300)
+        print(down.stdout[-1000:])
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+    shutil.copy2(TINY, dest / "tiny_config.yaml")
+    return dest
+
+
+def snakemake_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--configfile", "tiny_config.yaml", *args]
+
+
+def run_logged(cmd, cwd: Path, env: dict, timeout_s: int, log: Path) -> subprocess.CompletedProcess:
+    # SIGINT makes Snakemake cancel its Slurm jobs and exit; SIGKILL 30 s later if it hangs
+    full = ["timeout", "-s", "INT", "-k", "30", str(timeout_s), *cmd]
+    result = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True)
+    log.write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    return result
+
+
+def sacct_states(job_ids, wait_s: float = 60.0) -> dict[str, tuple[str, str]]:
+    """{jobid: (State, ExitCode)} for allocations; waits for slurmdbd to catch up."""
+    ids = ",".join(sorted(job_ids, key=int))
+    deadline = time.monotonic() + wait_s
+    while True:
+        out = _run(["sacct", "-X", "-n", "-P", "-j", ids, "-o", "JobIDRaw,State,ExitCode",
+                    "--starttime", "now-1days"], timeout=30).stdout
+        states = {}
+        for line in out.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3:
+                states[parts[0]] = (parts[1], parts[2])
+        done = len(states) == len(job_ids) and all(s[0] == "COMPLETED" for s in states.values())
+        if done or time.monotonic() > deadline:
+            return states
+        time.sleep(2)
+
+
+#: "rule NAME:" (or "localrule NAME:") headers and the job's "jobid:"/"wildcards:" lines
+RULE_RE = re.compile(r"^\s*(local)?rule (\w+):\s*$")
+
+
+def rule_executions(text: str) -> list[tuple[str, bool, str]]:
+    """(rule, is_local, wildcards) of every job block Snakemake printed."""
+    blocks, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        m = RULE_RE.match(line)
+        if not m:
+            continue
+        wildcards = ""
+        for nxt in lines[i + 1:i + 15]:
+            if RULE_RE.match(nxt):
+                break
+            if nxt.strip().startswith("wildcards:"):
+                wildcards = nxt.split("wildcards:", 1)[1].strip()
+        blocks.append((m.group(2), bool(m.group(1)), wildcards))
+    return blocks
+
+
+def compare_datasets(slurm_dir: Path, local_dir: Path) -> int:
+    files = sorted((local_dir / "results" / "datasets").rglob("*.nc"))
+    assert files, "the local run produced no datasets"
+    for local_path in files:
+        rel = local_path.relative_to(local_dir)
+        with xr.open_dataset(local_path) as a, xr.open_dataset(slurm_dir / rel) as b:
+            assert set(a.data_vars) == set(b.data_vars), rel
+            for name in a.data_vars:
+                va, vb = a[name].values, b[name].values
+                assert va.shape == vb.shape, f"{rel}:{name} shape"
+                if va.dtype.kind == "f":
+                    assert np.array_equal(va, vb, equal_nan=True), f"{rel}:{name} differs"
+                else:
+                    assert np.array_equal(va, vb), f"{rel}:{name} differs"
+            for key in ("cell", "variant", "split", "config_hash", "duration_ms", "seed"):
+                assert str(a.attrs.get(key)) == str(b.attrs.get(key)), f"{rel}: attr {key}"
+    return len(files)
+
+
+def compare_metrics(slurm_dir: Path, local_dir: Path) -> tuple[int, float]:
+    files = sorted((local_dir / "results" / "evaluation").rglob("metrics.csv"))
+    assert files, "the local run produced no metrics"
+    worst = 0.0
+    for local_path in files:
+        rel = local_path.relative_to(local_dir)
+        keys = ["cell", "variant", "depth", "seed", "metric", "subset"]
+        a = pd.read_csv(local_path).sort_values(keys).reset_index(drop=True)
+        b = pd.read_csv(slurm_dir / rel).sort_values(keys).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a[keys].astype(str), b[keys].astype(str))
+        va, vb = a["value"].to_numpy(float), b["value"].to_numpy(float)
+        assert np.array_equal(np.isnan(va), np.isnan(vb)), f"{rel}: NaN pattern differs"
+        ok = ~np.isnan(va)
+        if ok.any():
+            worst = max(worst, float(np.max(np.abs(va[ok] - vb[ok]))))
+        # CPU training with the same seed and thread count is deterministic here; the tolerance
+        # only absorbs float reduction order if a job landed on a different thread count
+        np.testing.assert_allclose(vb[ok], va[ok], rtol=1e-4, atol=1e-5, err_msg=str(rel))
+    return len(files), worst
+
+
+def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tmp_path):
+    if not (REPO / "Snakefile").exists():
+        pytest.fail("Snakefile missing")
+    slurm_dir = copy_workflow(tmp_path / "slurm")
+    local_dir = copy_workflow(tmp_path / "local")
+    env = dict(os.environ, NEURODEPTH_SLURM_PARTITION=PARTITION, PYTHONUNBUFFERED="1")
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # jobs inherit it (--export=ALL)
+
+    t0 = time.monotonic()
+    slurm_log = tmp_path / "snakemake_slurm.log"
+    result = run_logged(
+        snakemake_cmd(
+            "--profile", "profiles/slurm",
+            "--slurm-init-seconds-before-status-checks", "2",
+            "--slurm-keep-successful-logs",
+            "--jobs", "4", "--cores", "2",          # the test node has 2 CPUs
+            "--group-components", "simulation=2",
+            "--latency-wait", "10",
+            "--retries", "0",                        # a failure here must show, not be retried
+        ),
+        slurm_dir, env, RUN_TIMEOUT_S, slurm_log,
+    )
+    slurm_s = time.monotonic() - t0
+    text = slurm_log.read_text()
+    assert result.returncode == 0, f"snakemake via Slurm failed (rc {result.returncode}):\n{text[-8000:]}"
+
+    # 1. every submission is a real Slurm job that completed
+    job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", text)), key=int)
+    assert job_ids, f"no 'SLURM jobid' lines in the Snakemake log:\n{text[-3000:]}"
+    states = sacct_states(job_ids)
+    print(f"\nSlurm job IDs ({len(job_ids)}): {' '.join(job_ids)}")
+    for jid in job_ids:
+        print(f"  sacct job {jid}: {states.get(jid)}")
+    assert set(states) == set(job_ids), f"sacct does not know jobs {set(job_ids) - set(states)}"
+    bad = {j: s for j, s in states.items() if s != ("COMPLETED", "0:0")}
+    assert not bad, f"Slurm jobs not COMPLETED/0:0: {bad}"
+    assert not _run(["squeue", "-h", "-j", ",".join(job_ids), "-t", "PD,R,CG"], timeout=30).stdout.strip()
+
+    # 2. every non-local rule ran inside one of those Slurm jobs
+    planned = [(r, w) for r, local, w in rule_executions(text) if not local]
+    assert planned, "Snakemake printed no non-local jobs"
+    log_dir = slurm_dir / ".snakemake" / "slurm_logs"
+    slurm_logs = sorted(log_dir.rglob("*.log"))
+    ids_with_logs = {p.stem for p in slurm_logs}
+    assert ids_with_logs == set(job_ids), f"Slurm logs {sorted(ids_with_logs)} vs jobs {job_ids}"
+    inside = []
+    for p in slurm_logs:
+        inside += [(r, w) for r, _local, w in rule_executions(p.read_text(errors="replace"))]
+    missing = [job for job in planned if job not in inside]
+    assert not missing, f"non-local jobs with no trace in any Slurm job log: {missing[:10]}"
+    rules_on_slurm = sorted({r for r, _ in planned})
+    print(f"non-local jobs: {len(planned)} ({', '.join(rules_on_slurm)}) in {len(job_ids)} Slurm jobs")
+    assert "simulate_shard" in rules_on_slurm and "train_model" in rules_on_slurm
+
+    # the grouped shards really shared submissions
+    n_shards = sum(1 for r, _ in planned if r == "simulate_shard")
+    group_ids = {p.stem for p in slurm_logs if "simulation" in str(p.relative_to(log_dir))}
+    assert 0 < len(group_ids) < n_shards, f"{n_shards} shards in {len(group_ids)} group jobs"
+
+    # 3. same results as a local run
+    t0 = time.monotonic()
+    local = run_logged(snakemake_cmd("--cores", "2"), local_dir, env, RUN_TIMEOUT_S, tmp_path / "snakemake_local.log")
+    assert local.returncode == 0, f"local run failed:\n{local.stderr[-6000:]}"
+    local_s = time.monotonic() - t0
+    n_datasets = compare_datasets(slurm_dir, local_dir)
+    n_metrics, worst = compare_metrics(slurm_dir, local_dir)
+    print(f"{n_datasets} datasets identical bit for bit; {n_metrics} metric files agree "
+          f"(largest |difference| {worst:.3g}); Slurm run {slurm_s:.0f} s, local run {local_s:.0f} s")

@@ -1,0 +1,58 @@
+"""Shared pytest fixtures: repository paths, the compiled NEURON mechanisms, the Hay morphology."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT / ".." / "shared"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the repository; skips the test when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent")
+    return SHARED.resolve()
+
+
+@pytest.fixture(scope="session")
+def mechanisms(tmp_path_factory) -> Path:
+    """Compile our NMODL once per session (or reuse $NEURODEPTH_MECHANISMS) and load it."""
+    from neurodepth.cells.mechanisms_build import compile_mechanisms, load_mechanisms
+
+    pre = os.environ.get("NEURODEPTH_MECHANISMS")
+    if pre:
+        out = Path(pre)
+        if not (out / "mechanisms.json").exists():
+            compile_mechanisms(out)
+    else:
+        out = compile_mechanisms(tmp_path_factory.mktemp("mechanisms"))
+    load_mechanisms(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def hay_morphology_path() -> Path:
+    """``../shared/data/hay2011/cell1.asc``; skips the test when it is absent."""
+    path = SHARED / "data" / "hay2011" / "cell1.asc"
+    if not path.exists():
+        pytest.skip(f"Hay morphology {path} is absent")
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def hay_segments_csv() -> Path:
+    """The per-segment reference table derived from the original model in NEURON 9."""
+    path = SHARED / "data" / "hay2011" / "segments_derived_neuron9.csv"
+    if not path.exists():
+        pytest.skip(f"Hay segment table {path} is absent")
+    return path.resolve()

@@ -1,0 +1,112 @@
+"""End to end: the tiny config through Snakemake, every stage real, asserting on content."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+WORKFLOW_PARTS = ["Snakefile", "workflow", "scripts", "config", "envs"]
+
+pytestmark = pytest.mark.slow
+
+
+def copy_workflow(dest: Path) -> Path:
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part)
+        else:
+            shutil.copy2(src, dest / part)
+    shutil.copy2(REPO / "tests" / "e2e" / "tiny_config.yaml", dest / "tiny_config.yaml")
+    return dest
+
+
+def snakemake(workdir: Path, *args, check=True, timeout=900):
+    cmd = [*SNAKEMAKE, "--configfile", "tiny_config.yaml", *args]
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny_pipeline"))
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
+    for variant, n_channels in (("full", None), ("no_nmda", None), ("lif", 100)):
+        for split, n_sims in (("train", 4), ("valid", 2), ("test", 2)):
+            path = tiny_run / f"results/datasets/stylized_l5pc/{variant}/{split}.nc"
+            with xr.open_dataset(path) as ds:
+                assert ds.sizes["simulation"] == n_sims
+                assert ds.sizes["time"] == 1200
+                assert ds["soma_voltage"].dtype == np.float32
+                assert ds["soma_voltage"].attrs["units"] == "mV"
+                assert ds["spike_time"].dtype == np.float64
+                assert ds["input_spikes_packed"].dtype == np.uint8
+                assert ds.attrs["variant"] == variant
+                assert ds.attrs["split"] == split
+                if n_channels is not None:
+                    assert ds.sizes["channel"] == n_channels
+                v = ds["soma_voltage"].values
+                assert np.isfinite(v).all()
+                assert -100 < v.min() and v.max() < 70
+    with xr.open_dataset(tiny_run / "results/datasets/stylized_l5pc/full/train.nc") as full, xr.open_dataset(
+        tiny_run / "results/datasets/stylized_l5pc/no_nmda/train.nc"
+    ) as no_nmda:
+        assert full.sizes["channel"] == no_nmda.sizes["channel"] == 2 * full.sizes["segment"]
+
+
+def test_metrics_are_within_valid_ranges(tiny_run):
+    frames = [pd.read_csv(p) for p in sorted((tiny_run / "results/evaluation").rglob("metrics.csv"))]
+    assert len(frames) == 3 * 2  # variants x depths
+    metrics = pd.concat(frames)
+    auc = metrics.query("metric == 'spike_auc'")["value"].dropna()
+    assert len(auc) > 0 and auc.between(0, 1).all()
+    rmse = metrics.query("metric == 'soma_rmse_mv'")["value"]
+    assert (rmse >= 0).all() and np.isfinite(rmse).all()
+    summary = pd.read_csv(tiny_run / "results/summary/depth_needed.csv")
+    assert set(summary["variant"]) == {"full", "no_nmda", "lif"}
+    assert summary["depth_needed"].isin([1, 2]).all()
+
+
+def test_figures_are_nonempty_images(tiny_run):
+    from PIL import Image
+
+    figures = sorted((tiny_run / "results/figures").glob("*.png"))
+    assert len(figures) >= 7
+    for png in figures:
+        with Image.open(png) as image:
+            width, height = image.size
+            assert width > 400 and height > 200
+            pixels = np.asarray(image.convert("L"))
+            assert pixels.std() > 5, f"{png.name} looks blank"
+        assert png.with_suffix(".pdf").stat().st_size > 1000
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    result = snakemake(tiny_run, "-n", "--cores", "1")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_one_figure_reruns_alone(tiny_run):
+    target = "results/figures/accuracy_vs_depth.png"
+    result = snakemake(tiny_run, target, "--cores", "1", "--forcerun", "figure_accuracy_vs_depth")
+    log = result.stdout + result.stderr
+    assert "figure_accuracy_vs_depth" in log
+    for upstream in ("simulate_shard", "merge_dataset", "train_model", "evaluate_model"):
+        assert f"rule {upstream}" not in log and f"localrule {upstream}" not in log

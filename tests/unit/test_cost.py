@@ -1,0 +1,159 @@
+"""Cost estimate and per-rule resources on small configs whose numbers are computed by hand."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neurodepth import cost, resources
+from neurodepth.cli import main as cli_main
+from neurodepth.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def hand_config(**over):
+    """Hay cell, fixed dt 0.05 ms, 2 s simulations, 3 sims per shard, shards 4/1/2, one variant."""
+    cfg = {
+        "seed": 1,
+        "cell": {"name": "hay2011_l5pc", "morphology": {"url": "", "sha256": "", "path": ""}},
+        "variants": ["full"],
+        "simulation": {"duration_ms": 2000, "integrator": "fixed", "dt_ms": 0.05, "secondorder": 2,
+                       "cvode_atol": 0.001, "record_nexus": True, "record_dendrites": False,
+                       "simulations_per_shard": 3, "shards": {"train": 4, "valid": 1, "test": 2}},
+        "inputs": {"full": {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}},
+        "network": {"depths": [1, 2], "seeds": [0, 1], "width": 4, "first_kernel_ms": 3, "kernel_ms": 2,
+                    "architectures": {}},
+        "training": {"window_ms": 100, "min_window_end_ms": 500, "batch_size": 2, "validation_windows": 4,
+                     "num_workers": 0, "accelerator": "cpu",
+                     "phases": [{"steps": 30, "lr": 1e-3, "spike_weight": 1, "soma_weight": 0.02},
+                                {"steps": 20, "lr": 1e-4, "spike_weight": 2, "soma_weight": 0.01}],
+                     "val_every_steps": 10},
+        "evaluation": {"drop_first_ms": 500, "max_output_spikes": 24, "subsets": 12, "subset_fraction": 0.67,
+                       "fpr_points": [0.001], "timing_fpr": 0.002},
+        "summary": {"auc_margin": 0.01},
+    }
+    cfg.update(over)
+    return cfg
+
+
+def test_shard_seconds_by_hand():
+    cfg = hand_config()
+    # Hay fixed step: 10 s/s at dt 0.025 -> 5 s/s at dt 0.05; plus input generation 0.075 s/s
+    per_sim = 2.0 * (10.0 * 0.025 / 0.05 + 0.45 / 6.0)
+    assert cost.neuron_s_per_sim_s(cfg, "full") == pytest.approx(5.0)
+    assert cost.shard_core_seconds(cfg, "full") == pytest.approx(1.3 + 3 * per_sim)
+    cvode = copy.deepcopy(cfg)
+    cvode["simulation"]["integrator"] = "cvode"
+    assert cost.neuron_s_per_sim_s(cvode, "full") == pytest.approx(18.5)  # dt is irrelevant to CVODE
+
+
+def test_estimate_jobs_hours_and_disk_by_hand():
+    cfg = hand_config()
+    est = cost.estimate_cost(cfg)
+    jobs = dict(zip(est["per_rule"]["rule"], est["per_rule"]["jobs"]))
+    assert jobs["simulate_shard"] == 7          # 4 + 1 + 2 shards, one variant
+    assert jobs["merge_dataset"] == 3
+    assert jobs["train_model"] == jobs["evaluate_model"] == 2 * 2   # depths x seeds
+    assert jobs["compile_mechanisms"] == 1
+    assert est["simulations"] == 21
+    assert est["simulated_hours"] == pytest.approx(21 * 2.0 / 3600)
+    sim_row = est["per_rule"].set_index("rule").loc["simulate_shard"]
+    per_shard = 1.3 + 3 * 2.0 * (5.0 + 0.075)
+    assert sim_row["core_hours"] == pytest.approx(7 * per_shard / 3600)
+    # disk: 1278 channels x 2000 ms x 0.0245 B + 2 traces (soma, nexus) x 2000 ms x 2.5 B, per sim
+    per_sim_bytes = 1278 * 2000 * 0.0245 + 2 * 2000 * 2.5
+    assert sim_row["disk_gb"] == pytest.approx(21 * per_sim_bytes / 1e9)
+    assert est["gpu_hours"] == 0.0  # CPU training
+
+
+def test_training_seconds_by_hand():
+    cfg = hand_config()
+    arch = {"depth": 1, "kernels": [3], "width": 4}
+    macs = 1278 * 4 * 3 + 2 * 4
+    assert cost.macs_per_ms(1278, arch) == macs
+    gmac_step = macs * 100 * 2 * 3 / 1e9
+    read = 1278 * 100 * 2 * 2.9e-9
+    step = 0.78 + gmac_step / 9.3 + read   # num_workers 0: read then compute
+    val = 5 * (macs * 100 * 4 / 1e9) / 9.3  # 50 steps / every 10 -> 5 validations of 4 windows
+    assert cost.training_seconds(cfg, "full", 1) == pytest.approx(50 * step + val)
+
+
+def test_gpu_training_counts_gpu_hours_and_requests_a_gpu():
+    cfg = hand_config()
+    cfg["training"]["accelerator"] = "gpu"
+    est = cost.estimate_cost(cfg)
+    assert est["gpu_hours"] > 0
+    train = est["per_rule"].set_index("rule").loc["train_model"]
+    assert train["gpu_hours"] == pytest.approx(train["core_hours"])  # 1 core per GPU job here
+    assert resources.train_resources(cfg, 1)["gpu"] == 1
+    assert "gpu" not in resources.train_resources(hand_config(), 1)
+
+
+def test_group_components_divide_slurm_submissions():
+    cfg = hand_config()
+    est = cost.estimate_cost(cfg, group_components=3)
+    row = est["per_rule"].set_index("rule").loc["simulate_shard"]
+    assert row["jobs"] == 7
+    assert row["slurm_jobs"] == 2 + 1 + 1  # ceil(4/3) + ceil(1/3) + ceil(2/3)
+    with pytest.raises(ConfigError):
+        cost.estimate_cost(cfg, group_components=0)
+
+
+def test_lif_variant_is_cheap_and_has_100_channels():
+    cfg = hand_config(variants=["lif"])
+    cfg["inputs"]["lif"] = {"exc_per_100ms": [0, 160], "inh_minus_exc": [-60, 20]}
+    assert cost.n_channels(cfg, "lif") == 100
+    assert cost.shard_core_seconds(cfg, "lif") < cost.shard_core_seconds(hand_config(), "full") / 50
+    jobs = dict(zip(*[cost.estimate_cost(cfg)["per_rule"][c] for c in ("rule", "jobs")]))
+    assert "compile_mechanisms" not in jobs  # no NEURON variant
+
+
+def test_resources_grow_with_attempt():
+    cfg = hand_config()
+    for fn in (resources.simulate_resources, resources.merge_resources, resources.train_resources,
+               resources.evaluate_resources):
+        one, three = fn(cfg, 1), fn(cfg, 3)
+        assert three["mem_mb"] == 3 * one["mem_mb"]
+        assert three["runtime"] == 3 * one["runtime"]
+        assert one["runtime"] >= resources.MIN_RUNTIME_MIN
+
+
+def test_simulate_runtime_tracks_shard_cost():
+    cfg = hand_config()
+    cfg["simulation"]["simulations_per_shard"] = 100
+    seconds = cost.shard_core_seconds(cfg, "full")  # 1.3 + 100 * 2 * 5.075 = 1016.3 s
+    assert resources.simulate_resources(cfg, 1)["runtime"] == -(-int(2 * seconds) // 60)  # ceil(2x / 60 s)
+
+
+def test_paper_config_costs_are_paper_scale():
+    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    est = cost.estimate_cost(cfg)
+    assert est["simulations"] == 4 * (625 + 64 + 64) * 16
+    # three NEURON variants x 12,048 simulations x 6 s x ~10 core-s per s -> ~600 core-hours
+    assert 500 < est["per_rule"].set_index("rule").loc["simulate_shard", "core_hours"] < 700
+    assert est["gpu_hours"] > 0
+    assert resources.train_resources(cfg, 1)["gpu"] == 1
+
+
+def test_cli_prints_table(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert cli_main(["cost", "--configfile", "config/paper.yaml", "--profile", "profiles/slurm"]) == 0
+    out = capsys.readouterr().out
+    assert "simulate_shard" in out and "core-hours" in out and "GPU-hours" in out
+    assert "paper_protocol.md" in out  # constants are printed with their sources
+
+
+def test_cli_missing_config_names_file(capsys):
+    assert cli_main(["cost", "--configfile", "does/not/exist.yaml"]) == 2
+    assert "does/not/exist.yaml" in capsys.readouterr().err
+
+
+def test_bad_config_names_key():
+    cfg = hand_config()
+    del cfg["simulation"]["shards"]
+    with pytest.raises(ConfigError, match="shards"):
+        cost.estimate_cost(cfg)

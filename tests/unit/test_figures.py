@@ -1,0 +1,245 @@
+"""Every figure renders from a tiny precomputed result set; content checked on the Figure objects."""
+
+from __future__ import annotations
+
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import tiny_results  # noqa: E402
+from neurodepth.errors import DatasetError  # noqa: E402
+from neurodepth.figures import (  # noqa: E402
+    _common,
+    accuracy_vs_depth,
+    cell_morphology,
+    dataset_overview,
+    example_predictions,
+    first_layer_weights,
+    lif_check,
+    roc_timing,
+)
+
+UNIT_HINTS = ("(ms", "(mV", "(Hz", "(µm", "(a.u", "(fraction", "(per", "(hidden", "(ROC", "(%", "(1/mV")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_results.build(tmp_path_factory.mktemp("tiny_results"))
+
+
+def _labels(fig):
+    return [t for ax in fig.axes for t in (ax.get_xlabel(), ax.get_ylabel()) if t]
+
+
+def _check_saved(fig, tmp_path, name, min_width=800):
+    out_png, out_pdf = _common.save(fig, tmp_path / f"{name}.png")
+    plt.close(fig)
+    with Image.open(out_png) as im:
+        im.verify()
+    with Image.open(out_png) as im:
+        w, h = im.size
+        arr = np.asarray(im.convert("L"))
+    assert min_width <= w <= 1600 and 250 <= h <= 1200, (w, h)
+    assert arr.std() > 10  # not a blank canvas
+    assert out_pdf.read_bytes()[:5] == b"%PDF-"
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def _variant_lines(ax, colors):
+    return [ln for ln in ax.get_lines() if ln.get_color() in colors and len(ln.get_xdata()) > 1]
+
+
+def test_accuracy_vs_depth(tiny, tmp_path):
+    s = tiny["summary"]
+    fig = accuracy_vs_depth.from_files(s["metrics"], s["depth_needed"])
+    axes = [ax for ax in fig.axes]
+    assert len(axes) == 3
+    assert [ax.get_xlabel() for ax in axes] == ["network depth (hidden layers)"] * 3
+    assert "AUC" in axes[0].get_ylabel() and "0.25 %" in axes[1].get_ylabel()
+    # One error-bar line per variant per panel, each with one point per depth.
+    for ax in axes:
+        assert len(ax.containers) == len(tiny_results.VARIANTS)
+        for c in ax.containers:
+            assert len(c.lines[0].get_xdata()) == len(tiny_results.DEPTHS)
+    # Depth needed: one star per variant on the AUC panel, placed at that variant's depth needed.
+    need = pd.read_csv(s["depth_needed"]).set_index("variant")
+    stars = [ln for ln in axes[0].get_lines() if ln.get_marker() == "*"]
+    assert len(stars) == len(tiny_results.VARIANTS)
+    star_x = sorted(round(float(ln.get_xdata()[0])) for ln in stars)
+    assert star_x == sorted(need["depth_needed"].tolist())
+    legend_text = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("needs" in t for t in legend_text) and any("depth needed" in t for t in legend_text)
+    _check_saved(fig, tmp_path, "accuracy_vs_depth")
+
+
+def test_accuracy_vs_depth_rejects_bad_table():
+    with pytest.raises(DatasetError, match="'sd'"):
+        accuracy_vs_depth.make(pd.DataFrame({"cell": [], "variant": [], "depth": [], "metric": [], "mean": []}),
+                               pd.DataFrame())
+
+
+def test_example_predictions(tiny, tmp_path):
+    preds = [tiny["predictions"][("full", d)] for d in tiny_results.DEPTHS]
+    fig = example_predictions.from_files(tiny["datasets"]["full"], preds)
+    assert len(fig.axes) == 6
+    assert "soma voltage (mV)" in _labels(fig) and "time (ms)" in _labels(fig)
+    ax_v = fig.axes[2]  # full-window voltage panel
+    labels = [ln.get_label() for ln in ax_v.get_lines()]
+    assert labels[0] == "simulated (truth)"
+    assert any(lab.startswith("shallowest (1 layer") for lab in labels)
+    assert any(lab.startswith("best (") for lab in labels)
+    # Only the scored part of the trace is drawn (after drop_first_ms).
+    assert ax_v.get_lines()[0].get_xdata().min() >= tiny_results.DROP_MS
+    # The zoomed window (right column) is narrower than the full window.
+    full_w = np.diff(fig.axes[2].get_xlim())[0]
+    zoom_w = np.diff(fig.axes[3].get_xlim())[0]
+    assert zoom_w == pytest.approx(300) and zoom_w < full_w
+    # Raster: every input spike of the shown window is drawn (exc + inh scatter collections).
+    raster_pts = sum(len(c.get_offsets()) for c in fig.axes[0].collections)
+    assert raster_pts > 100
+    _check_saved(fig, tmp_path, "example_predictions")
+
+
+def test_roc_timing(tiny, tmp_path):
+    fig = roc_timing.from_files(list(tiny["predictions"].values()))
+    assert len(fig.axes) == 2  # ROC (with its low-FP inset as a child axes) and timing
+    ax_roc, ax_t = fig.axes
+    assert len(ax_roc.child_axes) == 1
+    inset = ax_roc.child_axes[0]
+    assert inset.get_xlabel() == "FP rate (%)" and inset.get_xlim() == (0, 1)
+    assert "false-positive rate" in ax_roc.get_xlabel()
+    assert ax_t.get_xlabel() == "predicted − true spike time (ms)"
+    assert ax_t.get_xlim() == (-50, 50)
+    colors = set(_common.VARIANT_COLORS[v] for v in tiny_results.VARIANTS)
+    assert len(_variant_lines(ax_roc, colors)) == len(tiny_results.VARIANTS)
+    assert len(_variant_lines(ax_t, colors)) == len(tiny_results.VARIANTS)
+    # The 0.25 % FP dots sit at x = 0.25 (%) in the inset.
+    dots = [ln for ln in inset.get_lines() if ln.get_marker() == "o"]
+    assert len(dots) == len(tiny_results.VARIANTS)
+    assert all(ln.get_xdata()[0] == pytest.approx(0.25) for ln in dots)
+    # Legend reports each variant's AUC from its best network; lif (easiest) is highest.
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    aucs = {t.split(" ")[0]: float(t.rsplit("AUC ", 1)[1]) for t in texts if "AUC" in t}
+    assert aucs["integrate-and-fire"] > aucs["full"]
+    _check_saved(fig, tmp_path, "roc_timing")
+
+
+def test_first_layer_weights(tiny, tmp_path):
+    ckpts = [tiny["checkpoints"][("full", d)] for d in tiny_results.DEPTHS]
+    best = first_layer_weights.pick_checkpoint(ckpts, tiny["summary"]["metrics"], "full")
+    agg = pd.read_csv(tiny["summary"]["metrics"])
+    auc = agg[(agg.metric == "spike_auc") & (agg.variant == "full")].set_index("depth")["mean"]
+    assert f"d{auc.idxmax()}_s0" in str(best)
+    assert "d3_s0" in str(first_layer_weights.pick_checkpoint(ckpts))  # no summary: deepest
+    fig = first_layer_weights.from_files(ckpts, tiny["datasets"]["full"], tiny["summary"]["metrics"], n_show=3)
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 3
+    # Channel rows grouped exc/inh x basal/oblique/tuft: six region profiles per filter panel.
+    profile_axes = [ax for ax in fig.axes if not ax.images and ax.get_lines()]
+    assert len(profile_axes) == 3
+    assert all(len([ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]) == 6 for ax in profile_axes)
+    assert any("weight" in lab for lab in _labels(fig))
+    # The heat map of the strongest filter equals the checkpoint's weights in display order.
+    w, _ = _common.first_layer_weights(best)
+    ds = _common.open_dataset(tiny["datasets"]["full"], "dataset")
+    region, kind = _common.channel_region_kind(ds)
+    order, _ = _common.channel_groups(region, kind)
+    f0 = _common.filter_order(w)[0]
+    np.testing.assert_allclose(images[0].images[0].get_array(), w[f0][order])
+    _check_saved(fig, tmp_path, "first_layer_weights")
+
+
+def test_cell_morphology(tiny, tmp_path):
+    fig = cell_morphology.from_files(tiny["datasets"]["full"], tiny["checkpoints"][("full", 2)])
+    panels = [ax for ax in fig.axes if ax.get_xlabel() == "x (µm)"]
+    assert len(panels) == 2 and all(ax.get_ylabel() == "y (µm)" for ax in panels)
+    assert any("weight" in ax.get_ylabel() for ax in fig.axes if ax not in panels)  # colour bar
+    legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
+    assert legend[:3] == ["basal (6 segments)", "oblique (6 segments)", "tuft (6 segments)"]
+    _check_saved(fig, tmp_path, "cell_morphology")
+
+
+def test_skeleton_is_a_tree():
+    table = tiny_results.segment_table()
+    edges = cell_morphology.skeleton(table)
+    children = [b for _, b in edges]
+    # Every segment has exactly one parent (a segment or the soma, -1), so n edges for n segments.
+    assert sorted(children) == list(range(len(table)))
+    parents = dict((b, a) for a, b in edges)
+    for seg in range(len(table)):  # following parents always reaches the soma
+        seen = set()
+        while seg != -1:
+            assert seg not in seen
+            seen.add(seg)
+            seg = parents[seg]
+
+
+def test_cell_morphology_needs_segments(tiny):
+    ds = _common.open_dataset(tiny["datasets"]["lif"], "dataset")
+    with pytest.raises(DatasetError, match="segment"):
+        cell_morphology.make(_common.segment_table(ds))
+
+
+def test_dataset_overview(tiny, tmp_path):
+    fig = dataset_overview.from_files([str(p) for p in tiny["datasets"].values()])
+    assert len(fig.axes) == 3
+    labels = _labels(fig)
+    assert "somatic voltage (mV)" in labels and "output firing rate (Hz)" in labels
+    ax_r, ax_v, ax_f = fig.axes
+    assert len(ax_r.collections) == len(tiny_results.VARIANTS)
+    n_sim = sum(len(c.get_offsets()) for c in ax_r.collections)
+    assert n_sim == len(tiny_results.VARIANTS) * tiny_results.N_SIM
+    assert len(ax_v.patches) == len(tiny_results.VARIANTS)  # one step histogram per variant
+    assert [t.get_text() for t in ax_f.get_xticklabels()] == ["full", "no NMDA", "I&F"]
+    _check_saved(fig, tmp_path, "dataset_overview")
+
+
+def test_lif_check(tiny, tmp_path):
+    fig = lif_check.from_files(tiny["predictions"][("lif", 1)], tiny["checkpoints"][("lif", 1)],
+                               tiny["datasets"]["lif"])
+    assert len(fig.axes) == 3
+    assert "voltage (mV)" in _labels(fig) and "time relative to output (ms)" in _labels(fig)
+    assert "1 unit per layer" in fig._suptitle.get_text()
+    ax_w = fig.axes[2]
+    texts = [t.get_text() for t in ax_w.get_legend().get_texts()]
+    # The tiny checkpoint's excitatory filter decays with tau 5 ms, the inhibitory with 10 ms.
+    assert "fit: τ = 5 ms (R² 1.00)" in texts and "fit: τ = 10 ms (R² 1.00)" in texts
+    _check_saved(fig, tmp_path, "lif_check")
+
+
+def test_fit_exponential_recovers_tau():
+    lag = np.arange(40.0)
+    a, tau, r2 = lif_check.fit_exponential(0.3 * np.exp(-lag / 20.0), lag)
+    assert tau == pytest.approx(20.0) and a == pytest.approx(0.3) and r2 == pytest.approx(1.0)
+
+
+def test_missing_inputs_name_the_file(tmp_path):
+    with pytest.raises(DatasetError, match="nope.nc"):
+        dataset_overview.from_files([tmp_path / "nope.nc"])
+    with pytest.raises(DatasetError, match="nope.csv"):
+        accuracy_vs_depth.from_files(tmp_path / "nope.csv", tmp_path / "x.csv")
+    with pytest.raises(DatasetError, match="model.ckpt"):
+        _common.first_layer_weights(tmp_path / "model.ckpt")
+
+
+def test_save_requires_png(tmp_path):
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="png"):
+        _common.save(fig, tmp_path / "x.pdf")
+    plt.close(fig)
+
+
+def test_each_figure_regenerates_fast(tiny, tmp_path):
+    """Issue 7: regenerating one figure takes <= 30 s; the tiny set must be far below."""
+    start = time.perf_counter()
+    fig = roc_timing.from_files(list(tiny["predictions"].values()))
+    _common.save(fig, tmp_path / "again.png")
+    plt.close(fig)
+    assert time.perf_counter() - start < 30

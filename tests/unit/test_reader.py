@@ -1,0 +1,112 @@
+"""DatasetReader windows against the stored arrays; NeuronDataModule windows and workers."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from neurodepth.datamodule import NeuronDataModule
+from neurodepth.errors import DatasetError
+from neurodepth.reader import DatasetReader
+from neurodepth.shards import write_shard
+from neurodepth.toy import toy_dataset
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    # 1203 ms: not a multiple of 8, so the last byte is partly padding.
+    ds = toy_dataset(n_simulations=5, duration_ms=1203, n_channels=12, seed=11)
+    path = tmp_path_factory.mktemp("reader") / "toy.nc"
+    write_shard(ds, path)
+    packed = ds["input_spikes_packed"].values
+    inputs = np.unpackbits(packed, axis=-1, bitorder="little")[..., :1203].astype(bool)
+    return path, ds, inputs
+
+
+def test_windows_match_stored_arrays(toy):
+    path, ds, inputs = toy
+    r = DatasetReader(path)
+    assert (r.n_simulations, r.n_channels, r.duration_ms) == (5, 12, 1203)
+    soma = ds["soma_voltage"].values
+    spike_sim = ds["spike_simulation"].values
+    spike_bins = np.floor(ds["spike_time"].values).astype(int)
+    for sim, t_end, length in [(0, 400, 400), (1, 1203, 400), (2, 777, 123), (4, 9, 1), (3, 1203, 1203)]:
+        x, spk, som = r.window(sim, t_end, length)
+        start = t_end - length
+        assert x.dtype == np.float32 and x.shape == (12, length)
+        np.testing.assert_array_equal(x, inputs[sim, :, start:t_end])
+        expect = np.zeros(length, np.float32)
+        b = spike_bins[spike_sim == sim]
+        b = b[(b >= start) & (b < t_end)]
+        expect[b - start] = 1
+        np.testing.assert_array_equal(spk, expect)
+        np.testing.assert_allclose(som, np.minimum(soma[sim, start:t_end], -55.0) + 67.7, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(r.spike_count, ds["spike_count"].values)
+
+
+def test_soma_target_clips_spikes_and_bias_is_configurable(toy):
+    path, ds, _ = toy
+    r = DatasetReader(path, soma_bias_mv=-70.0)
+    _, spk, som = r.full(1)
+    assert spk.sum() > 0
+    assert som.max() <= -55.0 + 70.0 + 1e-5  # spike peaks (+20 mV) are clipped at -55 mV
+    np.testing.assert_allclose(som[spk == 1], 15.0, atol=1e-5)
+
+
+def test_reader_errors_name_the_file(toy, tmp_path):
+    path, ds, _ = toy
+    r = DatasetReader(path)
+    with pytest.raises(DatasetError, match="simulation 5"):
+        r.window(5, 500, 100)
+    with pytest.raises(DatasetError, match="time range"):
+        r.window(0, 1300, 100)
+    with pytest.raises(DatasetError, match="not found"):
+        DatasetReader(tmp_path / "nope.nc")
+    bad = tmp_path / "bad.nc"
+    ds.drop_vars("spike_time").to_netcdf(bad)
+    with pytest.raises(DatasetError, match=r"bad.nc.*spike_time"):
+        DatasetReader(bad)
+
+
+def _cfg(**kw):
+    cfg = {"window_ms": 200, "min_window_end_ms": 500, "batch_size": 4, "validation_windows": 10, "num_workers": 0}
+    cfg.update(kw)
+    return cfg
+
+
+def test_datamodule_windows_end_after_min_and_validation_fixed(toy):
+    path, _, inputs = toy
+    dm = NeuronDataModule(path, path, _cfg(), seed=3)
+    assert dm.n_inputs == 12
+    assert np.all(dm.valid_set.ends >= 500) and np.all(dm.valid_set.ends <= 1203)
+    dm2 = NeuronDataModule(path, path, _cfg(), seed=3)
+    np.testing.assert_array_equal(dm.valid_set.ends, dm2.valid_set.ends)
+    np.testing.assert_array_equal(dm.valid_set.sims, dm2.valid_set.sims)
+    item = dm.valid_set[0]
+    s, e = int(dm.valid_set.sims[0]), int(dm.valid_set.ends[0])
+    np.testing.assert_array_equal(item["inputs"].numpy(), inputs[s, :, e - 200:e])
+    it = iter(dm.train_dataloader())
+    batch = next(it)
+    assert batch["inputs"].shape == (4, 12, 200) and batch["spike"].shape == (4, 200)
+    vb = next(iter(dm.val_dataloader()))
+    assert vb["inputs"].shape == (4, 12, 200)
+
+
+def test_datamodule_workers_read_their_own_handles(toy):
+    path, _, _ = toy
+    dm = NeuronDataModule(path, path, _cfg(num_workers=2), seed=0)
+    loader = dm.train_dataloader()
+    it = iter(loader)
+    batches = [next(it) for _ in range(4)]
+    for b in batches:
+        assert b["inputs"].shape == (4, 12, 200)
+        assert set(torch.unique(b["inputs"]).tolist()) <= {0.0, 1.0}
+    # Two workers draw different windows (their generators are seeded by worker id).
+    assert not torch.equal(batches[0]["inputs"], batches[1]["inputs"])
+    del it
+
+
+def test_datamodule_rejects_too_short_simulations(toy):
+    path, _, _ = toy
+    with pytest.raises(DatasetError, match="too short"):
+        NeuronDataModule(path, path, _cfg(min_window_end_ms=1500))

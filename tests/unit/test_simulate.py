@@ -1,0 +1,105 @@
+"""Shard simulation (neurodepth.simulate) and the integrator check (neurodepth.validate_integration)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from neurodepth.errors import ConfigError
+from neurodepth.shards import read_shard, unpack_inputs
+from neurodepth.simulate import SimulationSettings, detect_spikes, run_shard, simulate_shard
+from neurodepth.validate_integration import match_spikes, soma_rms_clipped, summarize, validate_integration
+
+SIM_CFG = {"duration_ms": 500, "integrator": "fixed", "dt_ms": 0.05, "secondorder": 2, "cvode_atol": 1e-3,
+           "record_nexus": True, "record_dendrites": True, "simulations_per_shard": 2}
+INPUTS_CFG = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
+
+
+def test_detect_spikes_one_per_excursion_with_subsample_time():
+    dt = 0.05
+    t = np.arange(0, 100, dt)
+    true = [20.013, 55.5371]
+    v = -70 + sum(100 * np.exp(-0.5 * ((t - s) / 0.3) ** 2) for s in true)
+    v += np.where(np.abs(t - 55.5371) < 0.12, 0.02 * np.sin(t * 200), 0.0)  # wiggles at one peak
+    got = detect_spikes(t, v)
+    assert got.dtype == np.float64 and len(got) == 2
+    assert np.allclose(got, true, atol=0.01)
+    assert len(detect_spikes(t, np.minimum(v, -30))) == 0  # peaks below -25 mV are not spikes
+
+
+def test_settings_validation_names_key():
+    with pytest.raises(ConfigError, match="simulation.integrator"):
+        SimulationSettings.from_config({"integrator": "rk4"})
+    with pytest.raises(ConfigError, match="simulation.dt_ms"):
+        SimulationSettings.from_config({"dt_ms": 0.03})  # does not divide 1 ms
+    s = SimulationSettings.from_config(SIM_CFG)
+    assert s.duration_ms == 500 and s.record_dendrites
+
+
+def test_match_spikes_and_rms():
+    assert match_spikes([10.0, 20.0, 30.0], [10.4, 21.5, 29.9], 1.0) == (2, pytest.approx(0.4))
+    assert match_spikes([10.0], [10.2, 10.3], 1.0)[0] == 1  # one-to-one
+    assert soma_rms_clipped(np.array([-70.0, 0.0]), np.array([-69.0, 20.0])) == pytest.approx(np.sqrt(0.5))
+
+
+def test_lif_shard_without_neuron(tmp_path):
+    cfg = dict(SIM_CFG, duration_ms=2000, simulations_per_shard=3)
+    lif_inputs = {"exc_per_100ms": [0, 160], "inh_minus_exc": [-60, 20]}
+    out = run_shard("stylized_l5pc", "lif", "train", 0, 5, cfg, lif_inputs, None, None, tmp_path / "lif.nc", "h1",
+                    progress=False)
+    ds = read_shard(out)
+    assert ds.sizes["channel"] == 100 and ds.sizes["simulation"] == 3 and ds.sizes["time"] == 2000
+    assert (ds.channel_kind.values[:80] == "exc").all() and (ds.channel_kind.values[80:] == "inh").all()
+    assert ds.attrs["integrator"] == "lif_exact" and ds.attrs["variant"] == "lif"
+    from neurodepth.cells.lif import simulate_lif
+
+    x = unpack_inputs(ds.input_spikes_packed.values[1], 2000)
+    v, spikes = simulate_lif(x, n_exc=80)
+    assert np.allclose(ds.soma_voltage.values[1], v, atol=1e-4)
+    assert np.array_equal(ds.spike_time.values[ds.spike_simulation.values == 1], spikes)
+
+
+@pytest.mark.neuron
+def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
+    args = ("stylized_l5pc", "full", "train", 1, 20210701, SIM_CFG, INPUTS_CFG, mechanisms, None)
+    a = run_shard(*args, tmp_path / "a.nc", "cfg1", progress=False)
+    b = run_shard(*args, tmp_path / "b.nc", "cfg1", progress=False)
+    da, db = read_shard(a), read_shard(b)
+    # same seed -> identical shard content
+    for name in da.data_vars:
+        assert np.array_equal(da[name].values, db[name].values), name
+    assert da.attrs["seed"] == db.attrs["seed"] and da.attrs["global_seed"] == 20210701
+
+    n_seg = da.sizes["segment"]
+    assert da.sizes["simulation"] == 2 and da.sizes["time"] == 500 and da.sizes["channel"] == 2 * n_seg
+    assert da.soma_voltage.dtype == np.float32 and da.spike_time.dtype == np.float64
+    assert da.soma_voltage.attrs["units"] == "mV" and da.nexus_voltage.attrs["units"] == "mV"
+    assert da.dendritic_voltage.shape == (2, n_seg, 500)
+    assert da.soma_voltage.values[:, 0] == pytest.approx(-76.0, abs=1e-3)  # finitialize(-76)
+    v = da.soma_voltage.values
+    assert v.min() > -95 and v.max() < 60
+    assert -80 < np.minimum(v, -55).mean() < -55
+    # inputs follow the protocol: rates of a few to tens of Hz, exc channels first
+    assert (da.exc_rate_hz > 1).all() and (da.exc_rate_hz < 200).all()
+    # every stored spike is a soma excursion above -25 mV near that time (1 ms samples may miss the peak)
+    for t, s in zip(da.spike_time.values, da.spike_simulation.values):
+        i = int(t)
+        assert v[s, max(i - 2, 0): i + 3].max() > -55
+    # different shard index -> different inputs
+    c = read_shard(run_shard("stylized_l5pc", "full", "train", 2, 20210701, SIM_CFG, INPUTS_CFG, mechanisms, None,
+                             tmp_path / "c.nc", "cfg1", progress=False))
+    assert not np.array_equal(c.input_spikes_packed.values, da.input_spikes_packed.values)
+
+
+@pytest.mark.neuron
+def test_validate_integration_stylized(mechanisms, tmp_path):
+    cfg = dict(SIM_CFG, record_dendrites=False)
+    df = validate_integration("stylized_l5pc", "full", cfg, INPUTS_CFG, mechanisms, None, n_simulations=1,
+                              duration_ms=400, seed=3, out_csv=tmp_path / "v.csv", log=None)
+    back = pd.read_csv(tmp_path / "v.csv")
+    assert len(back) == 1 and {"reference_spikes", "candidate_spikes", "matched_spikes",
+                                "soma_rms_clipped_mv", "reference_cpu_s", "candidate_cpu_s"} <= set(back.columns)
+    s = summarize(df)
+    # Crank-Nicolson at 0.05 ms tracks CVODE closely on this cell
+    assert s["soma_rms_clipped_mv"] < 1.0
+    assert back.reference.iloc[0].startswith("cvode atol=0.001")

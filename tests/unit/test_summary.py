@@ -1,0 +1,123 @@
+"""Summary stage: aggregation over seeds/subsets, depth needed with bootstrap interval, tables."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurodepth.errors import DatasetError
+from neurodepth.summary import (
+    bootstrap_depth_needed,
+    depth_needed_from_means,
+    read_metrics,
+    summarize,
+)
+
+
+def _write_model_metrics(path, variant, depth, seed, auc_by_subset, cell="toy", extra=None):
+    rows = []
+    for metric, values in {"spike_auc": auc_by_subset, **(extra or {})}.items():
+        rows.append(dict(metric=metric, subset="all", value=float(np.mean(values))))
+        rows += [dict(metric=metric, subset=str(i), value=float(v)) for i, v in enumerate(values)]
+    df = pd.DataFrame(rows)
+    df.insert(0, "seed", seed)
+    df.insert(0, "depth", depth)
+    df.insert(0, "variant", variant)
+    df.insert(0, "cell", cell)
+    df["n_parameters"] = 1000 * depth
+    df["receptive_field_ms"] = 30 + 8 * (depth - 1)
+    df["macs_per_ms"] = 900 * depth
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_depth_needed_hand_table():
+    # The brief's example: best 0.995, margin 0.01 -> first depth >= 0.985 is depth 3.
+    assert depth_needed_from_means([1, 2, 3, 4], [0.80, 0.95, 0.99, 0.995], 0.01) == 3
+    assert depth_needed_from_means([1, 2, 3, 4], [0.80, 0.95, 0.99, 0.995], 0.001) == 4
+    assert depth_needed_from_means([1, 2, 3, 4], [0.80, 0.95, 0.99, 0.995], 0.2) == 1
+    # Depths need not be contiguous or sorted.
+    assert depth_needed_from_means([7, 1, 3], [0.99, 0.5, 0.985], 0.01) == 3
+
+
+def test_bootstrap_is_tight_for_clear_gaps_and_wide_for_ties():
+    rng = np.random.default_rng(1)
+    depths = [1, 2, 3, 4]
+    clear = np.array([0.80, 0.95, 0.99, 0.995]) + rng.normal(0, 1e-4, (12, 4))
+    boot = bootstrap_depth_needed(depths, clear, 0.01, n_boot=300)
+    assert set(boot) == {3}
+    # Depth 2's mean sits on the margin edge with a large spread: the interval must span 2..3.
+    edge = np.tile([0.80, 0.985, 0.99, 0.995], (12, 1))
+    edge[:, 1] += np.repeat([-0.005, 0.005], 6)
+    boot = bootstrap_depth_needed(depths, edge, 0.01, n_boot=300)
+    assert np.percentile(boot, 5) <= 2 and np.percentile(boot, 95) >= 3
+
+
+def test_summarize_writes_all_tables(tmp_path):
+    rng = np.random.default_rng(0)
+    means = {"full": [0.80, 0.95, 0.99, 0.995], "no_nmda": [0.97, 0.975, 0.976, 0.977]}
+    paths = []
+    for variant, aucs in means.items():
+        for d, m in enumerate(aucs, start=1):
+            for seed in (0, 1):
+                vals = m + rng.normal(0, 5e-4, 12)
+                ev = 0.5 + 0.1 * d + rng.normal(0, 0.01, 12)
+                paths.append(_write_model_metrics(
+                    tmp_path / "ev" / variant / f"d{d}_s{seed}" / "metrics.csv", variant, d, seed,
+                    vals, extra={"soma_explained_variance": ev}))
+    out = summarize(paths, 0.01, tmp_path / "summary", n_boot=200)
+
+    agg = pd.read_csv(out["metrics"])
+    row = agg[(agg.variant == "full") & (agg.depth == 3) & (agg.metric == "spike_auc")].iloc[0]
+    assert row["n"] == 24 and row["n_seeds"] == 2  # 2 seeds x 12 subsets
+    assert row["mean"] == pytest.approx(0.99, abs=1e-3)
+    assert 0 < row["sd"] < 2e-3
+
+    need = pd.read_csv(out["depth_needed"]).set_index("variant")
+    assert need.loc["full", "depth_needed"] == 3
+    assert need.loc["no_nmda", "depth_needed"] == 1
+    assert need.loc["full", "depth_needed_p05"] <= 3 <= need.loc["full", "depth_needed_p95"]
+    assert need.loc["full", "best_depth"] == 4
+
+    table = pd.read_csv(out["results_table"])
+    assert len(table) == 8
+    assert {"n_parameters", "receptive_field_ms", "macs_per_ms", "spike_auc_mean", "spike_auc_sd",
+            "soma_explained_variance_mean"} <= set(table.columns)
+    assert table.loc[(table.variant == "full") & (table.depth == 2), "n_parameters"].item() == 2000
+    md = out["results_table_md"].read_text()
+    assert md.count("\n") == 2 + 8
+    assert re.search(r"\| toy \| full \| 3 \| 2 \| 3,000 \| 46 \| 2,700 \| 0\.98\d\d ± 0\.000\d+ \|", md)
+    # No temporary files left behind by the atomic writes.
+    assert not list((tmp_path / "summary").glob(".tmp-*"))
+
+
+def test_summary_without_subsets_uses_whole_set_values(tmp_path):
+    paths = []
+    for d, auc in enumerate([0.9, 0.99], start=1):
+        df = pd.DataFrame(dict(cell="c", variant="lif", depth=d, seed=0, metric="spike_auc",
+                               subset="all", value=auc), index=[0])
+        p = tmp_path / f"m{d}.csv"
+        df.to_csv(p, index=False)
+        paths.append(p)
+    out = summarize(paths, 0.01, tmp_path / "s", n_boot=50)
+    need = pd.read_csv(out["depth_needed"])
+    assert need["depth_needed"].item() == 2
+    assert pd.read_csv(out["metrics"])["n"].tolist() == [1, 1]
+
+
+def test_bad_inputs_name_the_culprit(tmp_path):
+    with pytest.raises(DatasetError, match="missing.csv"):
+        read_metrics([tmp_path / "missing.csv"])
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"cell": ["c"], "value": [1.0]}).to_csv(bad, index=False)
+    with pytest.raises(DatasetError, match="bad.csv.*lacks columns"):
+        read_metrics([bad])
+    p = _write_model_metrics(tmp_path / "a.csv", "full", 1, 0, [0.9] * 3)
+    with pytest.raises(DatasetError, match="duplicate"):
+        read_metrics([p, p])
+    with pytest.raises(DatasetError, match="auc_margin"):
+        summarize([p], 2.0, tmp_path / "out")

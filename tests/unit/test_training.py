@@ -1,0 +1,134 @@
+"""Training: overfitting a tiny dataset, phase schedule, resume after a kill, divergence guard,
+load_model, and evaluate_checkpoint outputs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from neurodepth.errors import TrainingDivergedError
+from neurodepth.evaluate import evaluate_checkpoint, predict_trace
+from neurodepth.reader import DatasetReader
+from neurodepth.toy import write_toy_dataset
+from neurodepth.train import load_model, train_model
+
+ARCH = {"depth": 1, "kernels": [40], "width": 8}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Shared 2-core machine: one intra-op thread avoids OpenMP spin contention.
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def toy_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("toy") / "toy.nc"
+    write_toy_dataset(path, n_simulations=6, duration_ms=1000, n_channels=16, seed=5)
+    return path
+
+
+def _cfg(steps=(120, 80), val_every=40, **kw):
+    cfg = {"window_ms": 200, "min_window_end_ms": 500, "batch_size": 8, "validation_windows": 16,
+           "num_workers": 0, "accelerator": "cpu", "progress_bar": False, "val_every_steps": val_every,
+           "phases": [{"steps": steps[0], "lr": 0.01, "spike_weight": 1.0, "soma_weight": 0.02},
+                      {"steps": steps[1], "lr": 0.003, "spike_weight": 2.0, "soma_weight": 0.01}]}
+    cfg.update(kw)
+    return cfg
+
+
+def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
+    out = tmp_path / "run"
+    ckpt = train_model(toy_path, toy_path, out, ARCH, _cfg(), seed=0)
+    assert ckpt == out / "model.ckpt" and ckpt.exists()
+    model, meta = load_model(ckpt)
+    assert meta["best_val_spike_auc"] > 0.95
+    assert meta["receptive_field"] == 40 and meta["architecture"] == ARCH
+    # The training log has one row per logged step and follows the phase schedule.
+    log = pd.read_csv(out / "training_log.csv")
+    lr = log.dropna(subset=["lr"])
+    assert np.allclose(lr.loc[lr.step < 119, "lr"], 0.01) and np.allclose(lr.loc[lr.step >= 121, "lr"], 0.003)
+    assert log["val_spike_auc"].notna().sum() == 5  # validation every 40 of 200 steps
+    assert log["step"].is_monotonic_increasing
+
+    # Full-trace prediction with windows equals one pass over the whole trace.
+    r = DatasetReader(toy_path)
+    x, _, _ = r.full(2)
+    prob, soma = predict_trace(model, x, window_ms=100)
+    with torch.no_grad():
+        whole = torch.sigmoid(model(torch.from_numpy(x)[None])["spike_logit"][0]).numpy()
+    np.testing.assert_allclose(prob, whole, rtol=1e-5, atol=1e-6)
+
+    metrics = tmp_path / "eval" / "metrics.csv"
+    preds = tmp_path / "eval" / "predictions.nc"
+    df = evaluate_checkpoint(ckpt, toy_path, {"max_output_spikes": 100, "subsets": 12}, metrics, preds,
+                             {"cell": "toy", "variant": "full", "depth": 1, "seed": 0})
+    table = pd.read_csv(metrics)
+    assert list(table.columns) == ["cell", "variant", "depth", "seed", "metric", "subset", "value"]
+    assert len(table) == len(df) == 10 * 13
+    auc = table.query("metric == 'spike_auc' and subset == 'all'").value.item()
+    assert auc > 0.95
+    with xr.open_dataset(preds) as ds:
+        assert ds["spike_probability"].shape == (6, 1000)
+        assert ds.attrs["model_receptive_field"] == 40
+        assert ds["roc_fpr"].dims == ("roc_point",) and float(ds["roc_tpr"].max()) == 1.0
+        assert ds["spike_timing_count"].dims == ("lag_ms",) and int(ds["spike_timing_count"].sum()) > 0
+        np.testing.assert_allclose(ds["soma_truth"].max(), -55.0, atol=1e-4)
+
+
+def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path):
+    out = tmp_path / "run"
+    cfg = _cfg(steps=(3000, 3000), val_every=10)
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from neurodepth.train import train_model\n"
+        f"train_model({str(toy_path)!r}, {str(toy_path)!r}, {str(out)!r}, {ARCH!r}, {cfg!r}, 0)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = out / "last.ckpt"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if last.exists():
+                step = torch.load(last, weights_only=False)["global_step"]
+                if step >= 20:
+                    break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    step_at_kill = torch.load(last, weights_only=False)["global_step"]
+    assert step_at_kill >= 20
+    # Rerun: picks up last.ckpt (stop 10 steps later; the test-only max_steps skips finalising).
+    train_model(toy_path, toy_path, out, ARCH, cfg, 0, max_steps=step_at_kill + 10)
+    resumed = torch.load(last, weights_only=False)
+    assert resumed["global_step"] == step_at_kill + 10
+    versions = sorted((out / "logs").glob("version_*/metrics.csv"))
+    assert len(versions) >= 2
+    second = pd.read_csv(versions[-1])
+    assert second["step"].min() >= step_at_kill  # continued, not restarted from step 0
+    log = pd.read_csv(out / "training_log.csv")
+    assert log["step"].max() >= step_at_kill + 9 and log["step"].is_unique
+
+
+def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
+    out = tmp_path / "run"
+    train_model(toy_path, toy_path, out, ARCH, _cfg(val_every=10), seed=0, max_steps=10)
+    good = torch.load(out / "last.ckpt", weights_only=False)
+    assert good["global_step"] == 10
+    with pytest.raises(TrainingDivergedError, match="step 10"):
+        train_model(toy_path, toy_path, out, ARCH, _cfg(val_every=10, divergence_loss=1e-9), seed=0, max_steps=30)
+    kept = torch.load(out / "last.ckpt", weights_only=False)
+    assert kept["global_step"] == 10
+    for k, v in kept["state_dict"].items():
+        assert torch.equal(v, good["state_dict"][k])
+    assert not (out / "model.ckpt").exists()

@@ -1,0 +1,119 @@
+# Shared configuration checks, wildcard constraints and input functions.
+
+import json
+from pathlib import Path
+
+from neurodepth.config import simulation_hash, validate_config
+from neurodepth.errors import ConfigError
+
+try:
+    validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
+
+SPLITS = ["train", "valid", "test"]
+CELL = Path(config["cell"]["name"]).stem if config["cell"]["name"].endswith((".yaml", ".yml")) else config["cell"]["name"]
+VARIANTS = config["variants"]
+DEPTHS = config["network"]["depths"]
+SEEDS = config["network"]["seeds"]
+NEURON_VARIANTS = [v for v in VARIANTS if v != "lif"]
+FIGURES = [
+    "accuracy_vs_depth",
+    "example_predictions",
+    "roc_timing",
+    "first_layer_weights",
+    "cell_morphology",
+    "dataset_overview",
+]
+if "lif" in VARIANTS:
+    FIGURES.append("lif_check")
+
+
+wildcard_constraints:
+    cell=r"[A-Za-z0-9_.-]+",
+    variant="|".join(["full", "no_nmda", "no_branching", "lif"]),
+    split="|".join(SPLITS),
+    shard=r"\d{4}",
+    depth=r"\d+",
+    seed=r"\d+",
+
+
+localrules:
+    all,
+
+
+def cell_needs_morphology():
+    from neurodepth.cells.spec import spec_needs_morphology
+
+    return spec_needs_morphology(config["cell"]["name"])
+
+
+def morphology_path():
+    return f"resources/morphology/{CELL}.asc"
+
+
+def simulation_inputs(wildcards):
+    """A NEURON variant needs compiled mechanisms (and maybe a morphology); the I&F cell needs neither."""
+    if wildcards.variant == "lif":
+        return {}
+    inputs = {"mechanisms": "results/mechanisms/mechanisms.json"}
+    if cell_needs_morphology():
+        inputs["morphology"] = morphology_path()
+    return inputs
+
+
+def shard_paths(wildcards):
+    n = config["simulation"]["shards"][wildcards.split]
+    return [
+        f"results/shards/{wildcards.cell}/{wildcards.variant}/{wildcards.split}/shard_{i:04d}.nc"
+        for i in range(n)
+    ]
+
+
+def architecture(wildcards):
+    from neurodepth.models import architecture_for_depth
+
+    return architecture_for_depth(int(wildcards.depth), config["network"])
+
+
+def metrics_paths():
+    return expand(
+        "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/metrics.csv",
+        cell=CELL,
+        variant=VARIANTS,
+        depth=DEPTHS,
+        seed=SEEDS,
+    )
+
+
+def prediction_paths():
+    return expand(
+        "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
+        cell=CELL,
+        variant=VARIANTS,
+        depth=DEPTHS,
+        seed=SEEDS,
+    )
+
+
+def dataset_paths(split):
+    return expand("results/datasets/{cell}/{variant}/{split}.nc", cell=CELL, variant=VARIANTS, split=split)
+
+
+def all_targets():
+    return [
+        "results/summary/metrics.csv",
+        "results/summary/depth_needed.csv",
+        "results/summary/results_table.md",
+    ] + expand("results/figures/{name}.png", name=FIGURES)
+
+
+def resources_for(stage):
+    """Per-rule resources (mem_mb, runtime in minutes) that grow with each retry."""
+    from neurodepth import resources
+
+    function = getattr(resources, f"{stage}_resources")
+    return {
+        key: (lambda wildcards, attempt, key=key: function(config, attempt)[key])
+        for key in ("mem_mb", "runtime")
+    }

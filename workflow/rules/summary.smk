@@ -1,0 +1,28 @@
+# The study's comparison: metrics per (variant, depth) with spread, and the depth each variant needs.
+
+
+rule summarize:
+    input:
+        metrics=metrics_paths(),
+    output:
+        metrics=report(
+            "results/summary/metrics.csv",
+            caption="../report/summary_metrics.rst",
+            category="Tables",
+        ),
+        depth_needed=report(
+            "results/summary/depth_needed.csv",
+            caption="../report/depth_needed.rst",
+            category="Tables",
+        ),
+        table_csv="results/summary/results_table.csv",
+        table_md="results/summary/results_table.md",
+    params:
+        margin=config["summary"]["auc_margin"],
+        out_dir=subpath(output.metrics, parent=True),
+    log:
+        "logs/summarize.log",
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../../scripts/summarize.py"

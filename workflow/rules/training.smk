@@ -1,0 +1,23 @@
+# One network per (variant, depth, seed); a rerun after a kill resumes from last.ckpt.
+
+
+rule train_model:
+    input:
+        train="results/datasets/{cell}/{variant}/train.nc",
+        valid="results/datasets/{cell}/{variant}/valid.nc",
+    output:
+        model="results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
+        log_csv="results/models/{cell}/{variant}/d{depth}_s{seed}/training_log.csv",
+    params:
+        architecture=architecture,
+        training=config["training"],
+        out_dir=subpath(output.model, parent=True),
+    log:
+        "logs/train_model/{cell}/{variant}/d{depth}_s{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **resources_for("train"),
+    script:
+        "../../scripts/train_model.py"
