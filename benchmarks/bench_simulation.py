@@ -66,7 +66,10 @@ def throughput(args):
             print(" ".join(f"{k2}={v:.3f}" if isinstance(v, float) else f"{k2}={v}" for k2, v in row.items()), flush=True)
             if args.out:
                 pd.DataFrame(rows).to_csv(args.out, index=False)  # partial results survive an interrupt
-        kept.append((x, ref, c))
+        kept = [(x, ref, c)]  # storage is measured on the latest simulation (real traces)
+        print("storage, MB per 6 s simulation:", {k: round(v, 3) for k, v in storage(kept, cell, args.duration_ms).items()},
+              flush=True)
+        print(summarize(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     return pd.DataFrame(rows), kept, cell
 
 
@@ -109,11 +112,11 @@ def storage(kept, cell, duration_ms):
 _WORKER = """
 import sys, time, json
 from neurodepth.simulate import simulate_shard
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 simulate_shard(sys.argv[1], "full", "bench", int(sys.argv[2]), 1, {"duration_ms": int(sys.argv[3]),
     "simulations_per_shard": int(sys.argv[4]), "record_dendrites": False}, {"exc_per_100ms": [0, 800],
     "inh_minus_exc": [-600, 200]}, mechanisms_dir=sys.argv[5], morphology_path=sys.argv[6] or None, progress=False)
-print(json.dumps({"wall_s": time.perf_counter() - t}))
+print(json.dumps({"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}))
 """
 
 
@@ -129,12 +132,16 @@ def scaling(args):
         for p in procs:
             if p.returncode:
                 raise RuntimeError(f"scaling worker failed (exit {p.returncode})")
-        return wall, [json.loads(o.strip().splitlines()[-1])["wall_s"] for o in outs]
-    w1, _ = launch(1)
-    w2, _ = launch(2)
+        return wall, [json.loads(o.strip().splitlines()[-1])["cpu_s"] for o in outs]
+    w1, c1 = launch(1)
+    w2, c2 = launch(2)
     sim_s = args.scaling_duration_ms * args.scaling_simulations / 1000
+    # wall throughput depends on free cores; CPU seconds per process show whether two jobs slow
+    # each other (memory bandwidth, caches): equal CPU per job means N cores give N x throughput.
     return {"1 process: simulated s per wall s": sim_s / w1, "2 processes: simulated s per wall s": 2 * sim_s / w2,
-            "scaling (2 vs 1)": (2 * sim_s / w2) / (sim_s / w1)}
+            "wall scaling (2 vs 1)": (2 * sim_s / w2) / (sim_s / w1),
+            "1 process: CPU s per job (build included)": c1[0], "2 processes: mean CPU s per job": float(np.mean(c2)),
+            "per-core efficiency (CPU 1 job / CPU per job of 2)": c1[0] / float(np.mean(c2))}
 
 
 def main(argv=None):
@@ -158,18 +165,18 @@ def main(argv=None):
     if not (Path(args.mechanisms) / "mechanisms.json").exists():
         compile_mechanisms(args.mechanisms)
 
+    if not args.skip_scaling:  # first, so that it is measured even if the long part is cut short
+        print("== scaling (independent shard jobs; %d x %d ms each) ==" % (args.scaling_simulations, args.scaling_duration_ms))
+        for k, v in scaling(args).items():
+            print(f"{k}: {v:.3f}", flush=True)
     df, kept, cell = throughput(args)
     summ = summarize(df)
     pd.set_option("display.width", 200)
     print("\n== throughput and accuracy (baseline: CVODE atol %g, all segments recorded every step) ==" % args.reference_atol)
     print(summ.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print("\n== storage, MB per 6 s simulation (measured on %d simulations of %d ms) ==" % (len(kept), args.duration_ms))
+    print("\n== storage, MB per 6 s simulation (measured on the last simulation, %d ms) ==" % args.duration_ms)
     for k, v in storage(kept, cell, args.duration_ms).items():
         print(f"{k}: {v:.3f} MB")
-    if not args.skip_scaling:
-        print("\n== scaling (independent shard jobs; %d x %d ms each) ==" % (args.scaling_simulations, args.scaling_duration_ms))
-        for k, v in scaling(args).items():
-            print(f"{k}: {v:.3f}")
 
 
 if __name__ == "__main__":

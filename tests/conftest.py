@@ -27,12 +27,12 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def mechanisms(tmp_path_factory) -> Path:
     """Compile our NMODL once per session (or reuse $NEURODEPTH_MECHANISMS) and load it."""
-    from neurodepth.cells.mechanisms_build import compile_mechanisms, load_mechanisms
+    from neurodepth.cells.mechanisms_build import compile_mechanisms, is_up_to_date, load_mechanisms
 
     pre = os.environ.get("NEURODEPTH_MECHANISMS")
     if pre:
         out = Path(pre)
-        if not (out / "mechanisms.json").exists():
+        if not is_up_to_date(out):  # missing or compiled from older .mod sources
             compile_mechanisms(out)
     else:
         out = compile_mechanisms(tmp_path_factory.mktemp("mechanisms"))

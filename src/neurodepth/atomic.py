@@ -24,6 +24,10 @@ def atomic_path(path, suffix: str | None = None):
         prefix=f".tmp-{path.name}.", suffix=suffix or path.suffix, dir=path.parent
     )
     os.close(fd)
+    # mkstemp creates 0600; give the final file the permissions a plain open() would
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     tmp = Path(tmp)
     try:
         yield tmp

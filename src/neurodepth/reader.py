@@ -4,8 +4,8 @@ Reads go straight through netCDF4: one window touches only the packed bytes of o
 cover it (``ceil(length/8) + 1`` bytes per channel), which are unpacked and trimmed to the exact
 bits. Spike times (a short ragged list) are read once at open. The file handle is opened lazily and
 reopened in a new process, so one reader object can be handed to DataLoader worker processes (each
-worker gets its own handle; the data module spawns its workers because HDF5 state does not survive
-a fork reliably).
+worker gets its own handle; the data module closes the parent's handle before workers fork, since
+HDF5 state copied from a process with the file open is not safe to use).
 
 Targets follow the paper: spike target = output spikes binned at 1 ms (from the full-precision
 ``spike_time``); soma target = soma voltage clipped at ``soma_threshold_mv`` (-55 mV, removes the
@@ -148,14 +148,14 @@ class DatasetReader:
         if not 0 <= start < stop <= self.duration_ms:
             raise DatasetError(f"{self.path}: time range [{start}, {stop}) outside 0..{self.duration_ms} ms")
 
-    def inputs(self, sim: int, start: int, stop: int) -> np.ndarray:
-        """Binary inputs as float32 (channels, stop - start), unpacking only the needed bytes."""
+    def inputs(self, sim: int, start: int, stop: int, dtype=np.float32) -> np.ndarray:
+        """Binary inputs (channels, stop - start) as ``dtype``, unpacking only the needed bytes."""
         self._check(sim, start, stop)
         b0, b1 = start // 8, -(-stop // 8)
         packed = self._handle().variables["input_spikes_packed"][sim, :, b0:b1]
         bits = np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
         off = start - 8 * b0
-        return bits[:, off:off + (stop - start)].astype(np.float32)
+        return bits[:, off:off + (stop - start)].astype(dtype, copy=dtype != np.uint8)
 
     def spike_bins(self, sim: int) -> np.ndarray:
         """Output spike bin indices (ms from the first time bin) of one simulation."""
@@ -179,13 +179,14 @@ class DatasetReader:
         v = self.soma_voltage(sim, start, stop)
         return (np.minimum(v, self.soma_threshold_mv) - self.soma_bias_mv).astype(np.float32)
 
-    def window(self, sim: int, t_end: int, length: int):
+    def window(self, sim: int, t_end: int, length: int, dtype=np.float32):
         """Window covering time bins ``[t_end - length, t_end)`` of simulation ``sim``.
 
-        Returns ``(inputs float32 (channels, length), spike_target (length,), soma_target (length,))``.
+        Returns ``(inputs (channels, length) as dtype [float32], spike_target (length,) float32,
+        soma_target (length,) float32)``.
         """
         start = int(t_end) - int(length)
-        return (self.inputs(sim, start, int(t_end)), self.spike_target(sim, start, int(t_end)),
+        return (self.inputs(sim, start, int(t_end), dtype), self.spike_target(sim, start, int(t_end)),
                 self.soma_target(sim, start, int(t_end)))
 
     def full(self, sim: int):

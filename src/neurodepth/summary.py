@@ -119,9 +119,9 @@ def aggregate_metrics(df: pd.DataFrame) -> pd.DataFrame:
         parts.append(
             dict(
                 zip(keys, key),
-                mean=spread.mean(),
-                sd=spread.std(ddof=1) if len(spread) > 1 else np.nan,
-                n=int(spread.size),
+                mean=spread.mean(),  # NaN values (e.g. AUC of a subset without spikes) skipped
+                sd=spread.std(ddof=1) if spread.notna().sum() > 1 else np.nan,
+                n=int(spread.notna().sum()),
                 n_seeds=int(group["seed"].nunique()),
                 all_mean=whole.mean() if not whole.empty else np.nan,
             )
@@ -130,75 +130,95 @@ def aggregate_metrics(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def depth_needed_from_means(depths, mean_auc, margin: float) -> int:
-    """Smallest depth whose mean AUC is within ``margin`` of the best depth's."""
+    """Smallest depth whose mean AUC is within ``margin`` of the best depth's (NaN AUCs ignored)."""
     depths = np.asarray(depths)
     mean_auc = np.asarray(mean_auc, dtype=float)
-    if depths.size == 0:
-        raise ValueError("no depths given")
-    ok = mean_auc >= np.nanmax(mean_auc) - margin
+    finite = np.isfinite(mean_auc)
+    if not finite.any():
+        raise ValueError("no depth has a finite spike AUC")
+    ok = finite & (mean_auc >= np.max(mean_auc[finite]) - margin)
     return int(np.min(depths[ok]))
 
 
 def _auc_matrix(group: pd.DataFrame):
-    """(units x depths) spike-AUC matrix; units are (seed, subset) pairs, NaN where missing."""
+    """(units x depths) spike-AUC matrix; units are (seed, subset) pairs, NaN where missing.
+
+    A subset (or a whole test set) without output spikes has AUC NaN; it stays NaN here.
+    """
     spread = _spread_rows(group)
-    table = spread.pivot_table(index=["seed", "subset"], columns="depth", values="value")
+    table = spread.groupby(["seed", "subset", "depth"])["value"].mean().unstack("depth")
     return table.columns.to_numpy(dtype=int), table.to_numpy(dtype=float)
+
+
+def _nanmean_columns(a: np.ndarray) -> np.ndarray:
+    n = np.isfinite(a).sum(axis=0)
+    total = np.where(np.isfinite(a), a, 0.0).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
 def bootstrap_depth_needed(depths, auc, margin: float, n_boot: int = 2000, seed: int = 0):
     """Bootstrap distribution of depth-needed.
 
     ``auc`` is (units x depths).  The 12 test subsets (and seeds) are shared between depths, so
-    whole rows are resampled (paired bootstrap); rows with a missing depth are resampled per
-    column instead, which ignores the pairing but still uses every value.
+    whole rows are resampled (paired bootstrap); NaN entries (a subset without output spikes)
+    are left out of their column's mean.
     """
     rng = np.random.default_rng(seed)
     depths = np.asarray(depths)
     auc = np.asarray(auc, dtype=float)
     n_units = auc.shape[0]
-    out = np.empty(n_boot, dtype=int)
-    complete = not np.isnan(auc).any()
-    columns = [auc[~np.isnan(auc[:, j]), j] for j in range(auc.shape[1])]
+    out = np.empty(n_boot, dtype=float)
     for b in range(n_boot):
-        if complete:
-            means = auc[rng.integers(0, n_units, n_units)].mean(axis=0)
-        else:
-            means = np.array([c[rng.integers(0, c.size, c.size)].mean() for c in columns])
-        out[b] = depth_needed_from_means(depths, means, margin)
+        means = _nanmean_columns(auc[rng.integers(0, n_units, n_units)])
+        out[b] = depth_needed_from_means(depths, means, margin) if np.isfinite(means).any() else np.nan
     return out
 
 
 def depth_needed_table(df: pd.DataFrame, margin: float, n_boot: int = 2000) -> pd.DataFrame:
-    """Per (cell, variant): depth needed, its bootstrap 5-95 % interval, and the AUCs behind it."""
+    """Per (cell, variant): depth needed, its bootstrap 5-95 % interval, and the AUCs behind it.
+
+    A variant whose spike AUC is undefined at every depth (no output spikes in its test set) gets
+    a row of NaNs and a ``note``, so one silent ablation does not stop the summary.
+    """
     auc_rows = df[df["metric"] == AUC_METRIC]
     if auc_rows.empty:
         raise DatasetError(f"no {AUC_METRIC!r} rows in the metrics files; cannot find depth needed")
     parts = []
     for (cell, variant), group in auc_rows.groupby(["cell", "variant"], sort=True):
         depths, auc = _auc_matrix(group)
-        means = np.nanmean(auc, axis=0)
+        means = _nanmean_columns(auc)
+        row = dict(cell=cell, variant=variant, margin=float(margin),
+                   depths_evaluated=" ".join(str(d) for d in depths), n_units=int(auc.shape[0]),
+                   n_bootstrap=int(n_boot), note="")
+        if not np.isfinite(means).any():
+            row.update(depth_needed=np.nan, depth_needed_p05=np.nan, depth_needed_p95=np.nan,
+                       bootstrap_fraction_same=np.nan, best_depth=np.nan, best_auc=np.nan,
+                       auc_at_depth_needed=np.nan,
+                       note="spike AUC undefined at every depth (no output spikes in the test set)")
+            parts.append(row)
+            continue
         needed = depth_needed_from_means(depths, means, margin)
         boot = bootstrap_depth_needed(depths, auc, margin, n_boot=n_boot)
-        best = int(depths[np.nanargmax(means)])
-        parts.append(
-            dict(
-                cell=cell,
-                variant=variant,
-                depth_needed=needed,
-                depth_needed_p05=float(np.percentile(boot, 5)),
-                depth_needed_p95=float(np.percentile(boot, 95)),
-                bootstrap_fraction_same=float(np.mean(boot == needed)),
-                best_depth=best,
-                best_auc=float(np.nanmax(means)),
-                auc_at_depth_needed=float(means[depths == needed][0]),
-                margin=float(margin),
-                depths_evaluated=" ".join(str(d) for d in depths),
-                n_units=int(auc.shape[0]),
-                n_bootstrap=int(n_boot),
-            )
+        boot = boot[np.isfinite(boot)]
+        row.update(
+            depth_needed=needed,
+            depth_needed_p05=float(np.percentile(boot, 5)),
+            depth_needed_p95=float(np.percentile(boot, 95)),
+            bootstrap_fraction_same=float(np.mean(boot == needed)),
+            best_depth=int(depths[np.nanargmax(means)]),
+            best_auc=float(np.nanmax(means)),
+            auc_at_depth_needed=float(means[depths == needed][0]),
         )
-    return pd.DataFrame(parts)
+        if not np.isfinite(means).all():
+            row["note"] = "depths " + " ".join(str(d) for d in depths[~np.isfinite(means)]) + " have no finite AUC"
+        parts.append(row)
+    cols = ["cell", "variant", "depth_needed", "depth_needed_p05", "depth_needed_p95",
+            "bootstrap_fraction_same", "best_depth", "best_auc", "auc_at_depth_needed", "margin",
+            "depths_evaluated", "n_units", "n_bootstrap", "note"]
+    out = pd.DataFrame(parts)[cols]
+    out["depth_needed"] = out["depth_needed"].astype("Int64")
+    out["best_depth"] = out["best_depth"].astype("Int64")
+    return out
 
 
 def _metric_sort_key(name: str):
@@ -249,7 +269,9 @@ def results_markdown(table: pd.DataFrame) -> str:
             cells.append("–" if pd.isna(v) else f"{int(round(float(v))):,}")
         for m in metric_names:
             mean, sd = row[f"{m}_mean"], row[f"{m}_sd"]
-            cells.append(_fmt_mean(mean, m) + ("" if pd.isna(sd) else f" ± {sd:.2g}"))
+            # Round-off SDs (identical subsets give ~1e-16) read as 0.
+            sd_text = "" if pd.isna(sd) else f" ± {0.0 if abs(sd) < 1e-12 else sd:.2g}"
+            cells.append(_fmt_mean(mean, m) + sd_text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -124,3 +124,68 @@ def test_missing_morphology_is_a_clear_error(mechanisms, tmp_path):
     spec = load_cell_spec("hay2011_l5pc", morphology_path=tmp_path / "gone.asc")
     with pytest.raises(MorphologyError, match="gone.asc"):
         build_cell(spec)
+
+
+def _path_to(cell, name):
+    path, sec = [], cell.sections[name]
+    while "soma" not in sec.name():
+        path.append(sec)
+        sec = sec.parentseg().sec
+    return path[::-1]
+
+
+def test_backpropagating_ap_attenuates_as_in_facts(hay):
+    """3 nA x 2 ms at the soma: peak voltage along the path to apic[60] (facts sheet section 5)."""
+    from neuron import h
+
+    segs = [seg for sec in _path_to(hay, "apic[60]") for seg in sec]
+    stim = h.IClamp(hay.soma_seg)
+    stim.amp, stim.delay, stim.dur = 3.0, 300.0, 2.0
+    t = h.Vector().record(h._ref_t)
+    vs = [h.Vector().record(seg._ref_v) for seg in segs]
+    soma = h.Vector().record(hay.soma_seg._ref_v)
+    h.cvode.active(1)
+    h.finitialize(-76.0)
+    h.continuerun(340.0)
+    tt = np.array(t)
+    dist = np.array([h.distance(hay.soma_seg, seg) for seg in segs])
+    peaks = np.array([np.array(v)[tt > 299].max() for v in vs])
+    assert max(soma) == pytest.approx(41.5, abs=1.5)
+    facts = {100: -6.5, 200: -31.4, 307: -50.3, 391: -53.7, 504: -56.8, 598: -58.5, 699: -60.3,
+             805: -63.0, 890: -64.8}
+    for d, v in facts.items():
+        assert np.interp(d, dist, peaks) == pytest.approx(v, abs=2.0), d
+
+
+def test_dendritic_calcium_spike_in_hot_zone(hay):
+    """10 ms current at apic[51](0.5): no event at 0.2 nA; a ~32 ms Ca plateau and 2 somatic
+    spikes at 0.3 nA (facts sheet section 5)."""
+    from neuron import h
+
+    site = hay.sections["apic[51]"](0.5)
+    stim = h.IClamp(site)
+    stim.delay, stim.dur = 300.0, 10.0
+    t = h.Vector().record(h._ref_t)
+    vd = h.Vector().record(site._ref_v)
+    vs = h.Vector().record(hay.soma_seg._ref_v)
+    out = {}
+    for amp in (0.2, 0.3):
+        stim.amp = amp
+        h.cvode.active(1)
+        h.finitialize(-76.0)
+        h.continuerun(450.0)
+        tt, v, so = np.array(t), np.array(vd), np.array(vs)
+        out[amp] = (np.trapezoid((v > -40).astype(float), tt), int(np.sum((so[1:] > -20) & (so[:-1] <= -20))))
+    assert out[0.2] == (0.0, 0)
+    assert out[0.3][0] == pytest.approx(32.5, abs=4.0) and out[0.3][1] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("amp, spikes, latency", [(0.3, 0, None), (0.5, 10, 37.9), (1.0, 34, 9.5)])
+def test_f_i_table(hay, amp, spikes, latency):
+    """2 s somatic steps reproduce the facts sheet's f-I table (spike counts +-2, latency +-3 ms)."""
+    t, v, _ = _run(hay, 2300.0, clamp_amp=amp, delay=200.0, dur=2000.0)
+    up = np.flatnonzero((v[1:] > -20) & (v[:-1] <= -20)) + 1
+    assert abs(len(up) - spikes) <= 2
+    if latency is not None:
+        assert t[up[0]] - 200.0 == pytest.approx(latency, abs=3.0)

@@ -275,3 +275,9 @@ def test_sk_e2_activation_from_calcium(mechanisms):
     for cai in (5e-5, 1e-4, 4.3e-4, 2e-3):
         sec(0.5).SK_E2.rates(cai)
         assert sec(0.5).SK_E2.zInf == pytest.approx(1 / (1 + (0.00043 / cai) ** 4.8), rel=1e-12)
+
+
+@pytest.mark.neuron
+def test_up_to_date_check(mechanisms, tmp_path):
+    assert mb.is_up_to_date(mechanisms)
+    assert not mb.is_up_to_date(tmp_path)

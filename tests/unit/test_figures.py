@@ -243,3 +243,33 @@ def test_each_figure_regenerates_fast(tiny, tmp_path):
     _common.save(fig, tmp_path / "again.png")
     plt.close(fig)
     assert time.perf_counter() - start < 30
+
+
+def test_variant_without_test_spikes_is_named_not_fatal(tiny, tmp_path):
+    """An ablation whose test set has no output spike has no ROC and no depth needed."""
+    import xarray as xr
+
+    src = tiny["predictions"][("full", 1)]
+    silent = tmp_path / "no_branching" / "d1_s0" / "predictions.nc"
+    silent.parent.mkdir(parents=True)
+    with xr.open_dataset(src) as ds:
+        ds = ds.load()
+    ds = ds.drop_vars(["roc_fpr", "roc_tpr", "spike_timing_count", "lag_ms"])
+    ds["spike_target"][:] = 0
+    ds.attrs["variant"] = "no_branching"
+    ds.to_netcdf(silent)
+    fig = roc_timing.from_files([tiny["predictions"][("full", 2)], silent])
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("branching removed: no output spikes" in t for t in texts)
+    plt.close(fig)
+    with pytest.raises(DatasetError, match="no predictions file has output spikes"):
+        roc_timing.from_files([silent])
+
+    summary = pd.read_csv(tiny["summary"]["metrics"])
+    need = pd.read_csv(tiny["summary"]["depth_needed"])
+    need.loc[need.variant == "no_nmda", ["depth_needed", "depth_needed_p05", "depth_needed_p95"]] = np.nan
+    fig = accuracy_vs_depth.make(summary, need)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("NMDA removed: depth needed undefined" in t for t in texts)
+    assert len([ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "*"]) == len(tiny_results.VARIANTS) - 1
+    plt.close(fig)

@@ -103,3 +103,31 @@ def test_validate_integration_stylized(mechanisms, tmp_path):
     # Crank-Nicolson at 0.05 ms tracks CVODE closely on this cell
     assert s["soma_rms_clipped_mv"] < 1.0
     assert back.reference.iloc[0].startswith("cvode atol=0.001")
+
+
+@pytest.mark.neuron
+def test_events_reach_the_right_synapse_at_the_right_time(mechanisms):
+    """PatternStim delivery: an input in bin k acts from k ms on; exc depolarises; inh (E = -80 mV,
+    near this cell's rest) shunts the exc response on the same segment."""
+    from neurodepth.simulate import NeuronRunner, _build
+
+    cell = _build("stylized_l5pc", "full", mechanisms, None)
+    n_seg = len(cell.segments)
+    s = SimulationSettings(duration_ms=300, record_nexus=False)
+    runner = NeuronRunner(cell, s)
+    x = np.zeros((2 * n_seg, 300), bool)
+    rest = runner.run(x)["soma"]
+    seg = int(np.argmin(cell.segment_table.path_distance_um.values))  # the synapse closest to the soma
+    x_exc = x.copy()
+    x_exc[seg, 100] = True
+    exc = runner.run(x_exc)["soma"]
+    x_inh = x.copy()
+    x_inh[n_seg + seg, 100] = True
+    inh = runner.run(x_inh)["soma"]
+    both = runner.run(x_exc | x_inh)["soma"]
+    assert np.array_equal(exc[:101], rest[:101]) and np.array_equal(inh[:101], rest[:101])
+    assert (exc[102:130] - rest[102:130]).max() > 0.01
+    assert np.abs(inh[101:130] - rest[101:130]).max() > 1e-5
+    assert (both[102:130] - rest[102:130]).max() < (exc[102:130] - rest[102:130]).max() - 0.005
+    # the reset between runs is complete: the same inputs give the same trace again
+    assert np.array_equal(runner.run(x)["soma"], rest)

@@ -121,3 +121,22 @@ def test_bad_inputs_name_the_culprit(tmp_path):
         read_metrics([p, p])
     with pytest.raises(DatasetError, match="auc_margin"):
         summarize([p], 2.0, tmp_path / "out")
+
+
+def test_variant_without_spikes_does_not_stop_the_summary(tmp_path):
+    """An ablation whose test set has no output spikes has AUC NaN at every depth."""
+    paths = [
+        _write_model_metrics(tmp_path / "a" / "metrics.csv", "full", 1, 0, [0.9] * 12),
+        _write_model_metrics(tmp_path / "b" / "metrics.csv", "full", 2, 0, [0.99] * 11 + [np.nan]),
+        _write_model_metrics(tmp_path / "c" / "metrics.csv", "no_nmda", 1, 0, [np.nan] * 12),
+        _write_model_metrics(tmp_path / "d" / "metrics.csv", "no_nmda", 2, 0, [np.nan] * 12),
+    ]
+    out = summarize(paths, 0.01, tmp_path / "s", n_boot=100)
+    need = pd.read_csv(out["depth_needed"]).set_index("variant")
+    assert need.loc["full", "depth_needed"] == 2
+    assert np.isnan(need.loc["no_nmda", "depth_needed"])
+    assert "no output spikes" in need.loc["no_nmda", "note"]
+    agg = pd.read_csv(out["metrics"])
+    row = agg[(agg.variant == "full") & (agg.depth == 2) & (agg.metric == "spike_auc")].iloc[0]
+    assert row["n"] == 11 and row["mean"] == pytest.approx(0.99)
+    assert "| no_nmda | 1 |" in out["results_table_md"].read_text()

@@ -22,8 +22,9 @@ N_SIM, T_MS, N_SEG = 3, 1500, 18
 DROP_MS = 200
 
 
-def segment_table(n_per_region: int = 6) -> pd.DataFrame:
+def segment_table(n_per_region: int | None = None) -> pd.DataFrame:
     """A stick-figure pyramidal cell: basal below the soma, trunk + obliques, tuft above."""
+    n_per_region = n_per_region or N_SEG // 3
     rows = []
     seg = 0
     for region, tree, start, direction in [
@@ -52,7 +53,13 @@ def simulate(rng, variant: str):
     drive = inputs[:, :N_SEG].sum(1) - 0.7 * inputs[:, N_SEG:].sum(1)
     kernel = np.exp(-np.arange(100) / 20.0)
     gain = {"full": 3.0, "no_nmda": 2.4, "lif": 2.0}.get(variant, 2.5)
-    v = -75.0 + gain * np.stack([np.convolve(d, kernel)[:T_MS] for d in drive])
+    filtered = np.stack([np.convolve(d, kernel)[:T_MS] for d in drive])
+    # Larger cells (benchmarks): scale the mean like 18 synapses' and the fluctuations like
+    # their sqrt, so the voltage statistics (and firing) match the 18-segment cell's.
+    scale = 18 / N_SEG
+    mean = filtered.mean(axis=1, keepdims=True)
+    filtered = scale * mean + np.sqrt(scale) * (filtered - mean)
+    v = -75.0 + gain * filtered
     soma = v.copy()
     spikes = []
     for i in range(N_SIM):
@@ -62,8 +69,8 @@ def simulate(rng, variant: str):
     return inputs, soma, spikes
 
 
-def spike_target(spikes, n_time=T_MS):
-    target = np.zeros((len(spikes), n_time), bool)
+def spike_target(spikes, n_time=None):
+    target = np.zeros((len(spikes), n_time or T_MS), bool)
     for i, s in enumerate(spikes):
         target[i, np.floor(s).astype(int)] = True
     return target
@@ -163,7 +170,7 @@ def write_checkpoint(path, n_inputs: int = 2 * N_SEG, kernels=(21, 5), width: in
     k = kernels[0]
     lag = np.arange(k)[::-1]  # weight index j sees the input k-1-j ms before the output
     n_seg = n_inputs // 2
-    region_gain = np.ones(n_seg) if n_seg != N_SEG else np.repeat([1.0, 0.5, 0.2], N_SEG // 3)
+    region_gain = np.ones(n_seg) if n_seg % 3 else np.repeat([1.0, 0.5, 0.2], n_seg // 3)
     w = np.zeros((width, n_inputs, k))
     for f in range(width):
         tau = 5.0 + 5 * f

@@ -15,14 +15,14 @@ rule compile_mechanisms:
 
 rule fetch_morphology:
     output:
-        "resources/morphology/{cell}.asc",
+        "resources/morphology/{cell}.{fmt}",
+    log:
+        "logs/fetch_morphology/{cell}.{fmt}.log",
+    conda:
+        "../../envs/neuron.yaml"
     params:
         url=config["cell"]["morphology"]["url"],
         sha256=config["cell"]["morphology"]["sha256"],
         local_path=config["cell"]["morphology"]["path"],
-    log:
-        "logs/fetch_morphology/{cell}.log",
-    conda:
-        "../../envs/neuron.yaml"
     script:
         "../../scripts/fetch_morphology.py"

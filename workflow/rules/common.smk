@@ -7,12 +7,18 @@ from neurodepth.config import simulation_hash, validate_config
 from neurodepth.errors import ConfigError
 
 try:
-    validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    validate_config(
+        config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    )
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
 SPLITS = ["train", "valid", "test"]
-CELL = Path(config["cell"]["name"]).stem if config["cell"]["name"].endswith((".yaml", ".yml")) else config["cell"]["name"]
+CELL = (
+    Path(config["cell"]["name"]).stem
+    if config["cell"]["name"].endswith((".yaml", ".yml"))
+    else config["cell"]["name"]
+)
 VARIANTS = config["variants"]
 DEPTHS = config["network"]["depths"]
 SEEDS = config["network"]["seeds"]
@@ -27,6 +33,8 @@ FIGURES = [
 ]
 if "lif" in VARIANTS:
     FIGURES.append("lif_check")
+# the variant whose networks the single-variant figures show: the full cell when it is run
+MAIN_VARIANT = "full" if "full" in VARIANTS else VARIANTS[0]
 
 
 wildcard_constraints:
@@ -42,14 +50,28 @@ localrules:
     all,
 
 
-def cell_needs_morphology():
-    from neurodepth.cells.spec import spec_needs_morphology
+def _cell_morphology_entry():
+    from neurodepth.cells.spec import SPEC_DIR
 
-    return spec_needs_morphology(config["cell"]["name"])
+    name = config["cell"]["name"]
+    path = Path(name) if name.endswith((".yaml", ".yml")) else SPEC_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise WorkflowError(f"config key 'cell.name': no cell spec {path}")
+    import yaml
+
+    return (yaml.safe_load(path.read_text()) or {}).get("morphology", {})
+
+
+def cell_needs_morphology():
+    """A spec whose morphology is an external file without a path gets it from config.cell.morphology."""
+    entry = _cell_morphology_entry()
+    return entry.get("source") == "file" and not entry.get("path")
 
 
 def morphology_path():
-    return f"resources/morphology/{CELL}.asc"
+    return (
+        f"resources/morphology/{CELL}.{_cell_morphology_entry().get('format', 'asc')}"
+    )
 
 
 def simulation_inputs(wildcards):
@@ -96,8 +118,38 @@ def prediction_paths():
     )
 
 
+def variant_predictions(variant):
+    return expand(
+        "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
+        cell=CELL,
+        variant=variant,
+        depth=DEPTHS,
+        seed=SEEDS,
+    )
+
+
+def variant_checkpoints(variant):
+    return expand(
+        "results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
+        cell=CELL,
+        variant=variant,
+        depth=DEPTHS,
+        seed=SEEDS,
+    )
+
+
+def best_checkpoint_guess(variant):
+    """The deepest network of the first seed: its first layer colours the morphology figure."""
+    return f"results/models/{CELL}/{variant}/d{max(DEPTHS)}_s{SEEDS[0]}/model.ckpt"
+
+
 def dataset_paths(split):
-    return expand("results/datasets/{cell}/{variant}/{split}.nc", cell=CELL, variant=VARIANTS, split=split)
+    return expand(
+        "results/datasets/{cell}/{variant}/{split}.nc",
+        cell=CELL,
+        variant=VARIANTS,
+        split=split,
+    )
 
 
 def all_targets():

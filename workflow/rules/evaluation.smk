@@ -8,6 +8,13 @@ rule evaluate_model:
     output:
         metrics="results/evaluation/{cell}/{variant}/d{depth}_s{seed}/metrics.csv",
         predictions="results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
+    log:
+        "logs/evaluate_model/{cell}/{variant}/d{depth}_s{seed}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        **resources_for("evaluate"),
     params:
         evaluation=config["evaluation"],
         meta=lambda wildcards: {
@@ -16,12 +23,5 @@ rule evaluate_model:
             "depth": int(wildcards.depth),
             "seed": int(wildcards.seed),
         },
-    log:
-        "logs/evaluate_model/{cell}/{variant}/d{depth}_s{seed}.log",
-    conda:
-        "../../envs/torch.yaml"
-    threads: 1
-    resources:
-        **resources_for("evaluate"),
     script:
         "../../scripts/evaluate_model.py"

@@ -17,12 +17,12 @@ rule summarize:
         ),
         table_csv="results/summary/results_table.csv",
         table_md="results/summary/results_table.md",
-    params:
-        margin=config["summary"]["auc_margin"],
-        out_dir=subpath(output.metrics, parent=True),
     log:
         "logs/summarize.log",
     conda:
         "../../envs/base.yaml"
+    params:
+        margin=config["summary"]["auc_margin"],
+        out_dir=subpath(output.metrics, parent=True),
     script:
         "../../scripts/summarize.py"

@@ -8,10 +8,6 @@ rule train_model:
     output:
         model="results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
         log_csv="results/models/{cell}/{variant}/d{depth}_s{seed}/training_log.csv",
-    params:
-        architecture=architecture,
-        training=config["training"],
-        out_dir=subpath(output.model, parent=True),
     log:
         "logs/train_model/{cell}/{variant}/d{depth}_s{seed}.log",
     conda:
@@ -19,5 +15,9 @@ rule train_model:
     threads: 1
     resources:
         **resources_for("train"),
+    params:
+        architecture=architecture,
+        training=config["training"],
+        out_dir=subpath(output.model, parent=True),
     script:
         "../../scripts/train_model.py"

@@ -196,7 +196,7 @@ def _segment_coords(sec, x: float):
     )
 
 
-def assign_regions(spec: CellSpec, morph: Morphology, sec_tree: dict) -> dict:
+def assign_regions(spec: CellSpec, morph: Morphology) -> dict:
     """Section short name -> region for every dendritic section, from the spec's region rule."""
     rule = spec.regions
     regions = {}
@@ -286,7 +286,7 @@ def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
                 segments.append(seg)
                 names.append(morph.short_name(sec))
                 trees.append(tree)
-    sec_regions = assign_regions(spec, morph, {})
+    sec_regions = assign_regions(spec, morph)
     if spec.regions["rule"] == "index_ranges":
         regions = [None] * len(segments)
         for reg in ("basal", "oblique", "tuft"):

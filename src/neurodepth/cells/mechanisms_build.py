@@ -108,6 +108,17 @@ def compile_mechanisms(out_dir, mod_sources: list[Path] | None = None) -> Path:
     return out_dir
 
 
+def is_up_to_date(out_dir) -> bool:
+    """True when ``out_dir`` holds a library compiled from the package's current .mod sources."""
+    out_dir = Path(out_dir)
+    try:
+        manifest = json.loads((out_dir / "mechanisms.json").read_text())
+    except (OSError, ValueError):
+        return False
+    current = {p.name: _sha256(p) for p in mod_files()}
+    return manifest.get("sha256") == current and _library_path(out_dir) is not None
+
+
 def load_mechanisms(out_dir) -> Path:
     """Load the compiled mechanisms from ``out_dir`` into NEURON (idempotent per process)."""
     global _loaded_dir

@@ -379,7 +379,7 @@ def _transfer_to_x(h, imp, cyl, z_targets: np.ndarray) -> np.ndarray:
     return np.interp(z_targets, zs[::-1], xs[::-1], left=1.0, right=0.0)
 
 
-def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
+def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = False,
                 v_init: float = -76.0, max_segment_dl: float = 0.05,
                 mode: str = "density"):
     """Collapse every stem dendrite of a built full cell into an equivalent cylinder.
@@ -436,6 +436,8 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
     # Build and fit the cylinders while the full cell still exists (we need its segment props).
     cache: dict = {}
     cylinders = []
+    cyl_keys: list[str] = []
+    short_names = {sec.name(): key for key, sec in cell.sections.items()}
     for fit, idx in zip(fits, members):
         root_secs = [s for s in dend_secs if s.name() in set(fit.section_names)]
         lengths = np.array([s.L for s in root_secs])
@@ -445,7 +447,9 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
         g_pas = [s.g_pas if hasattr(s, "g_pas") else np.nan for s in (orig_segments[i] for i in idx)]
         g_m = float(np.nanmean(g_pas)) if np.isfinite(g_pas).any() else 1e-4
         guess = _rall_guess(fit.z_in_mohm, fit.electrotonic_length, fit.ra_ohm_cm, g_m)
-        cyl = h.Section(name=f"cyl_{fit.root.replace('[', '').replace(']', '')}")
+        short = short_names.get(fit.root, fit.root)
+        cyl = h.Section(name=f"{cell.name}.cyl_{short}")
+        cyl_keys.append(f"cyl_{short}")
         cyl.Ra = fit.ra_ohm_cm
         cyl.nseg = nseg = _nseg_for(fit.electrotonic_length, max_segment_dl)
         W = _overlap_weights(x_lo, x_hi, areas[idx], nseg)
@@ -478,7 +482,7 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
         for fit in fits:
             if nexus[0].sec.name() in set(fit.section_names):
                 nexus_root = fit.root
-    dead_names = {s.name() for s in dend_secs}
+    keep_keys = [k for k, sec in cell.sections.items() if sec not in dend_secs]
     cell.exc_synapses.clear()
     cell.inh_synapses.clear()
     cell.segments.clear()
@@ -497,20 +501,22 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
     reduced_section = [""] * n_seg
     reduced_x = np.zeros(n_seg)
     mapped_x = np.zeros(n_seg)
-    for fit, cyl, idx in zip(fits, cylinders, members):
+    for fit, cyl, key, idx in zip(fits, cylinders, cyl_keys, members):
         xs = _transfer_to_x(h, imp, cyl, ztr[idx])
-        for i, x in zip(idx, xs):
-            seg = cyl(float(x))
+        nodes = (np.minimum((xs * cyl.nseg).astype(int), cyl.nseg - 1) + 0.5) / cyl.nseg
+        for i, x, node in zip(idx, xs, nodes):
+            seg = cyl(float(node))  # the node: where NEURON puts a point process anyway
             new_segments[i] = seg
-            reduced_section[i] = cyl.name()
+            reduced_section[i] = key
             reduced_x[i] = seg.x
             mapped_x[i] = x
     nexus_seg = None
     if nexus_root is not None:
         # the nexus recording site is mapped like a synapse, by its transfer impedance
         fi = [f.root for f in fits].index(nexus_root)
-        x = _transfer_to_x(h, imp, cylinders[fi], np.array([nexus_z]))[0]
-        nexus_seg = cylinders[fi](float(x))
+        cyl = cylinders[fi]
+        x = _transfer_to_x(h, imp, cyl, np.array([nexus_z]))[0]
+        nexus_seg = cyl((min(int(x * cyl.nseg), cyl.nseg - 1) + 0.5) / cyl.nseg)
 
     def _make(spec, seg):
         cls, params = spec
@@ -526,8 +532,8 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
     table["reduced_section"] = reduced_section
     table["reduced_x"] = reduced_x
     table["reduced_x_mapped"] = mapped_x
-    sections = {k: v for k, v in cell.sections.items() if k not in dead_names}
-    sections.update({cyl.name(): cyl for cyl in cylinders})
+    sections = {k: cell.sections[k] for k in keep_keys}
+    sections.update(dict(zip(cyl_keys, cylinders)))
     reduced = dataclasses.replace(
         cell, variant="no_branching", nexus_seg=nexus_seg, segments=new_segments,
         exc_synapses=exc, inh_synapses=inh, segment_table=table, sections=sections,
@@ -535,7 +541,7 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = True,
     return reduced, fits
 
 
-def build_reduced_cell(spec, frequency_hz: float = 0.0, extended: bool = True):
+def build_reduced_cell(spec, frequency_hz: float = 0.0, extended: bool = False):
     """``no_branching`` cell of ``spec``: build the full cell (AMPA+NMDA synapses) and reduce it.
 
     Returns the reduced ``BuiltCell``; the subtree fits are attached as ``cell.reduction``
@@ -598,35 +604,46 @@ def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400
             "tau_ms": float(-1.0 / slope)}
 
 
-def epsp_attenuation(cell, segment: int, v_init: float = -76.0, settle_ms: float = 400.0,
-                     window_ms: float = 150.0, dt: float = 0.025) -> dict:
-    """Somatic EPSP from one event on segment ``segment``'s excitatory synapse, relative to the
+def epsp_attenuation(cell, segments, v_init: float = -76.0, settle_ms: float = 300.0,
+                     window_ms: float = 100.0, dt: float = 0.025) -> list[dict]:
+    """Somatic EPSP from one event on each listed segment's excitatory synapse, relative to the
     somatic EPSP of an identical synapse placed at the soma (``attenuation`` = distal/somatic).
 
-    Reducing the tree preserves transfer impedances, not local input impedances, so this
-    soma-referenced ratio (and the somatic amplitude itself) is what the reduction must keep.
+    Reducing a tree preserves transfer impedances to the soma, not local input impedances, so
+    this soma-referenced ratio (and the somatic amplitude) is what a reduction must keep; the
+    local EPSP (``local_epsp_mv``) is reported for information. A run without any event is
+    subtracted from every trace, so slow drift towards rest does not bias the amplitudes.
     """
     h = _h()
-    syn = cell.exc_synapses[segment]
-    cls = syn.hname().split("[")[0]
+    segments = [int(i) for i in np.atleast_1d(segments)]
+    rec = [cell.soma_seg] + [cell.segments[i] for i in segments]
+    syn0 = cell.exc_synapses[segments[0]]
+    cls = syn0.hname().split("[")[0]
     ref = getattr(h, cls)(cell.soma_seg)
     for k, size in _mech_params(h, cls):
         if size == 1:
-            setattr(ref, k, getattr(syn, k))
-    amps = {}
-    for label, target in (("distal", syn), ("soma", ref)):
-        nc = h.NetCon(None, target)
-        nc.weight[0] = 1.0
-        fih = h.FInitializeHandler(lambda nc=nc: nc.event(settle_ms))
-        t, (v, vloc) = _run(h, v_init, settle_ms + window_ms, dt,
-                             [cell.soma_seg, cell.segments[segment]])
+            setattr(ref, k, getattr(syn0, k))
+
+    def run_with(target):
+        fih = nc = None
+        if target is not None:
+            nc = h.NetCon(None, target)
+            nc.weight[0] = 1.0
+            fih = h.FInitializeHandler(lambda: nc.event(settle_ms))
+        t, vs = _run(h, v_init, settle_ms + window_ms, dt, rec)
         del fih, nc
-        base = np.interp(settle_ms, t, v)
-        base_loc = np.interp(settle_ms, t, vloc)
-        after = t >= settle_ms
-        amps[label] = float(np.max(v[after]) - base)
-        if label == "distal":
-            amps["local"] = float(np.max(vloc[after]) - base_loc)
+        return t, vs
+
+    t, control = run_with(None)
+    after = t >= settle_ms
+    _, vs = run_with(ref)
+    soma_ref = float(np.max((vs[0] - control[0])[after]))
+    out = []
+    for k, i in enumerate(segments):
+        _, vs = run_with(cell.exc_synapses[i])
+        soma = float(np.max((vs[0] - control[0])[after]))
+        local = float(np.max((vs[k + 1] - control[k + 1])[after]))
+        out.append({"segment": i, "soma_epsp_mv": soma, "soma_epsp_somatic_syn_mv": soma_ref,
+                    "local_epsp_mv": local, "attenuation": soma / soma_ref})
     del ref
-    return {"soma_epsp_mv": amps["distal"], "soma_epsp_somatic_syn_mv": amps["soma"],
-            "local_epsp_mv": amps["local"], "attenuation": amps["distal"] / amps["soma"]}
+    return out

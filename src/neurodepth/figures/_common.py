@@ -113,6 +113,23 @@ def load_inputs(path, simulation: int) -> np.ndarray:
         return unpack_bits(packed, ds.sizes["time"])
 
 
+def read_csv(path, what: str = "summary"):
+    """``pandas.read_csv`` with a DatasetError naming a missing file."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{what} file {path} does not exist")
+    return pd.read_csv(path)
+
+
+def as_paths(paths) -> list[Path]:
+    """One path or an iterable of paths (a Snakemake input list included) as a list of Paths."""
+    if isinstance(paths, (str, bytes, Path)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
 def require_vars(ds: xr.Dataset, names, path) -> None:
     missing = [n for n in names if n not in ds.variables]
     if missing:
@@ -221,7 +238,8 @@ def load_predictions(path) -> dict:
 
 
 def roc_of(pred: dict):
-    """(fpr, tpr, auc) from the stored ROC points, else computed from probability and target."""
+    """(fpr, tpr, auc) from the stored ROC points, else computed from probability and target;
+    ``None`` when the scored bins hold no output spike (or no non-spike), so no ROC exists."""
     if pred["roc_fpr"] is not None and pred["roc_tpr"] is not None:
         fpr, tpr = pred["roc_fpr"].astype(float), pred["roc_tpr"].astype(float)
     else:
@@ -231,21 +249,28 @@ def roc_of(pred: dict):
 
         keep = pred["time"] >= pred["drop_first_ms"]
         inc = pred["included"]
-        fpr, tpr, _ = roc_curve(pred["spike_target"][inc][:, keep].ravel(),
-                                pred["spike_probability"][inc][:, keep].ravel())
+        target = pred["spike_target"][inc][:, keep].ravel()
+        if target.min(initial=0) == target.max(initial=0):
+            return None
+        fpr, tpr, _ = roc_curve(target, pred["spike_probability"][inc][:, keep].ravel())
     order = np.argsort(fpr, kind="mergesort")
     fpr, tpr = fpr[order], tpr[order]
     return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
 def best_by_variant(preds: list[dict]) -> dict:
-    """Per variant, the prediction with the highest spike AUC (ties: the shallower one)."""
+    """Per variant, the prediction with the highest spike AUC (ties: the shallower one).
+
+    A variant without any ROC (no output spikes in its test set) falls back to its deepest network.
+    """
     best = {}
     for p in preds:
-        auc = roc_of(p)[2]
+        roc = roc_of(p)
+        # Key: (AUC, -depth) for real ROCs; (-inf, depth) puts the deepest first otherwise.
+        key = (roc[2], -p["depth"]) if roc is not None else (-np.inf, p["depth"])
         cur = best.get(p["variant"])
-        if cur is None or auc > cur[0] + 1e-12 or (abs(auc - cur[0]) <= 1e-12 and p["depth"] < cur[1]["depth"]):
-            best[p["variant"]] = (auc, p)
+        if cur is None or key > cur[0]:
+            best[p["variant"]] = (key, p)
     return {v: p for v, (_, p) in best.items()}
 
 

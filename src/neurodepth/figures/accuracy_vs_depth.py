@@ -48,6 +48,9 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
                 continue
             need = depth_needed[depth_needed["variant"] == v]
             label_v = C.variant_label(v)
+            if not need.empty and pd.isna(need["depth_needed"].iloc[0]):
+                label_v += ": depth needed undefined (no test spikes)"
+                need = need.iloc[0:0]
             if not need.empty:
                 # The legend carries the number and its bootstrap interval; the plot the position.
                 d = int(need["depth_needed"].iloc[0])
@@ -84,19 +87,10 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
                loc="lower center", ncol=2, frameon=False,
                bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"Prediction accuracy against network depth ({cell})")
-    fig.tight_layout(rect=(0, 0.05 + 0.045 * ((len(keep) + 2) // 2), 1, 1))
+    fig.tight_layout(rect=(0, 0.07 + 0.05 * ((len(keep) + 2) // 2), 1, 1))
     return fig
 
 
 def from_files(summary_metrics, depth_needed, cell: str | None = None):
     """Load ``results/summary/metrics.csv`` and ``depth_needed.csv`` and call :func:`make`."""
-    return make(_read_csv(summary_metrics), _read_csv(depth_needed), cell=cell)
-
-
-def _read_csv(path):
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"summary file {path} does not exist")
-    return pd.read_csv(path)
+    return make(C.read_csv(summary_metrics), C.read_csv(depth_needed), cell=cell)

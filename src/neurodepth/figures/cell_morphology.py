@@ -91,7 +91,8 @@ def make(table: pd.DataFrame, segment_weight=None, weight_label: str = "filter w
         vmax = float(np.nanmax(np.abs(w))) or 1.0
         norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
         cmap = plt.get_cmap("RdBu_r")
-        _draw(axes[1], table, edges, cmap(norm(w)), widths)
+        # Thicker strokes: a colour scale needs more ink than categories to be read.
+        _draw(axes[1], table, edges, cmap(norm(w)), widths * 1.8)
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=axes[1], shrink=0.7, label=weight_label)
         axes[1].set_title("one learned filter's weight per segment")

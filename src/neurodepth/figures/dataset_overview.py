@@ -94,7 +94,7 @@ def summarize_dataset(ds, path="dataset", seed: int = 0) -> dict:
 def from_files(datasets):
     """``datasets``: dataset netCDF paths (e.g. each variant's train split); the variant is read
     from each file's ``variant`` attribute; files of one variant are pooled."""
-    paths = [datasets] if isinstance(datasets, str) else list(datasets)
+    paths = C.as_paths(datasets)
     pooled: dict = {}
     for p in paths:
         ds = C.open_dataset(p, "dataset")

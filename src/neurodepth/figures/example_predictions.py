@@ -16,13 +16,14 @@ NET_COLORS = ("#e08214", "#542788")  # shallow, best: distinct from the exc/inh 
 
 
 def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_times_ms,
-         predictions: dict, zoom_ms=None, title: str = ""):
+         predictions: dict, zoom_ms=None, title: str = "", max_raster_rows: int = 160):
     """Raster, voltage and spike-probability rows; full window on the left, zoom on the right.
 
     time_ms : (T,) times of the shown window (ms); inputs : bool (channel, T);
     channel_region, channel_kind : per channel; soma_true_mv : (T,) mV; spike_times_ms : true output
     spikes; predictions : ordered ``{label: (spike_probability (T,), soma_prediction_mv (T,))}``
-    (shallow first, best last); zoom_ms : (start, stop), default 300 ms around the densest spikes.
+    (shallow first, best last); zoom_ms : (start, stop), default 300 ms around the densest spikes;
+    max_raster_rows : channels drawn in the full-window raster (the zoom shows all).
     """
     C.style()
     time_ms = np.asarray(time_ms, float)
@@ -42,13 +43,17 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
     for col, (lo, hi) in enumerate([(time_ms[0], time_ms[-1] + 1), zoom_ms]):
         sel = (time_ms >= lo) & (time_ms < hi)
         t = time_ms[sel]
-        # Row 0: raster, channels grouped exc/inh x region.
+        # Row 0: raster, channels grouped exc/inh x region.  The full window shows every
+        # ``stride``-th channel so ~1000 channels x seconds do not merge into a solid block.
         ax = axes[0, col]
-        rows, cols = np.nonzero(inputs[order][:, sel])
+        stride = 1 if col == 1 else max(1, int(np.ceil(len(order) / max_raster_rows)))
+        shown = np.arange(0, len(order), stride)
+        rows, cols = np.nonzero(inputs[order[shown]][:, sel])
+        rows = shown[rows]
         kinds = np.asarray(channel_kind).astype(str)[order][rows]
         for k in ("exc", "inh"):
             m = kinds == k
-            ax.scatter(t[cols[m]], rows[m], s=0.6 if col == 0 else 1.5, marker="|" if col else ".",
+            ax.scatter(t[cols[m]], rows[m], s=1.5 if col == 0 else 2.5, marker="|",
                        color=C.KIND_COLORS[k], linewidths=0.6, rasterized=True)
         for kind, region, a, b in groups:
             ax.axhline(b - 0.5, color="0.6", lw=0.5)
@@ -57,6 +62,9 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
                         ha="right", va="center", fontsize=9, color=C.KIND_COLORS[kind])
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_yticks([])
+        if col == 0:
+            ax.set_ylabel(f"input channels\n(every {_ordinal(stride)} of {len(order)})" if stride > 1
+                          else f"input channels ({len(order)})", labelpad=60)
         # Row 1: soma voltage.
         ax = axes[1, col]
         ax.plot(t, np.asarray(soma_true_mv)[sel], color="k", lw=1.0, label="simulated (truth)")
@@ -77,7 +85,6 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
         axes[2, col].set_xlabel("time (ms)")
     axes[1, 0].set_ylabel("soma voltage (mV)")
     axes[2, 0].set_ylabel("spike probability\n(per 1 ms bin)")
-    axes[0, 0].set_ylabel("input channels", labelpad=60)
     for r in (1, 2):
         axes[r, 1].sharey(axes[r, 0])
         axes[r, 1].tick_params(labelleft=False)
@@ -98,6 +105,11 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
     return fig
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _default_zoom(time_ms, spikes, width: float = 300.0):
     """A window of ``width`` ms holding the most true spikes (the start of the trace if none)."""
     lo = time_ms[0]
@@ -115,7 +127,7 @@ def from_files(dataset, predictions, simulation: int | None = None, zoom_ms=None
     ds = C.open_dataset(dataset, "dataset")
     C.require_vars(ds, ["soma_voltage", "spike_time", "spike_simulation"], dataset)
     variant = str(ds.attrs.get("variant", ""))
-    preds = [C.load_predictions(p) for p in ([predictions] if isinstance(predictions, (str, bytes)) or not hasattr(predictions, "__iter__") else predictions)]
+    preds = [C.load_predictions(p) for p in C.as_paths(predictions)]
     same = [p for p in preds if p["variant"] == variant] or preds
     if not same:
         raise DatasetError("example_predictions needs at least one predictions file")

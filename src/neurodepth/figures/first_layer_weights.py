@@ -77,7 +77,7 @@ def make(weights, channel_region, channel_kind, n_show: int = 4, title: str = ""
 def pick_checkpoint(checkpoints, summary_metrics=None, variant: str | None = None) -> Path:
     """The best network among ``checkpoints``: the depth with the highest mean spike AUC in the
     summary (for ``variant``), else the deepest; the lowest seed among equals."""
-    paths = [Path(p) for p in ([checkpoints] if isinstance(checkpoints, (str, Path)) else checkpoints)]
+    paths = C.as_paths(checkpoints)
     if not paths:
         raise DatasetError("no checkpoints given")
     parsed = []
@@ -91,7 +91,7 @@ def pick_checkpoint(checkpoints, summary_metrics=None, variant: str | None = Non
             raise DatasetError(f"no checkpoint of variant {variant!r} among {checkpoints}")
     target_depth = max(d for _, d, _ in parsed)
     if summary_metrics is not None:
-        s = pd.read_csv(summary_metrics)
+        s = C.read_csv(summary_metrics)
         s = s[s["metric"] == "spike_auc"]
         if variant is not None:
             s = s[s["variant"] == variant]

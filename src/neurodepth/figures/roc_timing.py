@@ -15,13 +15,14 @@ FP_MARK = 0.0025  # the paper's operating point
 INSET_MAX_FPR = 0.01
 
 
-def make(curves: dict, timing: dict, timing_fpr: float = 0.002):
+def make(curves: dict, timing: dict, timing_fpr: float = 0.002, no_spikes=()):
     """ROC panel (with low-FP inset) and timing panel, one line per variant.
 
     curves : ``{variant: (fpr, tpr, auc, label_suffix)}`` — ROC points of that variant's best
     network; ``label_suffix`` (e.g. "3 layers") may be "".
     timing : ``{variant: (lags_ms, counts, n_true_spikes)}`` — histogram of predicted minus true
     spike bins at the ``timing_fpr`` threshold; plotted per true spike so variants compare.
+    no_spikes : variants left out because their test set has no output spike (named in the legend).
     """
     C.style()
     if not curves:
@@ -67,6 +68,8 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002):
     C.panel_label(ax_t, "B")
     fig.suptitle("Spike prediction: ROC and timing of the best network per variant")
     # One legend for both panels (same colours), carrying each variant's AUC.
+    for v in no_spikes:
+        ax_roc.plot([], [], ls="none", label=f"{C.variant_label(v)}: no output spikes in test set, no ROC")
     handles, labels = ax_roc.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.04 + 0.05 * ((len(labels) + 1) // 2), 1, 1))
@@ -76,15 +79,22 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002):
 def from_files(predictions, timing_fpr: float = 0.002):
     """``predictions``: predictions.nc paths (any variants, depths, seeds); per variant the best
     network by spike AUC is shown."""
-    preds = [C.load_predictions(p) for p in ([predictions] if isinstance(predictions, str) else predictions)]
+    preds = [C.load_predictions(p) for p in C.as_paths(predictions)]
     if not preds:
         raise DatasetError("roc_timing needs at least one predictions file")
-    curves, timing = {}, {}
+    curves, timing, missing = {}, {}, []
     for v, p in C.best_by_variant(preds).items():
-        fpr, tpr, auc = C.roc_of(p)
+        roc = C.roc_of(p)
+        if roc is None:
+            missing.append(v)
+            continue
+        fpr, tpr, auc = roc
         curves[v] = (fpr, tpr, auc, f"{p['depth']} layer{'s' if p['depth'] != 1 else ''}")
         if p["timing_count"] is not None:
             lags = p["timing_lag"] if p["timing_lag"] is not None else np.arange(p["timing_count"].size) - p["timing_count"].size // 2
             n_true = p["n_true_scored"] if np.isfinite(p["n_true_scored"]) else 1.0
             timing[v] = (lags, p["timing_count"], n_true)
-    return make(curves, timing, timing_fpr=timing_fpr)
+    if not curves:
+        raise DatasetError("no predictions file has output spikes in its scored test bins: "
+                           + ", ".join(str(p["path"]) for p in preds))
+    return make(curves, timing, timing_fpr=timing_fpr, no_spikes=missing)
