@@ -2,55 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-WORKFLOW_PARTS = ["Snakefile", "workflow", "scripts", "config", "envs"]
+from workflow_helpers import copy_workflow
 
 pytestmark = pytest.mark.slow
 
 
-def copy_workflow(dest: Path) -> Path:
-    for part in WORKFLOW_PARTS:
-        src = REPO / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part)
-        else:
-            shutil.copy2(src, dest / part)
-    shutil.copy2(REPO / "tests" / "e2e" / "tiny_config.yaml", dest / "tiny_config.yaml")
-    return dest
-
-
-def snakemake(workdir: Path, *args, check=True, timeout=900):
-    cmd = [*SNAKEMAKE, "--configfile", "tiny_config.yaml", *args]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-        )
-    return result
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("tiny_pipeline"))
-    snakemake(workdir, "--cores", "2")
-    return workdir
+def tiny_run(tmp_path_factory, compiled_mechanisms):
+    workflow = copy_workflow(tmp_path_factory.mktemp("tiny_pipeline"), mechanisms_from=compiled_mechanisms)
+    workflow.run("--cores", "2")
+    return workflow
 
 
 def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
     for variant, n_channels in (("full", None), ("no_nmda", None), ("lif", 100)):
         for split, n_sims in (("train", 4), ("valid", 2), ("test", 2)):
-            path = tiny_run / f"results/datasets/stylized_l5pc/{variant}/{split}.nc"
+            path = tiny_run.root / f"results/datasets/stylized_l5pc/{variant}/{split}.nc"
             with xr.open_dataset(path) as ds:
                 assert ds.sizes["simulation"] == n_sims
                 assert ds.sizes["time"] == 1200
@@ -65,21 +37,21 @@ def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
                 v = ds["soma_voltage"].values
                 assert np.isfinite(v).all()
                 assert -100 < v.min() and v.max() < 70
-    with xr.open_dataset(tiny_run / "results/datasets/stylized_l5pc/full/train.nc") as full, xr.open_dataset(
-        tiny_run / "results/datasets/stylized_l5pc/no_nmda/train.nc"
+    with xr.open_dataset(tiny_run.root / "results/datasets/stylized_l5pc/full/train.nc") as full, xr.open_dataset(
+        tiny_run.root / "results/datasets/stylized_l5pc/no_nmda/train.nc"
     ) as no_nmda:
         assert full.sizes["channel"] == no_nmda.sizes["channel"] == 2 * full.sizes["segment"]
 
 
 def test_metrics_are_within_valid_ranges(tiny_run):
-    frames = [pd.read_csv(p) for p in sorted((tiny_run / "results/evaluation").rglob("metrics.csv"))]
+    frames = [pd.read_csv(p) for p in sorted((tiny_run.root / "results/evaluation").rglob("metrics.csv"))]
     assert len(frames) == 3 * 2  # variants x depths
     metrics = pd.concat(frames)
     auc = metrics.query("metric == 'spike_auc'")["value"].dropna()
     assert len(auc) > 0 and auc.between(0, 1).all()
     rmse = metrics.query("metric == 'soma_rmse_mv'")["value"]
     assert (rmse >= 0).all() and np.isfinite(rmse).all()
-    summary = pd.read_csv(tiny_run / "results/summary/depth_needed.csv")
+    summary = pd.read_csv(tiny_run.root / "results/summary/depth_needed.csv")
     assert set(summary["variant"]) == {"full", "no_nmda", "lif"}
     assert summary["depth_needed"].isin([1, 2]).all()
 
@@ -87,7 +59,7 @@ def test_metrics_are_within_valid_ranges(tiny_run):
 def test_figures_are_nonempty_images(tiny_run):
     from PIL import Image
 
-    figures = sorted((tiny_run / "results/figures").glob("*.png"))
+    figures = sorted((tiny_run.root / "results/figures").glob("*.png"))
     assert len(figures) >= 7
     for png in figures:
         with Image.open(png) as image:
@@ -99,13 +71,13 @@ def test_figures_are_nonempty_images(tiny_run):
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
-    result = snakemake(tiny_run, "-n", "--cores", "1")
+    result = tiny_run.run("-n", "--cores", "1")
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
 def test_one_figure_reruns_alone(tiny_run):
     target = "results/figures/accuracy_vs_depth.png"
-    result = snakemake(tiny_run, target, "--cores", "1", "--forcerun", "figure_accuracy_vs_depth")
+    result = tiny_run.run(target, "--cores", "1", "--forcerun", "figure_accuracy_vs_depth")
     log = result.stdout + result.stderr
     assert "figure_accuracy_vs_depth" in log
     for upstream in ("simulate_shard", "merge_dataset", "train_model", "evaluate_model"):

@@ -151,6 +151,7 @@ def test_no_nmda_cell_has_no_nmda_anywhere(mechanisms):
     nc = h.NetCon(None, syn)
     nc.weight[0] = 1.0
     fih = h.FInitializeHandler(lambda: nc.event(5.0))
+    h.load_file("stdrun.hoc")
     h.dt = 0.025
     h.finitialize(spec.simulation["v_init_mv"])
     h.continuerun(60.0)

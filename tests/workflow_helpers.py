@@ -1,0 +1,74 @@
+"""Helpers for running the real workflow in a scratch directory (used by e2e and cluster tests)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_PARTS = ["Snakefile", "workflow", "scripts", "config", "envs", "profiles"]
+TINY_CONFIG = REPO / "tests" / "e2e" / "tiny_config.yaml"
+
+
+class Workflow:
+    """A copy of the workflow in ``root``, run with the tiny config unless told otherwise."""
+
+    def __init__(self, root: Path, configfile: str = "tiny_config.yaml"):
+        self.root = root
+        self.configfile = configfile
+
+    def command(self, *args) -> list[str]:
+        return [sys.executable, "-m", "snakemake", "--configfile", self.configfile, *args]
+
+    def run(self, *args, check=True, timeout=1200) -> subprocess.CompletedProcess:
+        cmd = self.command(*args)
+        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({result.returncode}):\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-8000:]}"
+            )
+        return result
+
+    def start(self, *args, log_name="snakemake.log") -> subprocess.Popen:
+        """Start in its own process group so a test can SIGKILL the whole job tree."""
+        log = open(self.root / log_name, "w")
+        return subprocess.Popen(
+            self.command(*args), cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+
+def _deep_update(base: dict, overrides: dict) -> dict:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def copy_workflow(
+    dest: Path, config: Path = TINY_CONFIG, mechanisms_from: Path | None = None, overrides: dict | None = None
+) -> Workflow:
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if not src.exists():
+            continue
+        if src.is_dir():
+            shutil.copytree(src, dest / part)
+        else:
+            shutil.copy2(src, dest / part)
+    import yaml
+
+    settings = _deep_update(yaml.safe_load(Path(config).read_text()), overrides or {})
+    (dest / "tiny_config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    if mechanisms_from is not None:
+        # compiled NMODL is deterministic; reusing it saves a compile per scratch copy
+        shutil.copytree(mechanisms_from, dest / "results" / "mechanisms", copy_function=shutil.copy2)
+    return Workflow(dest)
