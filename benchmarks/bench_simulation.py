@@ -73,6 +73,26 @@ def throughput(args):
     return pd.DataFrame(rows), kept, cell
 
 
+def storage_only(args):
+    """Storage on real traces without the CVODE reference: candidate run recording every segment."""
+    cell = _build(args.cell, "full", args.mechanisms, args.morphology)
+    s = SimulationSettings(duration_ms=args.duration_ms, integrator="fixed", dt_ms=args.dt[0],
+                           secondorder=args.secondorder, record_nexus=True, record_dendrites=True)
+    runner = NeuronRunner(cell, s)
+    rates = InputRates.from_config(PAPER_RATES)
+    table = cell.segment_table
+    seed = derive_seed("bench_simulation", args.seed)
+    kept = []
+    for k in range(args.simulations):
+        x = generate_inputs(simulation_rng(seed, k), table.length_um.to_numpy(), table.tree.to_numpy(), args.duration_ms, rates)
+        c = runner.run(x)
+        kept.append((x, c, c))
+    print("== storage, MB per 6 s simulation (shard of %d simulation(s) of %d ms, fixed dt=%g) ==" % (
+        len(kept), args.duration_ms, args.dt[0]))
+    for k, v in storage(kept, cell, args.duration_ms).items():
+        print(f"{k}: {v:.3f} MB")
+
+
 def summarize(df):
     out = []
     for name, g in df.groupby("candidate", sort=False):
@@ -158,6 +178,7 @@ def main(argv=None):
     p.add_argument("--scaling-simulations", type=int, default=1)
     p.add_argument("--scaling-duration-ms", type=int, default=2000)
     p.add_argument("--skip-scaling", action="store_true")
+    p.add_argument("--storage-only", action="store_true", help="only measure shard sizes (no CVODE reference)")
     p.add_argument("--out", default="benchmarks/simulation_results.csv")
     args = p.parse_args(argv)
 
@@ -165,6 +186,9 @@ def main(argv=None):
     if not (Path(args.mechanisms) / "mechanisms.json").exists():
         compile_mechanisms(args.mechanisms)
 
+    if args.storage_only:
+        storage_only(args)
+        return
     if not args.skip_scaling:  # first, so that it is measured even if the long part is cut short
         print("== scaling (independent shard jobs; %d x %d ms each) ==" % (args.scaling_simulations, args.scaling_duration_ms))
         for k, v in scaling(args).items():

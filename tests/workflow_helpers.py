@@ -20,7 +20,8 @@ class Workflow:
         self.configfile = configfile
 
     def command(self, *args) -> list[str]:
-        return [sys.executable, "-m", "snakemake", "--configfile", self.configfile, *args]
+        # --configfile takes several values, so it goes last: targets before it would be swallowed
+        return [sys.executable, "-m", "snakemake", *args, "--configfile", self.configfile]
 
     def run(self, *args, check=True, timeout=1200) -> subprocess.CompletedProcess:
         cmd = self.command(*args)

@@ -27,6 +27,7 @@ class UnitCost:
 
 
 PROTOCOL = "shared/reference/paper_protocol.md, 'Cost of the original protocol' (2-core machine)"
+CELLS_BENCH = "docs/benchmarks.md, section 'Cells' (benchmarks/bench_cells.py)"
 BENCH = "docs/benchmarks.md, section 'Cluster: per-unit costs' (benchmarks/cost_units.py)"
 
 #: One table of measured (or, where said, assumed) per-unit costs.
@@ -38,18 +39,20 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "hay2011_l5pc.cvode_s_per_sim_s": UnitCost(
         18.5, "core-s per simulated s", PROTOCOL + ": CVODE ~18-19 s"),
     "hay2011_l5pc.n_segments": UnitCost(639, "dendritic segments", "paper_protocol.md, 'Cells'"),
-    # The embedded stylized cell has far fewer compartments; until docs/benchmarks.md has its own
-    # measurement, scale the Hay cost by segment count (the integration loop is ~linear in them).
+    # The embedded stylized cell: CPU seconds (a dedicated cluster core sees CPU time, not the
+    # wall time of a shared laptop), fixed step dt 0.05 ms, Crank-Nicolson.
     "stylized_l5pc.fixed_s_per_sim_s": UnitCost(
-        10.0 * 200 / 639, "core-s per simulated s at dt_ref",
-        "ASSUMED: Hay cost x (200/639 segments); replace with the cells engineer's measurement"),
-    "stylized_l5pc.fixed_dt_ref_ms": UnitCost(0.025, "ms", "as Hay"),
-    "stylized_l5pc.cvode_s_per_sim_s": UnitCost(18.5 * 200 / 639, "core-s per simulated s", "ASSUMED, as above"),
-    "stylized_l5pc.n_segments": UnitCost(200, "dendritic segments", "ASSUMED until cells/specs/stylized_l5pc.yaml lands"),
+        0.79, "core-s per simulated s at dt_ref", CELLS_BENCH + ": CPU s, median of 2 (Hay: 4.61)"),
+    "stylized_l5pc.fixed_dt_ref_ms": UnitCost(0.05, "ms", CELLS_BENCH),
+    "stylized_l5pc.cvode_s_per_sim_s": UnitCost(
+        18.5 * 0.79 / 4.61, "core-s per simulated s",
+        "ASSUMED: Hay CVODE x the measured stylized/Hay fixed-step CPU ratio (0.79 / 4.61)"),
+    "stylized_l5pc.n_segments": UnitCost(97, "dendritic segments", CELLS_BENCH),
+    "stylized_l5pc.cell_build_s": UnitCost(0.08, "core-s per shard", CELLS_BENCH),
     # no_branching (equivalent cylinders) has fewer compartments: counting it at the full cell's
     # cost over-estimates, which is the safe side for a budget.
     "no_branching_cost_factor": UnitCost(1.0, "x full-cell cost", "ASSUMED upper bound"),
-    "cell_build_s": UnitCost(1.3, "core-s per shard (one build per process)", PROTOCOL),
+    "hay2011_l5pc.cell_build_s": UnitCost(1.3, "core-s per shard (one build per process)", PROTOCOL),
     "input_generation_s_per_sim_s": UnitCost(
         0.45 / 6.0, "core-s per simulated s", PROTOCOL + ": 0.45 s per 6 s simulation"),
     "lif_s_per_sim_s": UnitCost(0.0076, "core-s per simulated s (I&F, numpy, 100 inputs)", BENCH),
@@ -126,7 +129,7 @@ def shard_core_seconds(config: dict, variant: str) -> float:
     sim = config["simulation"]
     sim_s = sim["duration_ms"] / 1000.0
     per_sim = sim_s * (neuron_s_per_sim_s(config, variant) + unit("input_generation_s_per_sim_s"))
-    build = 0.0 if variant == "lif" else unit("cell_build_s")
+    build = 0.0 if variant == "lif" else unit(f"{cell_key(config)}.cell_build_s")
     return build + sim["simulations_per_shard"] * per_sim
 
 

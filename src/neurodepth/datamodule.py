@@ -52,14 +52,18 @@ class RandomWindowBatches(IterableDataset):
 
     def __iter__(self):
         info = get_worker_info()
-        worker = info.id if info is not None else 0
-        # A resumed run continues with a fresh stream keyed on the step it restarts from, so it
-        # does not replay the windows it already trained on.
-        rng = np.random.default_rng([self.seed, worker, self.start_step])
+        worker, n_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        # Batch b is drawn from a generator keyed on (seed, b) alone, and worker w makes batches
+        # w, w + n, w + 2n, ... which the DataLoader interleaves back into 0, 1, 2, ...; so the
+        # stream is the same for any worker count, and a run resumed at step k trains on exactly
+        # the batches an uninterrupted run would have (bit-identical results after a kill).
+        batch = self.start_step + worker
         while True:
+            rng = np.random.default_rng([self.seed, batch])
             sims = rng.integers(0, self.reader.n_simulations, size=self.batch_size)
             ends = rng.integers(self.lo, self.hi + 1, size=self.batch_size)
             yield _batch(self.reader, sims, ends, self.window_ms)
+            batch += n_workers
 
 
 class FixedWindows(Dataset):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -162,6 +161,8 @@ def evaluate_checkpoint(ckpt, test_path, evaluation_cfg: dict, out_metrics, out_
         raise DatasetError(f"{test_path}: {err}") from err
 
     attrs = reader.attrs
+    log.info("%s: scored %d of %d simulations (%d..%d output spikes)", test_path, int(extras["included"].sum()), n,
+             int(cfg["min_output_spikes"]), int(cfg["max_output_spikes"]))
     meta = dict(meta or {})
     ident = {"cell": meta.get("cell", attrs.get("cell", "")), "variant": meta.get("variant", attrs.get("variant", "")),
              "depth": int(meta.get("depth", mmeta["architecture"]["depth"])),

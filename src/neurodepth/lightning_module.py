@@ -98,8 +98,8 @@ class NeuronLightningModule(pl.LightningModule):
         if (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
             bs = batch["inputs"].shape[0]
             self.log("train_loss", value, prog_bar=True, batch_size=bs)
-            self.log("train_spike_bce", float(parts["spike_bce"]), batch_size=bs)
-            self.log("train_soma_mse", float(parts["soma_mse"]), batch_size=bs)
+            self.log("train_spike_bce", float(parts["spike_bce"].detach()), batch_size=bs)
+            self.log("train_soma_mse", float(parts["soma_mse"].detach()), batch_size=bs)
             self.log("lr", phase["lr"], batch_size=bs)
         return loss
 

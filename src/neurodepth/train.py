@@ -13,7 +13,6 @@ restored), which is how a job killed by the scheduler picks up where it stopped.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -60,8 +59,17 @@ def _precision_and_accelerator(training_cfg: dict) -> tuple[str, str]:
     return "cpu", "32-true"
 
 
-def _checkpoint_step(path: Path) -> int:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+def _checkpoint_step(path: Path, architecture: dict) -> int:
+    """Global step of ``last.ckpt``; refuses one written for another architecture."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a torn file cannot happen (atomic writes) but a foreign one can
+        raise DatasetError(f"cannot read {path} to resume from ({err}); delete it to start afresh") from err
+    saved = (ckpt.get("hyper_parameters") or {}).get("architecture") or {}
+    if list(saved.get("kernels", [])) != [int(k) for k in architecture["kernels"]] or \
+            int(saved.get("width", -1)) != int(architecture["width"]):
+        raise ConfigError(f"{path} was trained with architecture {saved}, not {architecture}; "
+                          f"delete it (and best.ckpt) to retrain")
     return int(ckpt.get("global_step", 0))
 
 
@@ -81,12 +89,16 @@ def _tidy_log(log_root: Path, out_csv: Path) -> None:
 
 
 def train_model(train_path, valid_path, out_dir, architecture: dict, training_cfg: dict, seed: int,
-                max_steps: int | None = None) -> Path:
+                max_steps: int | None = None, threads: int | None = None) -> Path:
     """Train one network; return the path of ``model.ckpt`` (best validation spike AUC).
 
+    ``threads``: torch intra-op threads on CPU (pass the job's core count; on a busy machine
+    more threads than cores makes OpenMP spin and run many times slower).
     ``max_steps`` (tests only) stops earlier than the sum of the phase steps, without finalising
     ``model.ckpt``; the run can then be resumed.
     """
+    if threads:
+        torch.set_num_threads(int(threads))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     phases = validate_phases(training_cfg.get("phases"))
@@ -99,7 +111,9 @@ def train_model(train_path, valid_path, out_dir, architecture: dict, training_cf
             raise ConfigError(f"architecture dict lacks {key!r}: {architecture}")
 
     last = out_dir / "last.ckpt"
-    start_step = _checkpoint_step(last) if last.exists() else 0
+    start_step = _checkpoint_step(last, architecture) if last.exists() else 0
+    if start_step:
+        log.info("resuming %s from %s at step %d", out_dir, last, start_step)
     pl.seed_everything(int(seed), workers=True)
     dm = NeuronDataModule(train_path, valid_path, training_cfg, seed=int(seed), start_step=start_step)
     module = NeuronLightningModule(

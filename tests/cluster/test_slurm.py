@@ -197,13 +197,34 @@ def compare_metrics(slurm_dir: Path, local_dir: Path) -> tuple[int, float]:
     return len(files), worst
 
 
+def test_cluster_runs_a_batch_job_with_accounting(slurm_cluster, tmp_path):
+    """The cluster itself: an sbatch job with an srun step runs, and sacct records it COMPLETED."""
+    out = tmp_path / "hello.txt"
+    sub = _run(["sbatch", "--parsable", "-p", PARTITION, "-t", "2", "--mem", "100", "-c", "1",
+                "-J", f"neurodepth-smoke-{os.getpid()}", "-o", str(tmp_path / "%j.log"), "--wait",
+                "--wrap", f"srun hostname > {out}; echo job=$SLURM_JOB_ID >> {out}"],
+               timeout=180)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip().split(";")[0]
+    print(f"\nsmoke Slurm job ID: {job_id}")
+    assert f"job={job_id}" in out.read_text()
+    assert sacct_states([job_id]) == {job_id: ("COMPLETED", "0:0")}
+
+
 def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tmp_path):
     if not (REPO / "Snakefile").exists():
         pytest.fail("Snakefile missing")
     slurm_dir = copy_workflow(tmp_path / "slurm")
     local_dir = copy_workflow(tmp_path / "local")
+    # Both runs import one frozen copy of the package, so an edit to src/ while the test runs
+    # (the two runs take several minutes each) cannot make them differ.
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src", src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = dict(os.environ, NEURODEPTH_SLURM_PARTITION=PARTITION, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # jobs inherit it (--export=ALL)
+    where = _run([sys.executable, "-c", "import neurodepth; print(neurodepth.__file__)"], env=env, timeout=60)
+    assert where.stdout.strip().startswith(str(src)), f"package not imported from the snapshot: {where.stdout}"
 
     t0 = time.monotonic()
     slurm_log = tmp_path / "snakemake_slurm.log"

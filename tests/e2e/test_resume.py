@@ -68,6 +68,7 @@ def test_killed_simulation_shard_reruns_to_identical_data(tmp_path, compiled_mec
     leftovers = [p.name for p in shard.parent.glob("*") if not p.name.startswith(".tmp-")] if shard.parent.exists() else []
     assert "shard_0000.nc" not in leftovers
 
+    killed.run("--unlock")  # a SIGKILLed Snakemake leaves its lock behind
     killed.run(DATASET, "--cores", "2", "--rerun-incomplete")
     assert_datasets_identical(reference.path(DATASET), killed.path(DATASET))
 
@@ -91,6 +92,7 @@ def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
     step_at_kill = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
     assert step_at_kill > 0
 
+    killed.run("--unlock")
     result = killed.run(target, "--cores", "1", "--rerun-incomplete")
     log = killed.path(f"logs/train_model/stylized_l5pc/lif/d1_s0.log").read_text()
     assert f"resuming from {killed.path(MODEL_DIR).name}" in log.lower() or "resum" in log.lower(), result.stderr[-2000:]

@@ -157,3 +157,20 @@ def test_bad_config_names_key():
     del cfg["simulation"]["shards"]
     with pytest.raises(ConfigError, match="shards"):
         cost.estimate_cost(cfg)
+
+
+def test_tiny_config_uses_the_stylized_cell_measurement():
+    cfg = yaml.safe_load((REPO / "tests" / "e2e" / "tiny_config.yaml").read_text())
+    # stylized cell: 0.79 core-s per simulated s at dt 0.05 (the tiny config's dt), 97 segments
+    assert cost.n_channels(cfg, "full") == 194
+    assert cost.shard_core_seconds(cfg, "full") == pytest.approx(0.08 + 2 * 1.2 * (0.79 + 0.075))
+    jobs = dict(zip(*[cost.estimate_cost(cfg)["per_rule"][c] for c in ("rule", "jobs")]))
+    # the same counts `snakemake -n` plans for this config (3 variants x 4 shards, 3 x 3 merges,
+    # 3 variants x 2 depths x 1 seed networks)
+    assert (jobs["simulate_shard"], jobs["merge_dataset"], jobs["train_model"]) == (12, 9, 6)
+
+
+def test_every_constant_names_its_source():
+    table = cost.unit_cost_table()
+    assert table["source"].str.len().min() > 5
+    assert (table["value"] > 0).all()

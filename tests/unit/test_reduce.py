@@ -111,16 +111,9 @@ def test_input_resistance_within_10_percent(stylized):
     assert red["rin_mohm"] == pytest.approx(full["rin_mohm"], rel=0.10)
 
 
-def test_membrane_time_constant_within_20_percent(stylized):
-    full, red = stylized["full_passive"], stylized["red_passive"]
-    assert red["tau_ms"] == pytest.approx(full["tau_ms"], rel=0.20)
-
-
-@pytest.mark.xfail(reason="tau_0 of the reduced stylized cell is ~15 % short (non-uniform Ih/SK "
-                          "conductances); see docs/design.md 'no_branching reduction'",
-                   strict=False)
 def test_membrane_time_constant_within_10_percent(stylized):
     full, red = stylized["full_passive"], stylized["red_passive"]
+    assert full["tau_ms"] > 5
     assert red["tau_ms"] == pytest.approx(full["tau_ms"], rel=0.10)
 
 
@@ -169,11 +162,16 @@ def test_no_nmda_cell_has_no_nmda_anywhere(mechanisms):
     _delete(cell)
 
 
-@pytest.mark.slow
-def test_hay_reduction(mechanisms, hay_morphology_path):
+@pytest.fixture(scope="module")
+def hay(mechanisms, hay_morphology_path):
     from neurodepth.cells.spec import load_cell_spec
 
-    res = _compare(load_cell_spec("hay2011_l5pc", morphology_path=hay_morphology_path))
+    return _compare(load_cell_spec("hay2011_l5pc", morphology_path=hay_morphology_path))
+
+
+@pytest.mark.slow
+def test_hay_reduction(hay):
+    res = hay
     red = res["red"]
     assert red.n_channels == 1278
     assert len(red.reduction) == 9  # 8 basal stems + the apical tree
@@ -182,3 +180,11 @@ def test_hay_reduction(mechanisms, hay_morphology_path):
     for site in ("distal_apical", "distal_basal", "mid_apical"):
         assert res["red_epsp"][site]["attenuation"] == pytest.approx(
             res["full_epsp"][site]["attenuation"], rel=0.20), site
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known shortfall: the Hay cell's reduced tau_0 is ~22 % short "
+                          "(11.8 vs 15.2 ms); see docs/design.md 'no_branching reduction'",
+                   strict=False)
+def test_hay_membrane_time_constant_within_10_percent(hay):
+    assert hay["red_passive"]["tau_ms"] == pytest.approx(hay["full_passive"]["tau_ms"], rel=0.10)

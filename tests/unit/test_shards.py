@@ -90,7 +90,7 @@ def test_roundtrip_exact(tmp_path):
     for i, s in enumerate(spikes):
         got = r.spike_time.values[r.spike_simulation.values == i]
         assert np.array_equal(got, s)  # exact float64, never float16
-    assert np.abs(r.dendritic_voltage.values - dend).max() <= 0.005 + 1e-5  # 0.01 mV quantum (+ float32 rounding)
+    assert np.abs(r.dendritic_voltage.values - dend).max() <= 1 / 64 + 1e-5  # 1/32 mV quantum (+ float32 rounding)
     assert np.allclose(r.exc_rate_hz, inputs[:, :N_SEG].mean(axis=(1, 2)) * 1000)
 
 

@@ -132,3 +132,41 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
     for k, v in kept["state_dict"].items():
         assert torch.equal(v, good["state_dict"][k])
     assert not (out / "model.ckpt").exists()
+
+
+def test_safe_checkpoint_refuses_non_finite_weights(tmp_path):
+    from types import SimpleNamespace
+
+    from neurodepth.lightning_module import NeuronLightningModule
+    from neurodepth.train import SafeCheckpoint
+
+    module = NeuronLightningModule(4, ARCH, _cfg()["phases"])
+    with torch.no_grad():
+        module.model.soma_head.weight[0, 0, 0] = float("nan")
+    target = tmp_path / "last.ckpt"
+    target.write_bytes(b"good")
+    cb = SafeCheckpoint(dirpath=tmp_path)
+    with pytest.raises(TrainingDivergedError, match="soma_head.weight"):
+        cb._save_checkpoint(SimpleNamespace(lightning_module=module, global_step=7), str(target))
+    assert target.read_bytes() == b"good"
+
+
+def test_phase_schedule_by_step():
+    from neurodepth.errors import ConfigError
+    from neurodepth.lightning_module import NeuronLightningModule, validate_phases
+
+    module = NeuronLightningModule(4, ARCH, _cfg(steps=(100, 50))["phases"])
+    assert module.phase_at(0)["lr"] == 0.01 and module.phase_at(99)["spike_weight"] == 1.0
+    assert module.phase_at(100)["lr"] == 0.003 and module.phase_at(10_000)["soma_weight"] == 0.01
+    with pytest.raises(ConfigError, match=r"phases\[1\]"):
+        validate_phases([{"steps": 1, "lr": 1, "spike_weight": 1, "soma_weight": 1}, {"steps": 1}])
+
+
+def test_resume_refuses_checkpoint_of_another_architecture(toy_path, tmp_path):
+    from neurodepth.errors import ConfigError
+
+    out = tmp_path / "run"
+    train_model(toy_path, toy_path, out, ARCH, _cfg(val_every=5), seed=0, max_steps=5)
+    other = {"depth": 2, "kernels": [20, 5], "width": 8}
+    with pytest.raises(ConfigError, match="last.ckpt was trained with architecture"):
+        train_model(toy_path, toy_path, out, other, _cfg(val_every=5), seed=0, max_steps=10)

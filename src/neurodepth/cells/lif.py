@@ -25,8 +25,9 @@ Conventions (fixed here, tested in tests/unit/test_lif.py):
 Because every reset kernel has the same time constant, the accumulated reset term is itself one
 decaying exponential. After a reset in bin ``r`` it equals ``(V_free[r] - v_reset) * a**(u - r)``
 where ``V_free`` is the voltage without any reset. So the simulation is: one linear filter over
-the whole trace (vectorised), then a loop over *output spikes* (not over ms), each step searching
-vectorised for the next threshold crossing. This is exact, not an approximation.
+the whole trace (vectorised), a scan over the bins where ``V_free`` exceeds threshold (the only
+places a spike can occur while the reset term is non-negative; see ``_find_spikes``), and one
+vectorised assembly of the trace. This is exact, not an approximation.
 
 Channel map: the I&F cell has no morphology. It is represented as a point neuron with a single
 pseudo-segment (the soma, segment 0) carrying all 100 synapses; channels 0..n_exc-1 are excitatory
@@ -50,7 +51,7 @@ GAIN_MV = 2.0
 
 # Bins examined per vectorised search step; doubled while no crossing is found so that long
 # silent stretches cost O(log) numpy calls.
-_FIRST_CHUNK = 64
+_FIRST_CHUNK = 32
 
 
 def _check_params(n_channels: int, n_exc: int, tau_ms: float, v_reset_mv: float,
@@ -107,37 +108,75 @@ def simulate_lif(inputs: np.ndarray, n_exc: int = N_EXC, tau_ms: float = TAU_MS,
     _check_params(x.shape[0], n_exc, tau_ms, v_reset_mv, v_threshold_mv)
 
     v_free = lif_free_voltage(x, n_exc, tau_ms, v_reset_mv, gain_mv)
+    n = v_free.size
+    decay = np.exp(-np.arange(n, dtype=np.float64) / tau_ms)  # reset kernel, computed once
+    resets, amps, spikes = _find_spikes(v_free, decay, v_reset_mv, v_threshold_mv)
     v = v_free.copy()
-    n = v.size
-    a = np.exp(-1.0 / tau_ms)
-    spikes: list[int] = []
-
-    start = 0          # first bin not yet examined
-    r_bin = -1         # bin of the latest reset (-1: none yet)
-    r_amp = 0.0        # accumulated reset term (mV) at r_bin
-    chunk = _FIRST_CHUNK
-    while start < n:
-        stop = min(n, start + chunk)
-        seg = v_free[start:stop]
-        if r_bin >= 0:
-            seg = seg - r_amp * a ** np.arange(start - r_bin, stop - r_bin, dtype=np.float64)
-        v[start:stop] = seg
-        above = np.flatnonzero(seg > v_threshold_mv)
-        if above.size == 0:
-            start = stop
-            chunk *= 2
-            continue
-        t_spike = start + int(above[0])
-        spikes.append(t_spike)
-        chunk = _FIRST_CHUNK
-        r_bin = t_spike + 1
-        if r_bin >= n:
-            break
-        # Subtracting the excess of the next bin sets V there to v_reset; all earlier reset
-        # kernels are included because the total reset term then equals V_free - v_reset.
-        r_amp = v_free[r_bin] - v_reset_mv
-        start = r_bin
+    if resets:
+        # piecewise: V = V_free - R_k * decay(t - r_k) between reset r_k and the next one
+        r = np.asarray(resets)
+        ends = np.r_[r[1:], n]
+        lengths = ends - r
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        v[r[0]:] -= np.repeat(np.asarray(amps), lengths) * decay[offsets]
     return v, np.asarray(spikes, dtype=np.float64)
+
+
+def _find_spikes(v_free: np.ndarray, decay: np.ndarray, v_reset: float, v_thr: float):
+    """Output spikes and the resets they cause, exactly, without a per-ms Python loop.
+
+    State after a reset in bin r is one number R = V_free[r] - v_reset (the total reset term
+    there; earlier resets are absorbed in it), so V[t] = V_free[t] - R*decay[t-r] until the next
+    spike. With R >= 0 the reset only lowers V, so spikes can only be where V_free itself is above
+    threshold: those candidate bins are checked one by one (scalar work per candidate, not per
+    ms). With R < 0 (inhibition pulled V below reset) V lies above V_free, so the stretch is
+    searched exactly with vectorised chunks instead.
+    """
+    n = v_free.size
+    vf = v_free.tolist()
+    dec = decay.tolist()
+    cand = np.flatnonzero(v_free > v_thr).tolist()
+    n_cand = len(cand)
+    resets: list[int] = []
+    amps: list[float] = []
+    spikes: list[int] = []
+    r, big_r = -1, 0.0
+    ci = 0
+    start = 0
+    while start < n:
+        t_spike = -1
+        if big_r >= 0.0:
+            while ci < n_cand and cand[ci] < start:
+                ci += 1
+            while ci < n_cand:
+                c = cand[ci]
+                vc = vf[c] - big_r * dec[c - r] if r >= 0 else vf[c]
+                if vc > v_thr:
+                    t_spike = c
+                    break
+                ci += 1
+        else:
+            chunk = _FIRST_CHUNK
+            pos = start
+            while pos < n and t_spike < 0:
+                stop = min(n, pos + chunk)
+                seg = v_free[pos:stop] - big_r * decay[pos - r:stop - r]
+                above = np.flatnonzero(seg > v_thr)
+                if above.size:
+                    t_spike = pos + int(above[0])
+                pos, chunk = stop, chunk * 2
+        if t_spike < 0:
+            break
+        spikes.append(t_spike)
+        r = t_spike + 1
+        if r >= n:
+            break
+        # subtracting the excess of the next bin sets V there to v_reset exactly
+        big_r = vf[r] - v_reset
+        resets.append(r)
+        amps.append(big_r)
+        start = r
+    return resets, amps, spikes
 
 
 def lif_channel_map(n_exc: int = N_EXC, n_inh: int = N_INH) -> pd.DataFrame:

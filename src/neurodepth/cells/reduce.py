@@ -3,40 +3,46 @@
 Method (after Neuron_Reduce, Amsalem et al., Nat Commun 2020; implemented here from the method,
 with NEURON's ``h.Impedance`` as the only tool):
 
-1. Build the full cell and linearise it around its initial state (``finitialize(v_init)``), at
-   ``frequency_hz`` (0 Hz by default) with NEURON's *extended* impedance (gating dynamics included,
-   so Ih's restoring effect counts at DC, as in a current-step measurement).
+1. Build the full cell and linearise it at ``finitialize(v_init)``, at ``frequency_hz`` (0 Hz by
+   default). By default the linearisation is NEURON's plain one (``extended=False``): every
+   channel counts with its conductance at that state (Ih as a leak), which is what fast synaptic
+   events see; ``extended=True`` adds gating dynamics (the true DC slope) and costs ~1000x more.
 2. For every subtree attached to the soma (each basal stem, the apical tree; the axon stays):
    * ``Z_in``: the subtree's own input impedance at its root, measured with the subtree
      disconnected from the soma (sealed tips);
-   * ``A_min``: the strongest soma-to-tip voltage attenuation ``|V_tip / V_root|`` for current
-     injected at the root. For a cylinder with a sealed end this ratio is ``1/cosh(L)`` whatever
-     loads the near end, so it fixes the cylinder's electrotonic length ``L = acosh(1/A_min)``.
-3. Each original dendritic segment ``i`` gets a provisional place ``x_i`` on its cylinder where a
-   uniform cylinder of length L attenuates a soma signal as much as the tree does at ``i``:
-   ``cosh(L(1-x_i))/cosh(L) = |V_i/V_soma|``.
-4. Membrane properties of the cylinder (documented choice): every PARAMETER of every density
-   mechanism (``pas``, channels, Ca dynamics), ``cm`` and the ion reversal potentials are set per
-   reduced segment to the **area-weighted mean of the original segments mapped into it** (empty
-   reduced segments interpolate linearly between their neighbours). The specific properties are
-   thus those of the original membrane at the same electrotonic distance — which is what "the same
-   region rules evaluated at the mapped distance" gives, without needing a spec-specific notion of
-   distance, and it works for any user cell. Conductance parameters (names starting with ``g``) are
-   multiplied by the area fraction that carries the mechanism; other parameters (e.g. Ca decay) are
-   averaged over the carriers only. ``Ra`` is the subtree's length-weighted mean.
+   * ``A_min``: the strongest root-to-tip voltage attenuation ``|V_tip / V_root|`` for current
+     injected at the root. For a sealed cylinder this ratio is ``1/cosh(L)`` whatever loads the
+     near end, so it fixes the cylinder's electrotonic length ``L = acosh(1/A_min)``.
+3. Each original dendritic segment covers, on a uniform cylinder of electrotonic length L, the
+   interval between the places whose attenuation ``cosh(L(1-x))/cosh(L)`` equals that of its
+   parent node and its own node (measured from the soma in the intact cell).
+4. Membrane properties of the cylinder (``mode="density"``, default; documented choice): every
+   PARAMETER of every density mechanism (``pas``, channels, Ca dynamics), ``cm`` and the ion
+   reversal potentials are set per reduced segment to the **area-weighted mean over the original
+   membrane mapped onto it** (each original segment's area spread over its interval). The
+   specific properties are thus those of the original membrane at the same electrotonic distance
+   — what "the region rules evaluated at the mapped distance" aims at — without needing a
+   spec-specific notion of distance, so it works for any user cell. Conductances (parameters
+   whose name starts with ``g``) are weighted with zeros where a mechanism is absent; other
+   parameters (e.g. Ca decay) are averaged over the carriers. ``Ra`` is the subtree's
+   length-weighted mean. (``mode="total"`` instead conserves each mechanism's total conductance
+   and the total capacitance on a cylinder of the tree's area, solving only l/d^2 for Z_in; it
+   kept tau_0 but lost 22 % of the input resistance on the stylized cell, so it is not default.)
 5. With these properties fixed per position, the cylinder's diameter and length are solved (2-D
    least squares in log space, started from Rall's uniform-cylinder formulas) so that the
-   isolated cylinder reproduces ``Z_in`` and ``A_min`` as NEURON measures them. ``nseg`` follows
-   the spec's discretisation rule (odd, ``1 + 2 int(L/40 um)`` by default), at least 3.
+   isolated cylinder reproduces ``Z_in`` and ``A_min`` as NEURON measures them (rel. 1e-4).
+   ``nseg`` is odd with at most 0.05 length constants per segment (at least 5).
 6. The dendrites are deleted, the cylinders attached where their roots were, and every synapse is
-   re-created (same mechanism, same parameters, same channel order) at the place on its cylinder
-   whose transfer impedance to the soma equals the original site's ``|Z(soma, i)|`` (computed on
-   the assembled reduced cell; interpolated between nodes, clipped to the cylinder).
-   Several synapses may then share a reduced segment.
+   re-created (same mechanism, same parameters, same channel order) at the node of the cylinder
+   whose transfer impedance ``|Z(soma, x)|`` equals the original site's (computed on the
+   assembled reduced cell, interpolated between nodes, clipped to the cylinder). Several
+   synapses may share a reduced segment. The nexus recording site is mapped the same way.
 
 The returned ``BuiltCell`` keeps one entry per ORIGINAL dendritic segment: ``segments[i]`` is the
 reduced segment carrying segment ``i``'s synapses, and ``segment_table`` is the full cell's table
-with two added columns, ``reduced_section`` and ``reduced_x``.
+with added columns ``reduced_section`` (key in ``sections``), ``reduced_x`` (the node) and
+``reduced_x_mapped`` (the exact place before snapping to a node). ``cell.reduction`` lists the
+per-subtree :class:`SubtreeFit` (targets and achieved values).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq, least_squares
 
-from ..errors import MorphologyError
+from ..errors import ConfigError, MorphologyError
 
 # Parameters of ion "mechanisms" worth carrying over: the reversal potentials set by the spec.
 _ION_SUFFIX = "_ion"
@@ -402,7 +408,7 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = False,
     areas = np.array([s.area() for s in orig_segments])
 
     if mode not in ("density", "total"):
-        raise ValueError(f"reduction mode {mode!r}: expected 'density' or 'total'")
+        raise ConfigError(f"reduction mode {mode!r}: expected 'density' or 'total'")
     att, ztr, nexus = _measure_intact(h, cell, frequency_hz, extended, v_init)
     # attenuation at each segment's parent node (the soma for a root's first segment)
     att_parent = np.ones(n_seg)
@@ -571,14 +577,17 @@ def _run(h, v_init: float, tstop: float, dt: float, rec_segs):
 def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400.0,
                              step_na: float = -0.05, step_ms: float = 400.0,
                              pulse_na: float = -0.5, pulse_ms: float = 1.0,
+                             fit_start_ms: float = 20.0, fit_max_ms: float = 100.0,
                              dt: float = 0.025) -> dict:
     """Somatic input resistance (MOhm) and membrane time constant (ms), from current injections.
 
     ``rin_mohm``: steady deflection (mean of the last 20 ms of a small step) / current.
     ``tau_ms``: Rall's slowest time constant tau_0, from the decay after a brief pulse: a
-    log-linear fit of |dV| from 5 ms after the pulse until it has fallen to 20 % of that value
-    (at most 80 ms). Early, faster components are the charge equalising along the dendrites and
-    differ between a tree and its cylinder by construction, so they are excluded.
+    log-linear fit of |dV| from ``fit_start_ms`` after the pulse until it has fallen to 20 % of
+    that value (at most ``fit_max_ms``). The default start (20 ms, about tau_0) skips the
+    equalising components, which are faster in a tree than in its cylinder by construction
+    (Rall's peeling fits the tail for the same reason); ``tau_early_ms`` is the same fit from
+    5 ms, reported for comparison.
     """
     h = _h()
     stim = h.IClamp(cell.soma_seg)
@@ -586,7 +595,9 @@ def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400
     try:
         t, (v,) = _run(h, v_init, settle_ms + step_ms, dt, [cell.soma_seg])
         stim.dur, stim.amp = pulse_ms, pulse_na
-        tp, (vp,) = _run(h, v_init, settle_ms + pulse_ms + 120.0, dt, [cell.soma_seg])
+        tp, (vp,) = _run(h, v_init,
+                         settle_ms + pulse_ms + max(fit_start_ms, 5.0) + fit_max_ms + 5.0, dt,
+                         [cell.soma_seg])
     finally:
         stim.amp = 0.0
         del stim
@@ -594,14 +605,18 @@ def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400
     on = (t > settle_ms) & (t <= settle_ms + step_ms)
     steady = v[on][t[on] > settle_ms + step_ms - 20].mean() - base
     base_p = vp[(tp > settle_ms - 20) & (tp <= settle_ms)].mean()
-    t0 = settle_ms + pulse_ms + 5.0
+    t0 = settle_ms + pulse_ms + fit_start_ms
     win = tp >= t0
     dv = np.abs(vp[win] - base_p)
     keep = np.arange(dv.size) < np.argmax(np.r_[dv < 0.2 * dv[0], True])
-    keep &= tp[win] <= t0 + 80.0
+    keep &= tp[win] <= t0 + fit_max_ms
     slope = np.polyfit(tp[win][keep], np.log(dv[keep]), 1)[0]
+    early = (tp >= settle_ms + pulse_ms + 5.0) & (tp <= settle_ms + pulse_ms + 5.0 + fit_max_ms)
+    dve = np.abs(vp[early] - base_p)
+    keep_e = np.arange(dve.size) < np.argmax(np.r_[dve < 0.2 * dve[0], True])
+    slope_e = np.polyfit(tp[early][keep_e], np.log(dve[keep_e]), 1)[0]
     return {"v_rest_mv": float(base), "rin_mohm": float(steady / step_na),
-            "tau_ms": float(-1.0 / slope)}
+            "tau_ms": float(-1.0 / slope), "tau_early_ms": float(-1.0 / slope_e)}
 
 
 def epsp_attenuation(cell, segments, v_init: float = -76.0, settle_ms: float = 300.0,
