@@ -565,6 +565,8 @@ def build_reduced_cell(spec, frequency_hz: float = 0.0, extended: bool = False):
 # --------------------------------------------------------------------------- validation helpers
 
 def _run(h, v_init: float, tstop: float, dt: float, rec_segs):
+    # fixed step on a shared time grid: an earlier CVODE run in this process must not leak in
+    h.CVode().active(0)
     h.dt = dt
     h.steps_per_ms = 1.0 / dt
     vecs = [h.Vector().record(seg._ref_v) for seg in rec_segs]
