@@ -43,6 +43,11 @@ def throughput(args):
     ref_s = base.replace(integrator="cvode", cvode_atol=args.reference_atol)
     cands = {f"fixed dt={dt:g} so={args.secondorder}": base.replace(integrator="fixed", dt_ms=dt, secondorder=args.secondorder)
              for dt in args.dt}
+    for spec in args.adaptive:  # COARSE:FINE:ABOVE_MV:HOLD_MS
+        c, f, v, hold = spec.split(":")
+        cands[f"adaptive dt={float(c):g}/{float(f):g} above {float(v):g} mV hold {int(hold)} so={args.secondorder}"] = base.replace(
+            integrator="fixed", dt_ms=float(c), dt_fine_ms=float(f), refine_above_mv=float(v), refine_hold_ms=int(hold),
+            secondorder=args.secondorder)
     runner = NeuronRunner(cell, base)
     rates = InputRates.from_config(PAPER_RATES)
     table = cell.segment_table
@@ -61,7 +66,8 @@ def throughput(args):
                        max_shift_ms=shift, soma_rms_clipped_mv=soma_rms_clipped(ref["soma"], c["soma"]),
                        ref_cpu_s=ref["cpu_s"], cand_cpu_s=c["cpu_s"], ref_wall_s=ref["wall_s"], cand_wall_s=c["wall_s"],
                        ref_mean_clipped_mv=float(np.minimum(ref["soma"], -55).mean()),
-                       exc_rate_hz=float(x[:n_seg].mean() * 1000))
+                       exc_rate_hz=float(x[:n_seg].mean() * 1000),
+                       fine_fraction=float(getattr(runner, "fine_fraction", 0.0)) if s.dt_fine_ms > 0 else 0.0)
             rows.append(row)
             print(" ".join(f"{k2}={v:.3f}" if isinstance(v, float) else f"{k2}={v}" for k2, v in row.items()), flush=True)
             if args.out:
@@ -106,6 +112,7 @@ def summarize(df):
             spike_match=g.matched.sum() / denom if denom else 1.0,
             soma_rms_clipped_mv=float(np.sqrt(np.mean(g.soma_rms_clipped_mv ** 2))),
             max_shift_ms=float(g.max_shift_ms.max()),
+            fine_fraction=float(g.fine_fraction.mean()),
         ))
     return pd.DataFrame(out)
 
@@ -173,6 +180,8 @@ def main(argv=None):
     p.add_argument("--duration-ms", type=int, default=6000)
     p.add_argument("--dt", type=float, nargs="+", default=[0.05])
     p.add_argument("--secondorder", type=int, default=2)
+    p.add_argument("--adaptive", nargs="*", default=[], metavar="COARSE:FINE:ABOVE_MV:HOLD_MS",
+                   help="adaptive fixed-step candidates, e.g. 0.1:0.025:-60:10")
     p.add_argument("--reference-atol", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scaling-simulations", type=int, default=1)

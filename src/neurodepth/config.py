@@ -39,6 +39,10 @@ def validate_config(config: dict, schema_path=DEFAULT_SCHEMA) -> dict:
     if not schema_path.exists():
         raise ConfigError(f"config schema not found: {schema_path}")
     schema = yaml.safe_load(schema_path.read_text())
+    architectures = config.get("network", {}).get("architectures")
+    if isinstance(architectures, dict):
+        # YAML reads `7: {...}` with an int key; JSON schema keys are strings
+        config["network"]["architectures"] = {str(k): v for k, v in architectures.items()}
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:

@@ -6,7 +6,13 @@ Speed choices (measured in docs/benchmarks.md, "Simulation"):
   made for each synapse. No Python runs per event, and no extra NMODL is needed. The channel ids
   are offset by ``GID_BASE`` (plus a block per runner) so they cannot clash with other gids.
 - The integrator comes from the config: fixed step (``dt_ms``, ``secondorder``: 2 =
-  Crank-Nicolson) or CVODE (``cvode_atol``). ``ParallelContext.psolve`` runs the step loop in C.
+  Crank-Nicolson) or CVODE (``cvode_atol``). The fixed step can be adaptive by soma state
+  (``dt_fine_ms`` > 0): each 1 ms chunk runs at ``dt_fine_ms`` while the soma is within reach of
+  threshold (above ``refine_above_mv`` at the start of any of the last ``refine_hold_ms`` chunks)
+  and at ``dt_ms`` otherwise. Output-spike timing is decided in those near-threshold stretches
+  (a slow ramp to threshold turns a small voltage error into a large timing error), while the
+  long subthreshold stretches tolerate a coarse step; on the Hay cell dt 0.1 / fine 0.025 is
+  both cheaper and closer to CVODE than a uniform dt 0.05 (docs/benchmarks.md, "Simulation").
 - Recording: soma, nexus and (optionally) every dendritic segment at integer ms via
   ``Vector.record(ref, tvec)``; the soma also at every integration step, for spike times.
 - Output spikes: the maximum of each excursion of the soma voltage above -25 mV (the paper's
@@ -46,6 +52,9 @@ class SimulationSettings:
     record_nexus: bool = True
     record_dendrites: bool = False
     simulations_per_shard: int = 4
+    dt_fine_ms: float = 0.0  # > 0: adaptive fixed step (fine step near threshold); 0: uniform dt_ms
+    refine_above_mv: float = -60.0
+    refine_hold_ms: int = 10
 
     @classmethod
     def from_config(cls, cfg: dict, where: str = "simulation") -> "SimulationSettings":
@@ -61,6 +70,11 @@ class SimulationSettings:
             raise ConfigError(f"{where}.dt_ms={s.dt_ms}: expected 0 < dt_ms <= 1")
         if s.integrator == "fixed" and abs(round(1 / s.dt_ms) * s.dt_ms - 1) > 1e-9:
             raise ConfigError(f"{where}.dt_ms={s.dt_ms}: must divide 1 ms (samples are taken at integer ms)")
+        if s.dt_fine_ms < 0 or (s.dt_fine_ms > 0 and (s.dt_fine_ms > s.dt_ms
+                                                       or abs(round(1 / s.dt_fine_ms) * s.dt_fine_ms - 1) > 1e-9)):
+            raise ConfigError(f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that divides 1 ms")
+        if s.refine_hold_ms < 1:
+            raise ConfigError(f"{where}.refine_hold_ms={s.refine_hold_ms}: must be >= 1")
         if s.secondorder not in (0, 1, 2):
             raise ConfigError(f"{where}.secondorder={s.secondorder}: expected 0, 1 or 2")
         if s.duration_ms < 1 or s.simulations_per_shard < 1:
@@ -177,9 +191,32 @@ class NeuronRunner:
             h.cvode.atol(s.cvode_atol)
         else:
             h.cvode.active(0)
-            h.dt = s.dt_ms
-            h.steps_per_ms = 1.0 / s.dt_ms
+            self._set_dt(s.dt_ms)
             h.secondorder = s.secondorder
+
+    def _set_dt(self, dt: float) -> None:
+        # steps_per_ms = 1/dt keeps stdrun's steps per call at one and every ms on a step boundary
+        self.h.dt = dt
+        self.h.steps_per_ms = 1.0 / dt
+
+    def _run_adaptive(self, s: SimulationSettings) -> None:
+        """Fixed step in 1 ms chunks: ``dt_fine_ms`` while the soma was above ``refine_above_mv``
+        at the start of any of the last ``refine_hold_ms`` chunks, ``dt_ms`` otherwise. Input
+        events fall on integer ms, i.e. on step boundaries of either step. The fraction of fine
+        chunks of the last run is kept in ``self.fine_fraction``."""
+        h, soma = self.h, self.cell.soma_seg
+        last_near, n_fine, current = -(10 ** 9), 0, None
+        for ms in range(self.duration_ms):
+            if soma.v > s.refine_above_mv:
+                last_near = ms
+            dt = s.dt_fine_ms if ms - last_near < s.refine_hold_ms else s.dt_ms
+            n_fine += dt == s.dt_fine_ms
+            if dt != current:
+                self._set_dt(dt)
+                current = dt
+            h.continuerun(float(ms + 1))
+        self.fine_fraction = n_fine / self.duration_ms
+        self._set_dt(s.dt_ms)
 
     def run(self, inputs: np.ndarray, settings: SimulationSettings | None = None) -> dict:
         """Simulate one input array (channel, duration_ms) bool. Returns soma/nexus/dendritic
@@ -198,7 +235,10 @@ class NeuronRunner:
         c0, w0 = time.process_time(), time.perf_counter()
         h.finitialize(V_INIT_MV)
         # run to duration_ms (one ms past the last sample) so every sample time is reached
-        h.continuerun(float(self.duration_ms))
+        if s.integrator == "fixed" and s.dt_fine_ms > 0:
+            self._run_adaptive(s)
+        else:
+            h.continuerun(float(self.duration_ms))
         t_full = np.array(self._t_full)
         out = {
             "soma": self._samples(self._soma_ms, t_full),
@@ -251,6 +291,8 @@ def simulate_shard(cell_name: str, variant: str, split: str, shard: int, seed: i
                  integrator=settings.integrator if variant != "lif" else "lif_exact",
                  dt_ms=float(settings.dt_ms) if settings.integrator == "fixed" and variant != "lif" else 0.0,
                  secondorder=int(settings.secondorder), cvode_atol=float(settings.cvode_atol),
+                 dt_fine_ms=float(settings.dt_fine_ms), refine_above_mv=float(settings.refine_above_mv),
+                 refine_hold_ms=int(settings.refine_hold_ms),
                  input_protocol=rates.as_dict(), spike_threshold_mv=SPIKE_THRESHOLD_MV,
                  spike_definition="local maxima of soma voltage above spike_threshold_mv, parabolic peak time",
                  v_init_mv=V_INIT_MV)

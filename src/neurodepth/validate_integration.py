@@ -89,6 +89,9 @@ def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSe
 def describe(s: SimulationSettings) -> str:
     if s.integrator == "cvode":
         return f"cvode atol={s.cvode_atol:g}"
+    if s.dt_fine_ms > 0:
+        return (f"fixed dt={s.dt_ms:g} (fine {s.dt_fine_ms:g} above {s.refine_above_mv:g} mV, hold "
+                f"{s.refine_hold_ms} ms) secondorder={s.secondorder}")
     return f"fixed dt={s.dt_ms:g} secondorder={s.secondorder}"
 
 

@@ -131,3 +131,43 @@ def test_events_reach_the_right_synapse_at_the_right_time(mechanisms):
     assert (both[102:130] - rest[102:130]).max() < (exc[102:130] - rest[102:130]).max() - 0.005
     # the reset between runs is complete: the same inputs give the same trace again
     assert np.array_equal(runner.run(x)["soma"], rest)
+
+
+def test_adaptive_step_settings_validation_names_key():
+    with pytest.raises(ConfigError, match="simulation.dt_fine_ms"):
+        SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.03})  # does not divide 1 ms
+    with pytest.raises(ConfigError, match="simulation.dt_fine_ms"):
+        SimulationSettings.from_config({"dt_ms": 0.05, "dt_fine_ms": 0.1})  # coarser than dt_ms
+    with pytest.raises(ConfigError, match="simulation.refine_hold_ms"):
+        SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.025, "refine_hold_ms": 0})
+    s = SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.025, "refine_above_mv": -62})
+    assert (s.dt_fine_ms, s.refine_above_mv, s.refine_hold_ms) == (0.025, -62.0, 10)
+
+
+@pytest.mark.neuron
+def test_adaptive_step_refines_only_near_threshold(mechanisms):
+    """The adaptive fixed step: all-fine equals the uniform fine step exactly; a threshold no soma
+    reaches gives the uniform coarse step exactly; a real threshold refines part of the run, and
+    the result lies closer to the uniform fine step than the coarse step does."""
+    from neurodepth.inputs import InputRates, generate_inputs
+    from neurodepth.simulate import NeuronRunner, _build, simulation_rng
+
+    cell = _build("stylized_l5pc", "full", mechanisms, None)
+    T = 400
+    s = SimulationSettings(duration_ms=T, record_nexus=False, dt_ms=0.1)
+    runner = NeuronRunner(cell, s)
+    t = cell.segment_table
+    x = generate_inputs(simulation_rng(5, 0), t.length_um.to_numpy(), t.tree.to_numpy(), T,
+                        InputRates.from_config(INPUTS_CFG))
+    coarse = runner.run(x, s)
+    fine = runner.run(x, s.replace(dt_ms=0.025))
+    all_fine = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=-1000.0))
+    assert runner.fine_fraction == 1.0 and np.array_equal(all_fine["soma"], fine["soma"])
+    none_fine = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=1000.0))
+    assert runner.fine_fraction == 0.0 and np.array_equal(none_fine["soma"], coarse["soma"])
+    v_mid = float(np.percentile(fine["soma"], 50))
+    mixed = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5))
+    assert 0.0 < runner.fine_fraction < 1.0
+    err = lambda a: float(np.sqrt(np.mean((np.minimum(a, -55) - np.minimum(fine["soma"], -55)) ** 2)))
+    assert err(mixed["soma"]) < err(coarse["soma"])
+    assert runner.h.dt == 0.1  # the run leaves the coarse step set

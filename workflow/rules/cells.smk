@@ -18,6 +18,7 @@ rule fetch_morphology:
         "resources/morphology/{cell}.{fmt}",
     log:
         "logs/fetch_morphology/{cell}.{fmt}.log",
+    localrule: True
     conda:
         "../../envs/neuron.yaml"
     params:

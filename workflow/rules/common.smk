@@ -161,11 +161,11 @@ def all_targets():
 
 
 def resources_for(stage):
-    """Per-rule resources (mem_mb, runtime in minutes) that grow with each retry."""
+    """Per-rule resources (mem_mb, runtime in minutes, gpu when training on GPUs) that grow with each retry."""
     from neurodepth import resources
 
     function = getattr(resources, f"{stage}_resources")
     return {
         key: (lambda wildcards, attempt, key=key: function(config, attempt)[key])
-        for key in ("mem_mb", "runtime")
+        for key in function(config, 1)
     }

@@ -14,6 +14,7 @@ rule figure_accuracy_vs_depth:
         pdf="results/figures/accuracy_vs_depth.pdf",
     log:
         "logs/figures/accuracy_vs_depth.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:
@@ -35,6 +36,7 @@ rule figure_example_predictions:
         pdf="results/figures/example_predictions.pdf",
     log:
         "logs/figures/example_predictions.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:
@@ -55,6 +57,7 @@ rule figure_roc_timing:
         pdf="results/figures/roc_timing.pdf",
     log:
         "logs/figures/roc_timing.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:
@@ -77,6 +80,7 @@ rule figure_first_layer_weights:
         pdf="results/figures/first_layer_weights.pdf",
     log:
         "logs/figures/first_layer_weights.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:
@@ -98,6 +102,7 @@ rule figure_cell_morphology:
         pdf="results/figures/cell_morphology.pdf",
     log:
         "logs/figures/cell_morphology.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:
@@ -118,6 +123,7 @@ rule figure_dataset_overview:
         pdf="results/figures/dataset_overview.pdf",
     log:
         "logs/figures/dataset_overview.log",
+    localrule: True
     conda:
         "../../envs/plot.yaml"
     params:
@@ -142,6 +148,7 @@ if "lif" in VARIANTS:
             pdf="results/figures/lif_check.pdf",
         log:
             "logs/figures/lif_check.log",
+        localrule: True
         conda:
             "../../envs/plot.yaml"
         params:

@@ -19,6 +19,7 @@ rule summarize:
         table_md="results/summary/results_table.md",
     log:
         "logs/summarize.log",
+    localrule: True
     conda:
         "../../envs/base.yaml"
     params:
