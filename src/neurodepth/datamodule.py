@@ -85,6 +85,30 @@ class FixedWindows(Dataset):
         return {"inputs": torch.from_numpy(x), "spike": torch.from_numpy(spike), "soma": torch.from_numpy(soma)}
 
 
+IDENTITY_ATTRS = ("cell", "variant", "config_hash")
+
+
+def data_identity(attrs: dict) -> dict:
+    """What must agree between datasets used together: the cell, the variant, the config hash."""
+    return {key: str(attrs.get(key, "")) for key in IDENTITY_ATTRS}
+
+
+def check_compatible(named: dict) -> dict:
+    """``named``: role -> (path, attrs). Raise DatasetError naming the files that disagree."""
+    items = list(named.items())
+    first_role, (first_path, first_attrs) = items[0]
+    reference = data_identity(first_attrs)
+    for role, (path, attrs) in items[1:]:
+        other = data_identity(attrs)
+        for key in IDENTITY_ATTRS:
+            if other[key] != reference[key]:
+                raise DatasetError(
+                    f"incompatible datasets: {role} set {path} has {key}={other[key]!r} but "
+                    f"{first_role} set {first_path} has {key}={reference[key]!r} (made with a different "
+                    f"config; rerun the pipeline so both come from the same one)")
+    return reference
+
+
 class NeuronDataModule(pl.LightningDataModule):
     """Data for one training job. ``training_cfg`` is the config's ``training`` section."""
 
@@ -109,6 +133,8 @@ class NeuronDataModule(pl.LightningDataModule):
         if self.train_reader.n_channels != self.valid_reader.n_channels:
             raise DatasetError(f"{train_path} has {self.train_reader.n_channels} channels but "
                                f"{valid_path} has {self.valid_reader.n_channels}")
+        self.data_identity = check_compatible(
+            {"train": (train_path, self.train_reader.attrs), "valid": (valid_path, self.valid_reader.attrs)})
         # Built eagerly so that configuration errors surface before the Trainer starts.
         self.train_set = RandomWindowBatches(self.train_reader, self.window_ms, self.min_end_ms,
                                              self.batch_size, self.seed, self.start_step)

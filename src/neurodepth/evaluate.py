@@ -141,6 +141,11 @@ def evaluate_checkpoint(ckpt, test_path, evaluation_cfg: dict, out_metrics, out_
     model.to(device)
     bias = mmeta["soma_bias_mv"]
     reader = DatasetReader(test_path, soma_bias_mv=bias)
+    if mmeta.get("data_identity"):
+        from .datamodule import check_compatible
+
+        check_compatible({"training": (f"of checkpoint {ckpt}", mmeta["data_identity"]),
+                          "test": (test_path, reader.attrs)})
     if reader.n_channels != mmeta["n_inputs"]:
         raise DatasetError(f"{test_path} has {reader.n_channels} input channels, checkpoint {ckpt} expects "
                            f"{mmeta['n_inputs']}")

@@ -41,8 +41,9 @@ def validate_phases(phases) -> list[dict]:
 class NeuronLightningModule(pl.LightningModule):
     def __init__(self, n_inputs: int, architecture: dict, phases: list[dict], l2: float = 1e-8,
                  n_dendritic: int = 0, init_std: float = 0.01, divergence_loss: float = 1e6,
-                 soma_bias_mv: float = -67.7, seed: int | None = None):
-        # soma_bias_mv and seed are stored (hyper-parameters) for evaluation and provenance.
+                 soma_bias_mv: float = -67.7, seed: int | None = None, data_identity: dict | None = None):
+        # soma_bias_mv, seed and the training data's identity (cell, variant, config hash) are
+        # stored as hyper-parameters for evaluation, integrity checks and provenance.
         super().__init__()
         self.save_hyperparameters()
         self.model = TCN(n_inputs, architecture["kernels"], architecture["width"],

@@ -120,7 +120,7 @@ def train_model(train_path, valid_path, out_dir, architecture: dict, training_cf
         n_inputs=dm.n_inputs, architecture=dict(architecture), phases=phases,
         l2=float(training_cfg.get("l2", 1e-8)), init_std=float(training_cfg.get("init_std", 0.01)),
         divergence_loss=float(training_cfg.get("divergence_loss", 1e6)),
-        soma_bias_mv=dm.soma_bias_mv, seed=int(seed))
+        soma_bias_mv=dm.soma_bias_mv, seed=int(seed), data_identity=dm.data_identity)
 
     accelerator, precision = _precision_and_accelerator(training_cfg)
     checkpoint = SafeCheckpoint(dirpath=out_dir, filename="best", monitor=MONITOR, mode="max",
@@ -182,5 +182,6 @@ def load_model(ckpt_path, map_location="cpu") -> tuple[TCN, dict]:
         "receptive_field": model.receptive_field, "macs_per_ms": model.macs_per_ms,
         "global_step": int(ckpt.get("global_step", 0)), "best_val_spike_auc": best,
         "soma_bias_mv": float(hp.get("soma_bias_mv", -67.7)), "seed": hp.get("seed"),
+        "data_identity": dict(hp.get("data_identity") or {}),
     }
     return model, meta
