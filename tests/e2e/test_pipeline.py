@@ -82,3 +82,13 @@ def test_one_figure_reruns_alone(tiny_run):
     assert "figure_accuracy_vs_depth" in log
     for upstream in ("simulate_shard", "merge_dataset", "train_model", "evaluate_model"):
         assert f"rule {upstream}" not in log and f"localrule {upstream}" not in log
+
+
+def test_html_report_holds_every_figure_with_its_caption(tiny_run):
+    tiny_run.run("--report", "report.html")
+    html = (tiny_run.root / "report.html").read_text(errors="replace")
+    for png in sorted((tiny_run.root / "results/figures").glob("*.png")):
+        assert png.name in html, f"{png.name} missing from the report"
+    # a phrase from a caption (.rst) and one from the workflow description
+    assert "true-positive rate" in html
+    assert "depth_needed.csv" in html
