@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .atomic import write_netcdf_atomic
+from .atomic import check_free_space, write_netcdf_atomic
 from .errors import DatasetError, ShardError
 from .provenance import file_sha256, provenance_attrs
 
@@ -373,4 +373,23 @@ def merge_shards(shard_paths, out_path) -> Path:
     )
     merged.attrs = attrs
     _validate(merged, Path(out_path))
+    _require_spikes_for_training(merged, out_path)
+    check_free_space(Path(out_path).parent, int(1.2 * sum(p.stat().st_size for p in shard_paths)),
+                     what=f"dataset {out_path}")
     return write_shard(merged, out_path)
+
+
+def _require_spikes_for_training(ds: xr.Dataset, out_path) -> None:
+    """A training set without a single output spike cannot teach spike prediction: stop here,
+    naming the dataset and the config key to change, rather than train a network on it."""
+    n_spikes = int(ds.sizes.get("spike", 0))
+    split, variant = str(ds.attrs.get("split", "")), str(ds.attrs.get("variant", ""))
+    if n_spikes == 0:
+        message = (f"dataset {out_path}: no output spikes in any of its {ds.sizes['simulation']} "
+                   f"simulations; the {variant} cell never fired. Raise its input rates (config key "
+                   f"'inputs.{variant}.exc_per_100ms') or simulate more (simulation.shards.{split})")
+        if split == "train":
+            raise DatasetError(message)
+        import logging
+
+        logging.getLogger(__name__).warning(message)

@@ -339,8 +339,14 @@ def run_shard(cell_name: str, variant: str, split: str, shard: int, seed: int, s
               inputs_cfg: dict, mechanisms_dir, morphology_path, out_path, config_hash: str,
               progress: bool = True) -> Path:
     """Simulate one shard and write it atomically to ``out_path`` (the Snakemake entry point)."""
+    from .atomic import check_free_space
     from .shards import write_shard
 
+    # before hours of simulation, not after: the shard's size is known from the config
+    settings = SimulationSettings.from_config(simulation_cfg)
+    per_sim = 0.1e6 * settings.duration_ms / 1000.0 * (1 + 8 * bool(simulation_cfg.get("record_dendrites")))
+    check_free_space(Path(out_path).parent, int(2 * per_sim * settings.simulations_per_shard),
+                     what=f"shard {out_path}")
     ds = simulate_shard(cell_name, variant, split, shard, seed, simulation_cfg, inputs_cfg,
                         mechanisms_dir=mechanisms_dir, morphology_path=morphology_path,
                         config_hash=config_hash, progress=progress)
