@@ -36,7 +36,10 @@ def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
                     assert ds.sizes["channel"] == n_channels
                 v = ds["soma_voltage"].values
                 assert np.isfinite(v).all()
-                assert -100 < v.min() and v.max() < 70
+                if variant == "lif":  # V = -75 + 2 x filtered input: inhibition can pull it far down
+                    assert -250 < v.min() and v.max() < -40
+                else:  # between E_K - 5 and E_Na + 20 mV
+                    assert -90 < v.min() and v.max() < 70
     with xr.open_dataset(tiny_run.root / "results/datasets/stylized_l5pc/full/train.nc") as full, xr.open_dataset(
         tiny_run.root / "results/datasets/stylized_l5pc/no_nmda/train.nc"
     ) as no_nmda:
@@ -53,7 +56,13 @@ def test_metrics_are_within_valid_ranges(tiny_run):
     assert (rmse >= 0).all() and np.isfinite(rmse).all()
     summary = pd.read_csv(tiny_run.root / "results/summary/depth_needed.csv")
     assert set(summary["variant"]) == {"full", "no_nmda", "lif"}
-    assert summary["depth_needed"].isin([1, 2]).all()
+    for _, row in summary.iterrows():
+        test_spikes = metrics.query("variant == @row.variant and metric == 'spike_auc'")["value"].notna().any()
+        if test_spikes:
+            assert row["depth_needed"] in (1, 2)
+            assert row["depth_needed_p05"] <= row["depth_needed"] <= row["depth_needed_p95"]
+        else:  # a tiny test split can hold no output spike: the AUC and the depth are undefined
+            assert np.isnan(row["depth_needed"]) and "no output spikes" in row["note"]
 
 
 def test_figures_are_nonempty_images(tiny_run):
