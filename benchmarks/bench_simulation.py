@@ -2,12 +2,18 @@
 
 Baseline (the original protocol): CVODE atol 1e-3, soma + nexus + every dendritic segment
 recorded at every step and resampled to 1 ms. Candidate(s): fixed step (``--dt``, Crank-Nicolson
-by default) recording soma + nexus at 1 ms. Same cell, same inputs, runs interleaved per
-simulation so that the load of a shared machine hits both alike; throughput is measured in CPU
-seconds of this process (``time.process_time``), i.e. simulated seconds per core-second.
+by default) and adaptive fixed step (``--adaptive COARSE:FINE:ABOVE_MV:HOLD_MS``: the fine step
+while the soma is near threshold, see ``simulate.NeuronRunner._run_adaptive``), recording soma +
+nexus at 1 ms. Same cell, same inputs, runs interleaved per simulation so that the load of a
+shared machine hits both alike; throughput is measured in CPU seconds of this process
+(``time.process_time``), i.e. simulated seconds per core-second.
 
     .venv/bin/python benchmarks/bench_simulation.py --mechanisms results/mechanisms \
-        --morphology ../shared/data/hay2011/cell1.asc --simulations 10 --duration-ms 6000
+        --morphology ../shared/data/hay2011/cell1.asc --simulations 10 --duration-ms 6000 \
+        --dt 0.05 --adaptive 0.1:0.025:-65:10 --skip-scaling
+
+``--first-simulation K`` starts at input draw K, so a long run can be split over processes (the
+per-simulation CSV rows of the parts concatenate).
 
 Prints one line per simulation and a summary; writes a CSV (``--out``).
 """
@@ -53,7 +59,7 @@ def throughput(args):
     table = cell.segment_table
     seed = derive_seed("bench_simulation", args.seed)
     rows, kept = [], []
-    for k in range(args.simulations):
+    for k in range(args.first_simulation, args.first_simulation + args.simulations):
         x = generate_inputs(simulation_rng(seed, k), table.length_um.to_numpy(), table.tree.to_numpy(), args.duration_ms, rates)
         runner.set_recording(True, True, every_step=True)
         ref = runner.run(x, ref_s)
@@ -177,8 +183,9 @@ def main(argv=None):
     p.add_argument("--morphology", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hay2011" / "cell1.asc"))
     p.add_argument("--mechanisms", required=True)
     p.add_argument("--simulations", type=int, default=10)
+    p.add_argument("--first-simulation", type=int, default=0, help="index of the first input draw (split a long run over processes)")
     p.add_argument("--duration-ms", type=int, default=6000)
-    p.add_argument("--dt", type=float, nargs="+", default=[0.05])
+    p.add_argument("--dt", type=float, nargs="*", default=[0.05], help="uniform fixed steps (none: only --adaptive)")
     p.add_argument("--secondorder", type=int, default=2)
     p.add_argument("--adaptive", nargs="*", default=[], metavar="COARSE:FINE:ABOVE_MV:HOLD_MS",
                    help="adaptive fixed-step candidates, e.g. 0.1:0.025:-60:10")

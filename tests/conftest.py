@@ -56,3 +56,20 @@ def hay_segments_csv() -> Path:
     if not path.exists():
         pytest.skip(f"Hay segment table {path} is absent")
     return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def tiny_local_run(tmp_path_factory):
+    """The tiny config run locally once per session (``snakemake --cores 2``), every stage real.
+
+    Shared by the end-to-end tests and the cluster test, which compares its Slurm run with it.
+    """
+    import time
+
+    from workflow_helpers import copy_workflow
+
+    workflow = copy_workflow(tmp_path_factory.mktemp("tiny_local_run"))
+    start = time.monotonic()
+    workflow.run("--cores", "2")
+    workflow.seconds = time.monotonic() - start
+    return workflow

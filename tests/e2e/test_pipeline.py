@@ -7,16 +7,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from workflow_helpers import copy_workflow
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, compiled_mechanisms):
-    workflow = copy_workflow(tmp_path_factory.mktemp("tiny_pipeline"), mechanisms_from=compiled_mechanisms)
-    workflow.run("--cores", "2")
-    return workflow
+def tiny_run(tiny_local_run):
+    return tiny_local_run
 
 
 def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
