@@ -38,6 +38,9 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "hay2011_l5pc.fixed_dt_ref_ms": UnitCost(0.025, "ms", PROTOCOL),
     "hay2011_l5pc.cvode_s_per_sim_s": UnitCost(
         18.5, "core-s per simulated s", PROTOCOL + ": CVODE ~18-19 s"),
+    "hay2011_l5pc.adaptive_s_per_sim_s": UnitCost(
+        2.65, "core-s per simulated s",
+        "docs/benchmarks.md, section 'Simulation': adaptive dt 0.1/0.025 ms above -60 mV, 60 s measured"),
     "hay2011_l5pc.n_segments": UnitCost(639, "dendritic segments", "paper_protocol.md, 'Cells'"),
     # The embedded stylized cell: CPU seconds (a dedicated cluster core sees CPU time, not the
     # wall time of a shared laptop), fixed step dt 0.05 ms, Crank-Nicolson.
@@ -47,6 +50,9 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "stylized_l5pc.cvode_s_per_sim_s": UnitCost(
         18.5 * 0.79 / 4.61, "core-s per simulated s",
         "ASSUMED: Hay CVODE x the measured stylized/Hay fixed-step CPU ratio (0.79 / 4.61)"),
+    "stylized_l5pc.adaptive_s_per_sim_s": UnitCost(
+        0.79 * 2.65 / (15.30 / 3.30), "core-s per simulated s",
+        "ASSUMED: stylized fixed dt 0.05 cost x Hay's measured adaptive / fixed-0.05 ratio (2.65 / 4.64)"),
     "stylized_l5pc.n_segments": UnitCost(97, "dendritic segments", CELLS_BENCH),
     "stylized_l5pc.cell_build_s": UnitCost(0.08, "core-s per shard", CELLS_BENCH),
     # no_branching (equivalent cylinders) has fewer compartments: counting it at the full cell's
@@ -116,6 +122,9 @@ def neuron_s_per_sim_s(config: dict, variant: str) -> float:
     key = cell_key(config)
     if sim["integrator"] == "cvode":
         cost = unit(f"{key}.cvode_s_per_sim_s")
+    elif float(sim.get("dt_fine_ms", 0) or 0) > 0:
+        # adaptive fixed step: measured at its recommended settings (config.yaml)
+        cost = unit(f"{key}.adaptive_s_per_sim_s")
     else:
         # fixed step: the loop runs duration/dt steps, so cost scales with dt_ref / dt
         cost = unit(f"{key}.fixed_s_per_sim_s") * unit(f"{key}.fixed_dt_ref_ms") / float(sim["dt_ms"])
