@@ -64,7 +64,8 @@ def make(per_variant: dict):
     ax_f.set_xlabel("")
     ax_f.set_ylabel("output firing rate (Hz)")
     ax_f.set_xticks(range(len(order)))
-    ax_f.set_xticklabels([C.VARIANT_SHORT.get(v, v) for v in variants], fontsize=10)
+    tick = {"no_nmda": "AMPA\nonly", "no_branching": "un-\nbranched"}  # short: four boxes share a narrow panel
+    ax_f.set_xticklabels([tick.get(v, C.VARIANT_SHORT.get(v, v)) for v in variants], fontsize=10)
     ax_f.set_ylim(top=ax_f.get_ylim()[1] * 1.18)  # room for the mean labels
     for ax, letter in zip(axes, "ABC"):
         C.panel_label(ax, letter)
