@@ -197,7 +197,7 @@ def test_dataset_overview(tiny, tmp_path):
     n_sim = sum(len(c.get_offsets()) for c in ax_r.collections)
     assert n_sim == len(tiny_results.VARIANTS) * tiny_results.N_SIM
     assert len(ax_v.patches) == len(tiny_results.VARIANTS)  # one step histogram per variant
-    assert [t.get_text() for t in ax_f.get_xticklabels()] == ["full", "no NMDA", "I&F"]
+    assert [t.get_text() for t in ax_f.get_xticklabels()] == ["full", "AMPA\nonly", "I&F"]
     _check_saved(fig, tmp_path, "dataset_overview")
 
 
