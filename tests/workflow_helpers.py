@@ -62,7 +62,7 @@ def copy_workflow(
         if not src.exists():
             continue
         if src.is_dir():
-            shutil.copytree(src, dest / part)
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dest / part)
     import yaml

@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from workflow_helpers import copy_workflow
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 UP = REPO / "tests" / "cluster" / "local_slurm_up.sh"
 DOWN = REPO / "tests" / "cluster" / "local_slurm_down.sh"
-TINY = REPO / "tests" / "e2e" / "tiny_config.yaml"
-WORKFLOW_PARTS = ["Snakefile", "workflow", "scripts", "config", "envs", "profiles"]
 PARTITION = "debug"
 RUN_TIMEOUT_S = 2400  # the whole Slurm run, enforced with `timeout -s INT` so jobs get cancelled
 
@@ -92,22 +91,6 @@ def slurm_cluster():
     finally:
         down = _run(["bash", str(DOWN)], timeout=300)
         print(down.stdout[-1000:])
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for part in WORKFLOW_PARTS:
-        src = REPO / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / part)
-    shutil.copy2(TINY, dest / "tiny_config.yaml")
-    return dest
-
-
-def snakemake_cmd(*args) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--configfile", "tiny_config.yaml", *args]
 
 
 def run_logged(cmd, cwd: Path, env: dict, timeout_s: int, log: Path) -> subprocess.CompletedProcess:
@@ -214,7 +197,8 @@ def test_cluster_runs_a_batch_job_with_accounting(slurm_cluster, tmp_path):
 def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local_run, tmp_path):
     if not (REPO / "Snakefile").exists():
         pytest.fail("Snakefile missing")
-    slurm_dir = copy_workflow(tmp_path / "slurm")
+    slurm = copy_workflow(tmp_path / "slurm")
+    slurm_dir = slurm.root
     # The Slurm run imports a frozen copy of the package, so an edit to src/ while it runs (it
     # takes minutes) cannot change it half-way.
     src = tmp_path / "src"
@@ -228,7 +212,7 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     t0 = time.monotonic()
     slurm_log = tmp_path / "snakemake_slurm.log"
     result = run_logged(
-        snakemake_cmd(
+        slurm.command(
             "--profile", "profiles/slurm",
             "--slurm-init-seconds-before-status-checks", "2",
             "--slurm-keep-successful-logs",

@@ -54,11 +54,11 @@ def assert_datasets_identical(a, b):
         assert x.attrs["config_hash"] == y.attrs["config_hash"]
 
 
-def test_killed_simulation_shard_reruns_to_identical_data(tmp_path, compiled_mechanisms):
-    reference = copy_workflow(tmp_path / "reference", mechanisms_from=compiled_mechanisms)
+def test_killed_simulation_shard_reruns_to_identical_data(tmp_path, mechanisms):
+    reference = copy_workflow(tmp_path / "reference", mechanisms_from=mechanisms)
     reference.run(DATASET, "--cores", "2")
 
-    killed = copy_workflow(tmp_path / "killed", mechanisms_from=compiled_mechanisms)
+    killed = copy_workflow(tmp_path / "killed", mechanisms_from=mechanisms)
     log = killed.path("logs/simulate_shard/stylized_l5pc/full/train/shard_0000.log")
     process = killed.start(DATASET, "--cores", "1")
     # the shard's log appears when its process starts simulating; kill it a moment later

@@ -14,10 +14,10 @@ except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
 SPLITS = ["train", "valid", "test"]
+# cell.name is a built-in spec name or the path of a user's spec YAML
+CELL_SPEC_IS_FILE = config["cell"]["name"].endswith((".yaml", ".yml"))
 CELL = (
-    Path(config["cell"]["name"]).stem
-    if config["cell"]["name"].endswith((".yaml", ".yml"))
-    else config["cell"]["name"]
+    Path(config["cell"]["name"]).stem if CELL_SPEC_IS_FILE else config["cell"]["name"]
 )
 VARIANTS = config["variants"]
 DEPTHS = config["network"]["depths"]
@@ -54,7 +54,7 @@ def _cell_morphology_entry():
     from neurodepth.cells.spec import SPEC_DIR
 
     name = config["cell"]["name"]
-    path = Path(name) if name.endswith((".yaml", ".yml")) else SPEC_DIR / f"{name}.yaml"
+    path = Path(name) if CELL_SPEC_IS_FILE else SPEC_DIR / f"{name}.yaml"
     if not path.exists():
         raise WorkflowError(f"config key 'cell.name': no cell spec {path}")
     import yaml
@@ -98,41 +98,12 @@ def architecture(wildcards):
     return architecture_for_depth(int(wildcards.depth), config["network"])
 
 
-def metrics_paths():
+def network_paths(pattern, variants=None):
+    """One path per trained network (variant x depth x seed) of ``pattern``."""
     return expand(
-        "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/metrics.csv",
+        pattern,
         cell=CELL,
-        variant=VARIANTS,
-        depth=DEPTHS,
-        seed=SEEDS,
-    )
-
-
-def prediction_paths():
-    return expand(
-        "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
-        cell=CELL,
-        variant=VARIANTS,
-        depth=DEPTHS,
-        seed=SEEDS,
-    )
-
-
-def variant_predictions(variant):
-    return expand(
-        "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
-        cell=CELL,
-        variant=variant,
-        depth=DEPTHS,
-        seed=SEEDS,
-    )
-
-
-def variant_checkpoints(variant):
-    return expand(
-        "results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
-        cell=CELL,
-        variant=variant,
+        variant=VARIANTS if variants is None else variants,
         depth=DEPTHS,
         seed=SEEDS,
     )

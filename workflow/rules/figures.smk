@@ -26,7 +26,10 @@ rule figure_accuracy_vs_depth:
 rule figure_example_predictions:
     input:
         dataset=f"results/datasets/{CELL}/{MAIN_VARIANT}/test.nc",
-        predictions=variant_predictions(MAIN_VARIANT),
+        predictions=network_paths(
+            "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
+            [MAIN_VARIANT],
+        ),
     output:
         png=report(
             "results/figures/example_predictions.png",
@@ -47,7 +50,9 @@ rule figure_example_predictions:
 
 rule figure_roc_timing:
     input:
-        predictions=prediction_paths(),
+        predictions=network_paths(
+            "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc"
+        ),
     output:
         png=report(
             "results/figures/roc_timing.png",
@@ -68,7 +73,10 @@ rule figure_roc_timing:
 
 rule figure_first_layer_weights:
     input:
-        checkpoints=variant_checkpoints(MAIN_VARIANT),
+        checkpoints=network_paths(
+            "results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
+            [MAIN_VARIANT],
+        ),
         dataset=f"results/datasets/{CELL}/{MAIN_VARIANT}/test.nc",
         summary_metrics="results/summary/metrics.csv",
     output:

@@ -3,7 +3,9 @@
 
 rule summarize:
     input:
-        metrics=metrics_paths(),
+        metrics=network_paths(
+            "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/metrics.csv"
+        ),
     output:
         metrics=report(
             "results/summary/metrics.csv",
