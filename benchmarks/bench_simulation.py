@@ -13,7 +13,14 @@ shared machine hits both alike; throughput is measured in CPU seconds of this pr
         --dt 0.05 --adaptive 0.1:0.025:-65:10 --skip-scaling
 
 ``--first-simulation K`` starts at input draw K, so a long run can be split over processes (the
-per-simulation CSV rows of the parts concatenate).
+per-simulation CSV rows of the parts concatenate; ``--summarize A.csv B.csv`` prints their joint
+summary).
+
+``--converged-atol 1e-5`` adds a converged solution (CVODE at that tolerance) of every draw and
+scores the baseline *and* each candidate against it (columns ``*_conv``): the atol-1e-3 baseline
+is not exact, and this tells which method is closer to the true trajectory. Converged runs are
+deterministic and cost ~2x the baseline, so they are cached in ``--cache-dir`` (keyed by cell,
+draw, duration and tolerance); they are not part of any timing.
 
 Prints one line per simulation and a summary; writes a CSV (``--out``).
 """
@@ -36,7 +43,7 @@ from neurodepth.inputs import InputRates, generate_inputs
 from neurodepth.seeds import derive_seed
 from neurodepth.shards import build_shard_dataset, write_shard
 from neurodepth.simulate import NeuronRunner, SimulationSettings, _build, simulation_rng
-from neurodepth.validate_integration import match_spikes, soma_rms_clipped
+from neurodepth.validate_integration import converged_scores, match_spikes, soma_rms_clipped
 
 PAPER_RATES = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
 
@@ -49,11 +56,14 @@ def throughput(args):
     ref_s = base.replace(integrator="cvode", cvode_atol=args.reference_atol)
     cands = {f"fixed dt={dt:g} so={args.secondorder}": base.replace(integrator="fixed", dt_ms=dt, secondorder=args.secondorder)
              for dt in args.dt}
-    for spec in args.adaptive:  # COARSE:FINE:ABOVE_MV:HOLD_MS
-        c, f, v, hold = spec.split(":")
-        cands[f"adaptive dt={float(c):g}/{float(f):g} above {float(v):g} mV hold {int(hold)} so={args.secondorder}"] = base.replace(
-            integrator="fixed", dt_ms=float(c), dt_fine_ms=float(f), refine_above_mv=float(v), refine_hold_ms=int(hold),
-            secondorder=args.secondorder)
+    for spec in args.adaptive:  # COARSE:FINE:ABOVE_MV:HOLD_MS[:MID:MID_ABOVE_MV]
+        c, f, v, hold, *mid = spec.split(":")
+        mid_dt, mid_mv = (float(mid[0]), float(mid[1])) if mid else (0.0, -65.0)
+        name = f"adaptive dt={float(c):g}" + (f"/{mid_dt:g} above {mid_mv:g} mV" if mid else "") + (
+            f"/{float(f):g} above {float(v):g} mV hold {int(hold)} so={args.secondorder}")
+        cands[name] = base.replace(integrator="fixed", dt_ms=float(c), dt_fine_ms=float(f), refine_above_mv=float(v),
+                                   refine_hold_ms=int(hold), dt_mid_ms=mid_dt, mid_above_mv=mid_mv,
+                                   secondorder=args.secondorder)
     runner = NeuronRunner(cell, base)
     rates = InputRates.from_config(PAPER_RATES)
     table = cell.segment_table
@@ -63,6 +73,7 @@ def throughput(args):
         x = generate_inputs(simulation_rng(seed, k), table.length_um.to_numpy(), table.tree.to_numpy(), args.duration_ms, rates)
         runner.set_recording(True, True, every_step=True)
         ref = runner.run(x, ref_s)
+        conv = converged_run(args, runner, x, k, base) if args.converged_atol else None
         runner.set_recording(True, False, every_step=False)
         for name, s in cands.items():
             c = runner.run(x, s)
@@ -73,7 +84,14 @@ def throughput(args):
                        ref_cpu_s=ref["cpu_s"], cand_cpu_s=c["cpu_s"], ref_wall_s=ref["wall_s"], cand_wall_s=c["wall_s"],
                        ref_mean_clipped_mv=float(np.minimum(ref["soma"], -55).mean()),
                        exc_rate_hz=float(x[:n_seg].mean() * 1000),
-                       fine_fraction=float(getattr(runner, "fine_fraction", 0.0)) if s.dt_fine_ms > 0 else 0.0)
+                       fine_fraction=float(getattr(runner, "fine_fraction", 0.0)) if s.dt_fine_ms > 0 else 0.0,
+                       mid_fraction=float(getattr(runner, "mid_fraction", 0.0)) if s.dt_mid_ms > 0 else 0.0)
+            if conv is not None:
+                sc = converged_scores(conv, ref, c, 1.0)
+                row.update(conv_spikes=sc["converged_spikes"], ref_matched_conv=sc["reference_matched_converged"],
+                           cand_matched_conv=sc["candidate_matched_converged"],
+                           ref_rms_conv_mv=sc["reference_soma_rms_vs_converged_mv"],
+                           cand_rms_conv_mv=sc["candidate_soma_rms_vs_converged_mv"])
             rows.append(row)
             print(" ".join(f"{k2}={v:.3f}" if isinstance(v, float) else f"{k2}={v}" for k2, v in row.items()), flush=True)
             if args.out:
@@ -83,6 +101,23 @@ def throughput(args):
               flush=True)
         print(summarize(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     return pd.DataFrame(rows), kept, cell
+
+
+def converged_run(args, runner, x, k, base):
+    """CVODE at ``--converged-atol`` on draw ``k`` (soma every step), from the cache when there."""
+    key = f"{args.cell}_seed{args.seed}_sim{k}_{args.duration_ms}ms_atol{args.converged_atol:g}.npz"
+    path = Path(args.cache_dir) / key
+    if path.exists():
+        z = np.load(path)
+        if np.array_equal(z["inputs_sum"], x.sum(axis=1)):  # same draw, not a stale cache
+            return {"soma": z["soma"], "spike_times": z["spike_times"]}
+    runner.set_recording(False, False, every_step=True)
+    out = runner.run(x, base.replace(integrator="cvode", cvode_atol=args.converged_atol))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, soma=out["soma"], spike_times=out["spike_times"], inputs_sum=x.sum(axis=1))
+    os.replace(tmp, path)
+    return out
 
 
 def storage_only(args):
@@ -119,7 +154,15 @@ def summarize(df):
             soma_rms_clipped_mv=float(np.sqrt(np.mean(g.soma_rms_clipped_mv ** 2))),
             max_shift_ms=float(g.max_shift_ms.max()),
             fine_fraction=float(g.fine_fraction.mean()),
+            mid_fraction=float(g.mid_fraction.mean()) if "mid_fraction" in g else 0.0,
         ))
+        if "conv_spikes" in g:
+            conv = g.conv_spikes.sum()
+            for who, n in (("ref", g.ref_spikes.sum()), ("cand", g.cand_spikes.sum())):
+                d = max(conv, n)
+                out[-1][f"{who}_vs_conv"] = f"{g[f'{who}_matched_conv'].sum()}/{d}"
+                out[-1][f"{who}_match_conv"] = g[f"{who}_matched_conv"].sum() / d if d else 1.0
+                out[-1][f"{who}_rms_conv_mv"] = float(np.sqrt(np.mean(g[f"{who}_rms_conv_mv"] ** 2)))
     return pd.DataFrame(out)
 
 
@@ -181,22 +224,34 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cell", default="hay2011_l5pc")
     p.add_argument("--morphology", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hay2011" / "cell1.asc"))
-    p.add_argument("--mechanisms", required=True)
+    p.add_argument("--mechanisms", help="compiled mechanisms folder (compiled there if missing)")
     p.add_argument("--simulations", type=int, default=10)
     p.add_argument("--first-simulation", type=int, default=0, help="index of the first input draw (split a long run over processes)")
     p.add_argument("--duration-ms", type=int, default=6000)
     p.add_argument("--dt", type=float, nargs="*", default=[0.05], help="uniform fixed steps (none: only --adaptive)")
     p.add_argument("--secondorder", type=int, default=2)
-    p.add_argument("--adaptive", nargs="*", default=[], metavar="COARSE:FINE:ABOVE_MV:HOLD_MS",
-                   help="adaptive fixed-step candidates, e.g. 0.1:0.025:-60:10")
+    p.add_argument("--adaptive", nargs="*", default=[], metavar="COARSE:FINE:ABOVE_MV:HOLD_MS[:MID:MID_ABOVE_MV]",
+                   help="adaptive fixed-step candidates, e.g. 0.1:0.025:-60:10 or 0.1:0.0125:-60:10:0.05:-65")
     p.add_argument("--reference-atol", type=float, default=1e-3)
+    p.add_argument("--converged-atol", type=float, default=None,
+                   help="also score baseline and candidates against CVODE at this tolerance (e.g. 1e-5)")
+    p.add_argument("--cache-dir", default="benchmarks/.cache", help="where converged runs are cached")
+    p.add_argument("--summarize", nargs="*", metavar="CSV", help="only print the joint summary of these CSVs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scaling-simulations", type=int, default=1)
     p.add_argument("--scaling-duration-ms", type=int, default=2000)
     p.add_argument("--skip-scaling", action="store_true")
+    p.add_argument("--scaling-only", action="store_true", help="only measure 1 vs 2 independent shard jobs")
     p.add_argument("--storage-only", action="store_true", help="only measure shard sizes (no CVODE reference)")
     p.add_argument("--out", default="benchmarks/simulation_results.csv")
     args = p.parse_args(argv)
+    if args.summarize:
+        pd.set_option("display.width", 250)
+        df = pd.concat([pd.read_csv(f) for f in args.summarize], ignore_index=True)
+        print(summarize(df).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return
+    if not args.mechanisms:
+        p.error("--mechanisms is required (except with --summarize)")
 
     from neurodepth.cells.mechanisms_build import compile_mechanisms
     if not (Path(args.mechanisms) / "mechanisms.json").exists():
@@ -209,6 +264,8 @@ def main(argv=None):
         print("== scaling (independent shard jobs; %d x %d ms each) ==" % (args.scaling_simulations, args.scaling_duration_ms))
         for k, v in scaling(args).items():
             print(f"{k}: {v:.3f}", flush=True)
+    if args.scaling_only:
+        return
     df, kept, cell = throughput(args)
     summ = summarize(df)
     pd.set_option("display.width", 200)

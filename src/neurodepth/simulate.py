@@ -9,10 +9,12 @@ Speed choices (measured in docs/benchmarks.md, "Simulation"):
   Crank-Nicolson) or CVODE (``cvode_atol``). The fixed step can be adaptive by soma state
   (``dt_fine_ms`` > 0): each 1 ms chunk runs at ``dt_fine_ms`` while the soma is within reach of
   threshold (above ``refine_above_mv`` at the start of any of the last ``refine_hold_ms`` chunks)
-  and at ``dt_ms`` otherwise. Output-spike timing is decided in those near-threshold stretches
-  (a slow ramp to threshold turns a small voltage error into a large timing error), while the
-  long subthreshold stretches tolerate a coarse step; on the Hay cell dt 0.1 / fine 0.025 is
-  both cheaper and closer to CVODE than a uniform dt 0.05 (docs/benchmarks.md, "Simulation").
+  and at ``dt_ms`` otherwise; an optional middle level (``dt_mid_ms`` > 0) runs while the soma
+  was above ``mid_above_mv`` but not near threshold. Output-spike timing is decided in the
+  near-threshold stretches (a slow ramp to threshold turns a small voltage error into a large
+  timing error), and in depolarised stretches below them the dendrites (NMDA and Ca events)
+  accrue the error that later shifts a spike, while the long quiet stretches tolerate a coarse
+  step (docs/benchmarks.md, "Simulation").
 - Recording: soma, nexus and (optionally) every dendritic segment at integer ms via
   ``Vector.record(ref, tvec)``; the soma also at every integration step, for spike times.
 - Output spikes: the maximum of each excursion of the soma voltage above -25 mV (the paper's
@@ -55,6 +57,8 @@ class SimulationSettings:
     dt_fine_ms: float = 0.0  # > 0: adaptive fixed step (fine step near threshold); 0: uniform dt_ms
     refine_above_mv: float = -60.0
     refine_hold_ms: int = 10
+    dt_mid_ms: float = 0.0  # > 0: a middle step while the soma was above mid_above_mv; 0: two levels
+    mid_above_mv: float = -65.0
 
     @classmethod
     def from_config(cls, cfg: dict, where: str = "simulation") -> "SimulationSettings":
@@ -73,6 +77,14 @@ class SimulationSettings:
         if s.dt_fine_ms < 0 or (s.dt_fine_ms > 0 and (s.dt_fine_ms > s.dt_ms
                                                        or abs(round(1 / s.dt_fine_ms) * s.dt_fine_ms - 1) > 1e-9)):
             raise ConfigError(f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that divides 1 ms")
+        if s.dt_mid_ms < 0 or (s.dt_mid_ms > 0 and (
+                s.dt_fine_ms == 0 or not s.dt_fine_ms <= s.dt_mid_ms <= s.dt_ms
+                or abs(round(1 / s.dt_mid_ms) * s.dt_mid_ms - 1) > 1e-9)):
+            raise ConfigError(f"{where}.dt_mid_ms={s.dt_mid_ms}: expected 0 (off) or a step that divides 1 ms, "
+                              "between dt_fine_ms (which must be set) and dt_ms")
+        if s.dt_mid_ms > 0 and s.mid_above_mv > s.refine_above_mv:
+            raise ConfigError(f"{where}.mid_above_mv={s.mid_above_mv}: must not be above refine_above_mv="
+                              f"{s.refine_above_mv} (the middle step covers the band below the fine one)")
         if s.refine_hold_ms < 1:
             raise ConfigError(f"{where}.refine_hold_ms={s.refine_hold_ms}: must be >= 1")
         if s.secondorder not in (0, 1, 2):
@@ -201,21 +213,33 @@ class NeuronRunner:
 
     def _run_adaptive(self, s: SimulationSettings) -> None:
         """Fixed step in 1 ms chunks: ``dt_fine_ms`` while the soma was above ``refine_above_mv``
-        at the start of any of the last ``refine_hold_ms`` chunks, ``dt_ms`` otherwise. Input
-        events fall on integer ms, i.e. on step boundaries of either step. The fraction of fine
-        chunks of the last run is kept in ``self.fine_fraction``."""
+        at the start of any of the last ``refine_hold_ms`` chunks; else ``dt_mid_ms`` (if set)
+        while it was above ``mid_above_mv`` in that window; else ``dt_ms``. Input events fall on
+        integer ms, i.e. on step boundaries of every step. The fractions of fine and middle
+        chunks of the last run are kept in ``self.fine_fraction`` and ``self.mid_fraction``."""
         h, soma = self.h, self.cell.soma_seg
-        last_near, n_fine, current = -(10 ** 9), 0, None
+        mid_on = s.dt_mid_ms > 0
+        last_near = last_mid = -(10 ** 9)
+        n_fine = n_mid = 0
+        current = None
         for ms in range(self.duration_ms):
-            if soma.v > s.refine_above_mv:
+            v = soma.v
+            if v > s.refine_above_mv:
                 last_near = ms
-            dt = s.dt_fine_ms if ms - last_near < s.refine_hold_ms else s.dt_ms
-            n_fine += dt == s.dt_fine_ms
+            if mid_on and v > s.mid_above_mv:
+                last_mid = ms
+            if ms - last_near < s.refine_hold_ms:
+                dt, n_fine = s.dt_fine_ms, n_fine + 1
+            elif ms - last_mid < s.refine_hold_ms:
+                dt, n_mid = s.dt_mid_ms, n_mid + 1
+            else:
+                dt = s.dt_ms
             if dt != current:
                 self._set_dt(dt)
                 current = dt
             h.continuerun(float(ms + 1))
         self.fine_fraction = n_fine / self.duration_ms
+        self.mid_fraction = n_mid / self.duration_ms
         self._set_dt(s.dt_ms)
 
     def run(self, inputs: np.ndarray, settings: SimulationSettings | None = None) -> dict:
@@ -292,7 +316,8 @@ def simulate_shard(cell_name: str, variant: str, split: str, shard: int, seed: i
                  dt_ms=float(settings.dt_ms) if settings.integrator == "fixed" and variant != "lif" else 0.0,
                  secondorder=int(settings.secondorder), cvode_atol=float(settings.cvode_atol),
                  dt_fine_ms=float(settings.dt_fine_ms), refine_above_mv=float(settings.refine_above_mv),
-                 refine_hold_ms=int(settings.refine_hold_ms),
+                 refine_hold_ms=int(settings.refine_hold_ms), dt_mid_ms=float(settings.dt_mid_ms),
+                 mid_above_mv=float(settings.mid_above_mv),
                  input_protocol=rates.as_dict(), spike_threshold_mv=SPIKE_THRESHOLD_MV,
                  spike_definition="local maxima of soma voltage above spike_threshold_mv, parabolic peak time",
                  v_init_mv=V_INIT_MV)

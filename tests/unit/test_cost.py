@@ -133,8 +133,11 @@ def test_paper_config_costs_are_paper_scale():
     cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     est = cost.estimate_cost(cfg)
     assert est["simulations"] == 4 * (625 + 64 + 64) * 16
-    # three NEURON variants x 12,048 simulations x 6 s x ~10 core-s per s -> ~600 core-hours
-    assert 500 < est["per_rule"].set_index("rule").loc["simulate_shard", "core_hours"] < 700
+    # three NEURON variants x 12,048 simulations x 6 s x ~3.4 core-s per s (three-level adaptive
+    # step) + builds and input generation -> ~210 core-hours
+    per_s = cost.UNIT_COSTS["hay2011_l5pc.adaptive_mid_s_per_sim_s"].value
+    assert cost.neuron_s_per_sim_s(cfg, "full") == per_s
+    assert 3 * 12_048 * 6 * per_s / 3600 < est["per_rule"].set_index("rule").loc["simulate_shard", "core_hours"] < 300
     assert est["gpu_hours"] > 0
     assert resources.train_resources(cfg, 1)["gpu"] == 1
 

@@ -95,14 +95,23 @@ def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
 def test_validate_integration_stylized(mechanisms, tmp_path):
     cfg = dict(SIM_CFG, record_dendrites=False)
     df = validate_integration("stylized_l5pc", "full", cfg, INPUTS_CFG, mechanisms, None, n_simulations=1,
-                              duration_ms=400, seed=3, out_csv=tmp_path / "v.csv", log=None)
+                              duration_ms=400, seed=3, out_csv=tmp_path / "v.csv", log=None, converged_atol=1e-5)
     back = pd.read_csv(tmp_path / "v.csv")
     assert len(back) == 1 and {"reference_spikes", "candidate_spikes", "matched_spikes",
-                                "soma_rms_clipped_mv", "reference_cpu_s", "candidate_cpu_s"} <= set(back.columns)
+                                "soma_rms_clipped_mv", "reference_cpu_s", "candidate_cpu_s",
+                                "converged_spikes", "reference_matched_converged",
+                                "candidate_matched_converged"} <= set(back.columns)
     s = summarize(df)
     # Crank-Nicolson at 0.05 ms tracks CVODE closely on this cell
     assert s["soma_rms_clipped_mv"] < 1.0
     assert back.reference.iloc[0].startswith("cvode atol=0.001")
+    assert back.converged.iloc[0] == "cvode atol=1e-05"
+    # both methods lie close to the converged solution, and it is a different run from either
+    assert s["reference_soma_rms_vs_converged_mv"] < 1.0 and s["candidate_soma_rms_vs_converged_mv"] < 1.0
+    assert s["reference_soma_rms_vs_converged_mv"] > 0 and s["candidate_soma_rms_vs_converged_mv"] > 0
+    with pytest.raises(ConfigError, match="converged_atol"):
+        validate_integration("stylized_l5pc", "full", cfg, INPUTS_CFG, mechanisms, None, n_simulations=1,
+                             duration_ms=400, log=None, converged_atol=1e-2)
 
 
 @pytest.mark.neuron
@@ -142,6 +151,15 @@ def test_adaptive_step_settings_validation_names_key():
         SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.025, "refine_hold_ms": 0})
     s = SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.025, "refine_above_mv": -62})
     assert (s.dt_fine_ms, s.refine_above_mv, s.refine_hold_ms) == (0.025, -62.0, 10)
+    assert s.dt_mid_ms == 0.0  # two levels unless asked
+    with pytest.raises(ConfigError, match="simulation.dt_mid_ms"):
+        SimulationSettings.from_config({"dt_ms": 0.1, "dt_mid_ms": 0.05})  # no fine step
+    with pytest.raises(ConfigError, match="simulation.dt_mid_ms"):
+        SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.05, "dt_mid_ms": 0.025})  # finer than fine
+    with pytest.raises(ConfigError, match="simulation.mid_above_mv"):
+        SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.0125, "dt_mid_ms": 0.05, "mid_above_mv": -50})
+    s = SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.0125, "dt_mid_ms": 0.05, "mid_above_mv": -66})
+    assert (s.dt_mid_ms, s.mid_above_mv) == (0.05, -66.0)
 
 
 @pytest.mark.neuron
@@ -171,3 +189,37 @@ def test_adaptive_step_refines_only_near_threshold(mechanisms):
     err = lambda a: float(np.sqrt(np.mean((np.minimum(a, -55) - np.minimum(fine["soma"], -55)) ** 2)))
     assert err(mixed["soma"]) < err(coarse["soma"])
     assert runner.h.dt == 0.1  # the run leaves the coarse step set
+    # three levels: a middle band that covers everything gives the uniform middle step exactly
+    mid = runner.run(x, s.replace(dt_ms=0.05))
+    all_mid = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=1000.0, dt_mid_ms=0.05, mid_above_mv=-1000.0))
+    assert (runner.fine_fraction, runner.mid_fraction) == (0.0, 1.0)
+    assert np.array_equal(all_mid["soma"], mid["soma"])
+    # ... and a real middle band refines more of the run than the fine level alone, never less
+    runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5))
+    two_level_fine = runner.fine_fraction
+    three = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5, dt_mid_ms=0.05,
+                                    mid_above_mv=float(np.percentile(fine["soma"], 20))))
+    assert runner.fine_fraction == two_level_fine and 0.0 < runner.mid_fraction < 1.0 - two_level_fine
+    assert err(three["soma"]) < err(coarse["soma"])
+
+
+def test_converged_scores_and_summary():
+    """Both methods are scored against the converged run; the summary pools simulations."""
+    from neurodepth.validate_integration import converged_scores
+
+    soma = np.full(100, -70.0)
+    conv = {"spike_times": np.array([10.0, 50.0, 80.0]), "soma": soma}
+    ref = {"spike_times": np.array([10.2, 55.0]), "soma": soma + 1.0}
+    cand = {"spike_times": np.array([10.1, 50.3, 80.9]), "soma": soma + 0.5}
+    sc = converged_scores(conv, ref, cand, 1.0)
+    assert sc["converged_spikes"] == 3
+    assert (sc["reference_matched_converged"], sc["candidate_matched_converged"]) == (1, 3)
+    assert sc["reference_soma_rms_vs_converged_mv"] == pytest.approx(1.0)
+    assert sc["candidate_soma_rms_vs_converged_mv"] == pytest.approx(0.5)
+    row = dict(duration_ms=100, reference_spikes=2, candidate_spikes=3, matched_spikes=1, soma_rms_clipped_mv=0.5,
+               reference_cpu_s=4.0, candidate_cpu_s=1.0, **sc)
+    out = summarize(pd.DataFrame([row, dict(row, reference_cpu_s=2.0)]))
+    assert out["speedup_cpu"] == pytest.approx(3.0)
+    assert out["reference_vs_converged_match_fraction"] == pytest.approx(2 / 6)
+    assert out["candidate_vs_converged_match_fraction"] == pytest.approx(1.0)
+    assert out["converged_spikes"] == 6
