@@ -17,7 +17,7 @@ per-simulation CSV rows of the parts concatenate; ``--summarize A.csv B.csv`` pr
 summary).
 
 ``--converged-atol 1e-5`` adds a converged solution (CVODE at that tolerance) of every draw and
-scores the baseline *and* each candidate against it (columns ``*_conv``): the atol-1e-3 baseline
+scores the baseline *and* each candidate against it (columns ``*_converged*``): the atol-1e-3 baseline
 is not exact, and this tells which method is closer to the true trajectory. Converged runs are
 deterministic and cost ~2x the baseline, so they are cached in ``--cache-dir`` (keyed by cell,
 draw, duration and tolerance); they are not part of any timing.
@@ -43,7 +43,8 @@ from neurodepth.inputs import InputRates, generate_inputs
 from neurodepth.seeds import derive_seed
 from neurodepth.shards import build_shard_dataset, write_shard
 from neurodepth.simulate import NeuronRunner, SimulationSettings, _build, simulation_rng
-from neurodepth.validate_integration import converged_scores, match_spikes, soma_rms_clipped
+from neurodepth.validate_integration import (converged_scores, match_spikes, run_converged, soma_rms_clipped,
+                                             summarize_converged)
 
 PAPER_RATES = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
 
@@ -87,11 +88,7 @@ def throughput(args):
                        fine_fraction=float(getattr(runner, "fine_fraction", 0.0)) if s.dt_fine_ms > 0 else 0.0,
                        mid_fraction=float(getattr(runner, "mid_fraction", 0.0)) if s.dt_mid_ms > 0 else 0.0)
             if conv is not None:
-                sc = converged_scores(conv, ref, c, 1.0)
-                row.update(conv_spikes=sc["converged_spikes"], ref_matched_conv=sc["reference_matched_converged"],
-                           cand_matched_conv=sc["candidate_matched_converged"],
-                           ref_rms_conv_mv=sc["reference_soma_rms_vs_converged_mv"],
-                           cand_rms_conv_mv=sc["candidate_soma_rms_vs_converged_mv"])
+                row.update(converged_scores(conv, ref, c, 1.0))
             rows.append(row)
             print(" ".join(f"{k2}={v:.3f}" if isinstance(v, float) else f"{k2}={v}" for k2, v in row.items()), flush=True)
             if args.out:
@@ -111,8 +108,7 @@ def converged_run(args, runner, x, k, base):
         z = np.load(path)
         if np.array_equal(z["inputs_sum"], x.sum(axis=1)):  # same draw, not a stale cache
             return {"soma": z["soma"], "spike_times": z["spike_times"]}
-    runner.set_recording(False, False, every_step=True)
-    out = runner.run(x, base.replace(integrator="cvode", cvode_atol=args.converged_atol))
+    out = run_converged(runner, x, base, args.converged_atol)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, soma=out["soma"], spike_times=out["spike_times"], inputs_sum=x.sum(axis=1))
@@ -156,13 +152,8 @@ def summarize(df):
             fine_fraction=float(g.fine_fraction.mean()),
             mid_fraction=float(g.mid_fraction.mean()) if "mid_fraction" in g else 0.0,
         ))
-        if "conv_spikes" in g:
-            conv = g.conv_spikes.sum()
-            for who, n in (("ref", g.ref_spikes.sum()), ("cand", g.cand_spikes.sum())):
-                d = max(conv, n)
-                out[-1][f"{who}_vs_conv"] = f"{g[f'{who}_matched_conv'].sum()}/{d}"
-                out[-1][f"{who}_match_conv"] = g[f"{who}_matched_conv"].sum() / d if d else 1.0
-                out[-1][f"{who}_rms_conv_mv"] = float(np.sqrt(np.mean(g[f"{who}_rms_conv_mv"] ** 2)))
+        if "converged_spikes" in g:
+            out[-1].update(summarize_converged(g, int(g.ref_spikes.sum()), int(g.cand_spikes.sum())))
     return pd.DataFrame(out)
 
 

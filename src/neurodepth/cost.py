@@ -30,6 +30,9 @@ PROTOCOL = "shared/reference/paper_protocol.md, 'Cost of the original protocol' 
 CELLS_BENCH = "docs/benchmarks.md, section 'Cells' (benchmarks/bench_cells.py)"
 BENCH = "docs/benchmarks.md, section 'Cluster: per-unit costs' (benchmarks/cost_units.py)"
 
+# stylized fixed dt 0.05 cost x Hay's measured two-level adaptive / fixed-0.05 ratio (2.65 / 4.64)
+_STYLIZED_ADAPTIVE_S_PER_SIM_S = 0.79 * 2.65 / (15.30 / 3.30)
+
 #: One table of measured (or, where said, assumed) per-unit costs.
 UNIT_COSTS: dict[str, UnitCost] = {
     # --- simulation (one core per shard job) -------------------------------------------------
@@ -56,10 +59,10 @@ UNIT_COSTS: dict[str, UnitCost] = {
         18.5 * 0.79 / 4.61, "core-s per simulated s",
         "ASSUMED: Hay CVODE x the measured stylized/Hay fixed-step CPU ratio (0.79 / 4.61)"),
     "stylized_l5pc.adaptive_s_per_sim_s": UnitCost(
-        0.79 * 2.65 / (15.30 / 3.30), "core-s per simulated s",
+        _STYLIZED_ADAPTIVE_S_PER_SIM_S, "core-s per simulated s",
         "ASSUMED: stylized fixed dt 0.05 cost x Hay's measured adaptive / fixed-0.05 ratio (2.65 / 4.64)"),
     "stylized_l5pc.adaptive_mid_s_per_sim_s": UnitCost(
-        0.79 * 2.65 / (15.30 / 3.30) * 19.13 / 13.08, "core-s per simulated s",
+        _STYLIZED_ADAPTIVE_S_PER_SIM_S * 19.13 / 13.08, "core-s per simulated s",
         "stylized two-level adaptive cost x the measured three-level / two-level CPU ratio on the stylized cell "
         "(19.13 / 13.08 s; docs/benchmarks.md, 'Simulation')"),
     "stylized_l5pc.n_segments": UnitCost(97, "dendritic segments", CELLS_BENCH),
@@ -131,12 +134,11 @@ def neuron_s_per_sim_s(config: dict, variant: str) -> float:
     key = cell_key(config)
     if sim["integrator"] == "cvode":
         cost = unit(f"{key}.cvode_s_per_sim_s")
-    elif float(sim.get("dt_fine_ms", 0) or 0) > 0 and float(sim.get("dt_mid_ms", 0) or 0) > 0:
-        # three-level adaptive step: measured at the settings of config/paper.yaml
-        cost = unit(f"{key}.adaptive_mid_s_per_sim_s")
     elif float(sim.get("dt_fine_ms", 0) or 0) > 0:
-        # two-level adaptive step: measured at the settings of config/config.yaml
-        cost = unit(f"{key}.adaptive_s_per_sim_s")
+        # adaptive step, measured at the settings of config/paper.yaml (three levels) and of
+        # config/config.yaml (two levels)
+        levels = "adaptive_mid" if float(sim.get("dt_mid_ms", 0) or 0) > 0 else "adaptive"
+        cost = unit(f"{key}.{levels}_s_per_sim_s")
     else:
         # fixed step: the loop runs duration/dt steps, so cost scales with dt_ref / dt
         cost = unit(f"{key}.fixed_s_per_sim_s") * unit(f"{key}.fixed_dt_ref_ms") / float(sim["dt_ms"])

@@ -42,6 +42,11 @@ _runner_count = 0
 LIF_N_EXC, LIF_N_INH = 80, 20
 
 
+def _divides_one_ms(dt: float) -> bool:
+    """Whether whole steps of ``dt`` land on every integer ms (samples and input events lie there)."""
+    return abs(round(1 / dt) * dt - 1) <= 1e-9
+
+
 @dataclass(frozen=True)
 class SimulationSettings:
     """The ``simulation`` config section, validated."""
@@ -72,14 +77,14 @@ class SimulationSettings:
             raise ConfigError(f"{where}.integrator={s.integrator!r}: expected 'fixed' or 'cvode'")
         if s.integrator == "fixed" and not (0 < s.dt_ms <= 1):
             raise ConfigError(f"{where}.dt_ms={s.dt_ms}: expected 0 < dt_ms <= 1")
-        if s.integrator == "fixed" and abs(round(1 / s.dt_ms) * s.dt_ms - 1) > 1e-9:
+        if s.integrator == "fixed" and not _divides_one_ms(s.dt_ms):
             raise ConfigError(f"{where}.dt_ms={s.dt_ms}: must divide 1 ms (samples are taken at integer ms)")
         if s.dt_fine_ms < 0 or (s.dt_fine_ms > 0 and (s.dt_fine_ms > s.dt_ms
-                                                       or abs(round(1 / s.dt_fine_ms) * s.dt_fine_ms - 1) > 1e-9)):
+                                                       or not _divides_one_ms(s.dt_fine_ms))):
             raise ConfigError(f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that divides 1 ms")
         if s.dt_mid_ms < 0 or (s.dt_mid_ms > 0 and (
                 s.dt_fine_ms == 0 or not s.dt_fine_ms <= s.dt_mid_ms <= s.dt_ms
-                or abs(round(1 / s.dt_mid_ms) * s.dt_mid_ms - 1) > 1e-9)):
+                or not _divides_one_ms(s.dt_mid_ms))):
             raise ConfigError(f"{where}.dt_mid_ms={s.dt_mid_ms}: expected 0 (off) or a step that divides 1 ms, "
                               "between dt_fine_ms (which must be set) and dt_ms")
         if s.dt_mid_ms > 0 and s.mid_above_mv > s.refine_above_mv:

@@ -92,14 +92,19 @@ def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSe
             "candidate_wall_s": cand["wall_s"],
         }
         if converged_atol is not None:
-            runner.set_recording(False, False, every_step=True)
-            conv = runner.run(x, candidate.replace(integrator="cvode", cvode_atol=converged_atol))
+            conv = run_converged(runner, x, candidate, converged_atol)
             row.update(converged_scores(conv, ref, cand, tolerance_ms))
             row["converged"] = f"cvode atol={converged_atol:g}"
         rows.append(row)
         if log:
             log(row)
     return pd.DataFrame(rows)
+
+
+def run_converged(runner: NeuronRunner, inputs: np.ndarray, settings: SimulationSettings, atol: float) -> dict:
+    """The converged solution of ``inputs``: CVODE at ``atol``, soma recorded at every step."""
+    runner.set_recording(False, False, every_step=True)
+    return runner.run(inputs, settings.replace(integrator="cvode", cvode_atol=atol))
 
 
 def converged_scores(converged: dict, reference: dict, candidate: dict, tolerance_ms: float = 1.0) -> dict:
@@ -140,13 +145,20 @@ def summarize(df: pd.DataFrame) -> dict:
         "speedup_cpu": float(df.reference_cpu_s.sum() / df.candidate_cpu_s.sum()),
     }
     if "converged_spikes" in df:
-        conv = df.converged_spikes.sum()
-        for name, n_spikes in (("reference", ref), ("candidate", cand)):
-            denom = max(conv, n_spikes)
-            out[f"{name}_vs_converged_match_fraction"] = (
-                float(df[f"{name}_matched_converged"].sum() / denom) if denom else 1.0)
-            out[f"{name}_soma_rms_vs_converged_mv"] = float(np.sqrt(np.mean(df[f"{name}_soma_rms_vs_converged_mv"] ** 2)))
-        out["converged_spikes"] = int(conv)
+        out.update(summarize_converged(df, reference_spikes=int(ref), candidate_spikes=int(cand)))
+    return out
+
+
+def summarize_converged(df: pd.DataFrame, reference_spikes: int, candidate_spikes: int) -> dict:
+    """Pooled agreement with the converged runs of rows holding ``converged_scores`` columns:
+    matched / max(converged, method) spikes and the RMS of the per-simulation soma RMS."""
+    conv = int(df.converged_spikes.sum())
+    out = {"converged_spikes": conv}
+    for name, n_spikes in (("reference", reference_spikes), ("candidate", candidate_spikes)):
+        matched, denom = int(df[f"{name}_matched_converged"].sum()), max(conv, n_spikes)
+        out[f"{name}_matched_converged"] = matched
+        out[f"{name}_vs_converged_match_fraction"] = matched / denom if denom else 1.0
+        out[f"{name}_soma_rms_vs_converged_mv"] = float(np.sqrt(np.mean(df[f"{name}_soma_rms_vs_converged_mv"] ** 2)))
     return out
 
 
