@@ -12,6 +12,10 @@ shared machine hits both alike; throughput is measured in CPU seconds of this pr
         --morphology ../shared/data/hay2011/cell1.asc --simulations 10 --duration-ms 6000 \
         --dt 0.05 --adaptive 0.1:0.025:-65:10 --skip-scaling
 
+``--cvode 1e-3 1.25e-3 8e-4 1e-4`` adds CVODE candidates: at the reference tolerance it isolates
+the cost of recording every segment; at neighbouring tolerances it measures how reproducible the
+reference's own spike times are, i.e. the best agreement any method can expect with it.
+
 ``--first-simulation K`` starts at input draw K, so a long run can be split over processes (the
 per-simulation CSV rows of the parts concatenate; ``--summarize A.csv B.csv`` prints their joint
 summary).
@@ -65,6 +69,8 @@ def throughput(args):
         cands[name] = base.replace(integrator="fixed", dt_ms=float(c), dt_fine_ms=float(f), refine_above_mv=float(v),
                                    refine_hold_ms=int(hold), dt_mid_ms=mid_dt, mid_above_mv=mid_mv,
                                    secondorder=args.secondorder)
+    for atol in args.cvode:  # the reference's own reproducibility: same method, other tolerances
+        cands[f"cvode atol={atol:g}"] = base.replace(integrator="cvode", cvode_atol=atol)
     runner = NeuronRunner(cell, base)
     rates = InputRates.from_config(PAPER_RATES)
     table = cell.segment_table
@@ -75,8 +81,9 @@ def throughput(args):
         runner.set_recording(True, True, every_step=True)
         ref = runner.run(x, ref_s)
         conv = converged_run(args, runner, x, k, base) if args.converged_atol else None
-        runner.set_recording(True, False, every_step=False)
         for name, s in cands.items():
+            # CVODE has no steps on the ms grid: it records every step and resamples, like the baseline
+            runner.set_recording(True, False, every_step=s.integrator == "cvode")
             c = runner.run(x, s)
             m, shift = match_spikes(ref["spike_times"], c["spike_times"], 1.0)
             row = dict(simulation=k, duration_ms=args.duration_ms, candidate=name,
@@ -153,7 +160,7 @@ def summarize(df):
             mid_fraction=float(g.mid_fraction.mean()) if "mid_fraction" in g else 0.0,
         ))
         if "converged_spikes" in g:
-            out[-1].update(summarize_converged(g, int(g.ref_spikes.sum()), int(g.cand_spikes.sum())))
+            out[-1].update(summarize_converged(g, spike_columns=("ref_spikes", "cand_spikes")))
     return pd.DataFrame(out)
 
 
@@ -223,6 +230,9 @@ def main(argv=None):
     p.add_argument("--secondorder", type=int, default=2)
     p.add_argument("--adaptive", nargs="*", default=[], metavar="COARSE:FINE:ABOVE_MV:HOLD_MS[:MID:MID_ABOVE_MV]",
                    help="adaptive fixed-step candidates, e.g. 0.1:0.025:-60:10 or 0.1:0.0125:-60:10:0.05:-65")
+    p.add_argument("--cvode", type=float, nargs="*", default=[], metavar="ATOL",
+                   help="CVODE candidates at these tolerances (soma + nexus only): how well the reference "
+                        "method agrees with itself at a neighbouring tolerance, and what recording costs")
     p.add_argument("--reference-atol", type=float, default=1e-3)
     p.add_argument("--converged-atol", type=float, default=None,
                    help="also score baseline and candidates against CVODE at this tolerance (e.g. 1e-5)")

@@ -1,5 +1,7 @@
 """Shard simulation (neurodepth.simulate) and the integrator check (neurodepth.validate_integration)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,26 +94,37 @@ def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
 
 
 @pytest.mark.neuron
-def test_validate_integration_stylized(mechanisms, tmp_path):
-    cfg = dict(SIM_CFG, record_dendrites=False)
-    df = validate_integration("stylized_l5pc", "full", cfg, INPUTS_CFG, mechanisms, None, n_simulations=1,
-                              duration_ms=400, seed=3, out_csv=tmp_path / "v.csv", log=None, converged_atol=1e-5)
-    back = pd.read_csv(tmp_path / "v.csv")
+def test_validate_integration_stylized(mechanisms, tmp_path, capsys):
+    """Through the command line, on the default config (stylized cell, its adaptive step)."""
+    from neurodepth.cli import main
+
+    config = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+    out = tmp_path / "v.csv"
+    rc = main(["validate-integration", "--config", str(config), "--mechanisms", str(mechanisms), "--simulations", "1",
+               "--duration-ms", "400", "--seed", "3", "--converged-atol", "1e-5", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    back = pd.read_csv(out)
     assert len(back) == 1 and {"reference_spikes", "candidate_spikes", "matched_spikes",
                                 "soma_rms_clipped_mv", "reference_cpu_s", "candidate_cpu_s",
                                 "converged_spikes", "reference_matched_converged",
                                 "candidate_matched_converged"} <= set(back.columns)
-    s = summarize(df)
-    # Crank-Nicolson at 0.05 ms tracks CVODE closely on this cell
+    s = summarize(back)
+    # the adaptive Crank-Nicolson step tracks CVODE closely on this cell
     assert s["soma_rms_clipped_mv"] < 1.0
     assert back.reference.iloc[0].startswith("cvode atol=0.001")
+    assert back.candidate.iloc[0].startswith("fixed dt=0.1 (fine 0.025 above -60 mV")
     assert back.converged.iloc[0] == "cvode atol=1e-05"
     # both methods lie close to the converged solution, and it is a different run from either
     assert s["reference_soma_rms_vs_converged_mv"] < 1.0 and s["candidate_soma_rms_vs_converged_mv"] < 1.0
     assert s["reference_soma_rms_vs_converged_mv"] > 0 and s["candidate_soma_rms_vs_converged_mv"] > 0
+    assert f"over 0.4 simulated s: spikes matched {s['matched_spikes']}/" in printed
+    for name in ("reference", "candidate"):
+        where = s[f"{name}_misses_by_simulation"] or "none"
+        assert f"{name} misses converged spikes in simulation(s) {where}" in printed
     with pytest.raises(ConfigError, match="converged_atol"):
-        validate_integration("stylized_l5pc", "full", cfg, INPUTS_CFG, mechanisms, None, n_simulations=1,
-                             duration_ms=400, log=None, converged_atol=1e-2)
+        validate_integration("stylized_l5pc", "full", dict(SIM_CFG, record_dendrites=False), INPUTS_CFG, mechanisms,
+                             None, n_simulations=1, duration_ms=400, log=None, converged_atol=1e-2)
 
 
 @pytest.mark.neuron
@@ -216,10 +229,16 @@ def test_converged_scores_and_summary():
     assert (sc["reference_matched_converged"], sc["candidate_matched_converged"]) == (1, 3)
     assert sc["reference_soma_rms_vs_converged_mv"] == pytest.approx(1.0)
     assert sc["candidate_soma_rms_vs_converged_mv"] == pytest.approx(0.5)
-    row = dict(duration_ms=100, reference_spikes=2, candidate_spikes=3, matched_spikes=1, soma_rms_clipped_mv=0.5,
-               reference_cpu_s=4.0, candidate_cpu_s=1.0, **sc)
-    out = summarize(pd.DataFrame([row, dict(row, reference_cpu_s=2.0)]))
+    row = dict(simulation=0, duration_ms=100, reference_spikes=2, candidate_spikes=3, matched_spikes=1,
+               soma_rms_clipped_mv=0.5, reference_cpu_s=4.0, candidate_cpu_s=1.0, **sc)
+    out = summarize(pd.DataFrame([row, dict(row, simulation=1, reference_cpu_s=2.0)]))
     assert out["speedup_cpu"] == pytest.approx(3.0)
     assert out["reference_vs_converged_match_fraction"] == pytest.approx(2 / 6)
     assert out["candidate_vs_converged_match_fraction"] == pytest.approx(1.0)
     assert out["converged_spikes"] == 6
+    # where each method misses: the reference in both simulations, the candidate nowhere
+    assert out["reference_misses_by_simulation"] == "0: 1/3, 1: 1/3"
+    assert out["candidate_misses_by_simulation"] == ""
+    # a candidate with an extra spike misses too (matched/max(converged, its own spikes))
+    extra = dict(row, simulation=5, candidate_spikes=4)
+    assert summarize(pd.DataFrame([row, extra]))["candidate_misses_by_simulation"] == "5: 3/4"
