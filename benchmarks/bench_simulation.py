@@ -47,8 +47,8 @@ from neurodepth.inputs import InputRates, generate_inputs
 from neurodepth.seeds import derive_seed
 from neurodepth.shards import build_shard_dataset, write_shard
 from neurodepth.simulate import NeuronRunner, SimulationSettings, _build, simulation_rng
-from neurodepth.validate_integration import (converged_scores, match_spikes, run_converged, soma_rms_clipped,
-                                             summarize_converged)
+from neurodepth.validate_integration import (converged_scores, describe, match_spikes, run_converged,
+                                             soma_rms_clipped, summarize_converged)
 
 PAPER_RATES = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
 
@@ -59,18 +59,16 @@ def throughput(args):
     print(f"cell {args.cell}: {n_seg} segments, {2 * n_seg} synapses", flush=True)
     base = SimulationSettings(duration_ms=args.duration_ms, record_nexus=True, record_dendrites=False)
     ref_s = base.replace(integrator="cvode", cvode_atol=args.reference_atol)
-    cands = {f"fixed dt={dt:g} so={args.secondorder}": base.replace(integrator="fixed", dt_ms=dt, secondorder=args.secondorder)
-             for dt in args.dt}
+    settings = [base.replace(integrator="fixed", dt_ms=dt, secondorder=args.secondorder) for dt in args.dt]
     for spec in args.adaptive:  # COARSE:FINE:ABOVE_MV:HOLD_MS[:MID:MID_ABOVE_MV]
         c, f, v, hold, *mid = spec.split(":")
         mid_dt, mid_mv = (float(mid[0]), float(mid[1])) if mid else (0.0, -65.0)
-        name = f"adaptive dt={float(c):g}" + (f"/{mid_dt:g} above {mid_mv:g} mV" if mid else "") + (
-            f"/{float(f):g} above {float(v):g} mV hold {int(hold)} so={args.secondorder}")
-        cands[name] = base.replace(integrator="fixed", dt_ms=float(c), dt_fine_ms=float(f), refine_above_mv=float(v),
-                                   refine_hold_ms=int(hold), dt_mid_ms=mid_dt, mid_above_mv=mid_mv,
-                                   secondorder=args.secondorder)
-    for atol in args.cvode:  # the reference's own reproducibility: same method, other tolerances
-        cands[f"cvode atol={atol:g}"] = base.replace(integrator="cvode", cvode_atol=atol)
+        settings.append(base.replace(integrator="fixed", dt_ms=float(c), dt_fine_ms=float(f), refine_above_mv=float(v),
+                                     refine_hold_ms=int(hold), dt_mid_ms=mid_dt, mid_above_mv=mid_mv,
+                                     secondorder=args.secondorder))
+    # the reference's own reproducibility: same method, other tolerances
+    settings += [base.replace(integrator="cvode", cvode_atol=atol) for atol in args.cvode]
+    cands = {describe(s): s for s in settings}  # the labels validate-integration prints
     runner = NeuronRunner(cell, base)
     rates = InputRates.from_config(PAPER_RATES)
     table = cell.segment_table
