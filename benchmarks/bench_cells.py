@@ -1,6 +1,6 @@
 """Cell cost: wall (and CPU) seconds per simulated second per core, Hay L5PC vs stylized L5PC.
 
-Both cells get the paper's input protocol (``neurodepth.inputs.generate_inputs`` with the default
+Both cells get the paper's input protocol (``neurodepth.simulation.inputs.generate_inputs`` with the default
 rates: the same events per 100 ms per tree, spread over each tree's segments by length), fixed
 step dt = 0.05 ms with Crank-Nicolson (``h.secondorder = 2``), soma + nexus recorded. Each run is
 a fresh child process that builds one cell, so the cells never share a NEURON model; runs
@@ -25,19 +25,23 @@ def child(args) -> None:
     from neurodepth.cells.builder import build_cell
     from neurodepth.cells.mechanisms_build import load_mechanisms
     from neurodepth.cells.spec import load_cell_spec
-    from neurodepth.inputs import InputRates, generate_inputs
+    from neurodepth.simulation.inputs import InputRates, generate_inputs
 
     load_mechanisms(args.mechanisms)
     from neuron import h
 
     h.load_file("stdrun.hoc")
     t0 = time.perf_counter()
-    spec = load_cell_spec(args.cell, morphology_path=args.morphology if args.cell.startswith("hay") else None)
+    spec = load_cell_spec(
+        args.cell, morphology_path=args.morphology if args.cell.startswith("hay") else None
+    )
     cell = build_cell(spec, "full")
     build_s = time.perf_counter() - t0
     tab = cell.segment_table
     rng = np.random.default_rng(args.seed)
-    spikes = generate_inputs(rng, tab.length_um.to_numpy(), tab.tree.to_numpy(), args.duration_ms, InputRates())
+    spikes = generate_inputs(
+        rng, tab.length_um.to_numpy(), tab.tree.to_numpy(), args.duration_ms, InputRates()
+    )
     ncs = []
     for c in range(cell.n_channels):
         nc = h.NetCon(None, cell.synapse_for_channel(c))
@@ -63,17 +67,31 @@ def child(args) -> None:
     v = np.array(soma)
     n_out = int(np.sum((v[1:] > -20) & (v[:-1] <= -20)))
     n = len(cell.segments)
-    print(json.dumps(dict(
-        cell=args.cell, n_segments=n, build_s=build_s, wall_s=wall, cpu_s=cpu,
-        wall_per_sim_s=wall / (args.duration_ms / 1000), cpu_per_sim_s=cpu / (args.duration_ms / 1000),
-        exc_hz=float(spikes[:n].mean() * 1000), inh_hz=float(spikes[n:].mean() * 1000),
-        events=int(spikes.sum()), output_spikes=n_out, soma_mean_mv=float(np.clip(v, None, -55).mean()),
-    )))
+    print(
+        json.dumps(
+            dict(
+                cell=args.cell,
+                n_segments=n,
+                build_s=build_s,
+                wall_s=wall,
+                cpu_s=cpu,
+                wall_per_sim_s=wall / (args.duration_ms / 1000),
+                cpu_per_sim_s=cpu / (args.duration_ms / 1000),
+                exc_hz=float(spikes[:n].mean() * 1000),
+                inh_hz=float(spikes[n:].mean() * 1000),
+                events=int(spikes.sum()),
+                output_spikes=n_out,
+                soma_mean_mv=float(np.clip(v, None, -55).mean()),
+            )
+        )
+    )
     del fih
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--mechanisms", required=True)
     p.add_argument("--morphology", required=True)
     p.add_argument("--duration-ms", type=int, default=2000)
@@ -88,18 +106,38 @@ def main(argv=None) -> None:
     results = {"hay2011_l5pc": [], "stylized_l5pc": []}
     for r in range(args.repeats):
         for cell in results:
-            cmd = [sys.executable, __file__, "--child", "--cell", cell, "--mechanisms", args.mechanisms,
-                   "--morphology", args.morphology, "--duration-ms", str(args.duration_ms),
-                   "--seed", str(args.seed + r)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                "--cell",
+                cell,
+                "--mechanisms",
+                args.mechanisms,
+                "--morphology",
+                args.morphology,
+                "--duration-ms",
+                str(args.duration_ms),
+                "--seed",
+                str(args.seed + r),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             res = json.loads(out.strip().splitlines()[-1])
             results[cell].append(res)
-            print(f"run {r} {cell:14s} segs {res['n_segments']:4d} build {res['build_s']:.2f} s  "
-                  f"wall/sim-s {res['wall_per_sim_s']:.2f}  cpu/sim-s {res['cpu_per_sim_s']:.2f}  "
-                  f"exc {res['exc_hz']:.1f} Hz inh {res['inh_hz']:.1f} Hz events {res['events']}  "
-                  f"out spikes {res['output_spikes']}  clipped soma {res['soma_mean_mv']:.1f} mV", flush=True)
-    med = {c: (np.median([r["wall_per_sim_s"] for r in rs]), np.median([r["cpu_per_sim_s"] for r in rs]))
-           for c, rs in results.items()}
+            print(
+                f"run {r} {cell:14s} segs {res['n_segments']:4d} build {res['build_s']:.2f} s  "
+                f"wall/sim-s {res['wall_per_sim_s']:.2f}  cpu/sim-s {res['cpu_per_sim_s']:.2f}  "
+                f"exc {res['exc_hz']:.1f} Hz inh {res['inh_hz']:.1f} Hz events {res['events']}  "
+                f"out spikes {res['output_spikes']}  clipped soma {res['soma_mean_mv']:.1f} mV",
+                flush=True,
+            )
+    med = {
+        c: (
+            np.median([r["wall_per_sim_s"] for r in rs]),
+            np.median([r["cpu_per_sim_s"] for r in rs]),
+        )
+        for c, rs in results.items()
+    }
     hw, hc = med["hay2011_l5pc"]
     sw, sc = med["stylized_l5pc"]
     print(f"median wall s per simulated s: hay {hw:.2f}, stylized {sw:.2f}, ratio {hw / sw:.1f}x")

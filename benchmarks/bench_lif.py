@@ -55,8 +55,10 @@ def main(n_sims: int = 50, p_exc: float = 0.012, p_inh: float = 0.012) -> None:
         np.testing.assert_allclose(v1, v2, atol=1e-9)
         np.testing.assert_array_equal(s1, s2)
     n_spk = sum(len(s) for _, s in ours)
-    print(f"{n_sims} simulations x 6 s, inputs {1e3 * p_exc:.0f} Hz exc / {1e3 * p_inh:.0f} Hz inh, "
-          f"{n_spk / (6 * n_sims):.1f} Hz output")
+    print(
+        f"{n_sims} simulations x 6 s, inputs {1e3 * p_exc:.0f} Hz exc / {1e3 * p_inh:.0f} Hz inh, "
+        f"{n_spk / (6 * n_sims):.1f} Hz output"
+    )
     print(f"simulate_lif : {1e3 * t_ours / n_sims:.2f} ms per simulation")
     print(f"per-ms loop  : {1e3 * t_base / n_sims:.2f} ms per simulation")
     print(f"speed-up     : {t_base / t_ours:.1f}x")
@@ -64,5 +66,5 @@ def main(n_sims: int = 50, p_exc: float = 0.012, p_inh: float = 0.012) -> None:
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    main(n)                          # typical: a few Hz output
+    main(n)  # typical: a few Hz output
     main(n, p_exc=0.03, p_inh=0.03)  # stress: >100 Hz output, one numpy search per spike

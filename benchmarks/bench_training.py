@@ -21,10 +21,10 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from neurodepth.datamodule import NeuronDataModule
-from neurodepth.lightning_module import NeuronLightningModule
-from neurodepth.models import TCN
-from neurodepth.shards import build_shard_dataset, write_shard
+from neurodepth.data.shards import build_shard_dataset, write_shard
+from neurodepth.learning.datamodule import NeuronDataModule
+from neurodepth.learning.lightning_module import NeuronLightningModule
+from neurodepth.learning.networks.tcn import TCN
 
 
 def make_dataset(path: Path, n_sim: int, duration_ms: int, n_channels: int, seed: int = 0) -> None:
@@ -32,8 +32,16 @@ def make_dataset(path: Path, n_sim: int, duration_ms: int, n_channels: int, seed
     inputs = rng.random((n_sim, n_channels, duration_ms)) < 0.01
     soma = rng.normal(-67, 3, (n_sim, duration_ms)).astype(np.float32)
     spikes = [np.sort(rng.uniform(0, duration_ms, rng.integers(0, 12))) for _ in range(n_sim)]
-    attrs = {"cell": "bench", "variant": "full", "split": "train", "seed": seed, "config_hash": "bench",
-             "duration_ms": duration_ms, "integrator": "none", "dt_ms": 1.0}
+    attrs = {
+        "cell": "bench",
+        "variant": "full",
+        "split": "train",
+        "seed": seed,
+        "config_hash": "bench",
+        "duration_ms": duration_ms,
+        "integrator": "none",
+        "dt_ms": 1.0,
+    }
     write_shard(build_shard_dataset(inputs, soma, spikes, attrs), path)
 
 
@@ -57,9 +65,15 @@ def bare_loop(module: NeuronLightningModule, loader, steps: int, device: str, wa
         t1 = time.perf_counter()
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
             out = model(batch["inputs"].float())
-            spike = torch.nn.functional.binary_cross_entropy_with_logits(out["spike_logit"].float(), batch["spike"])
+            spike = torch.nn.functional.binary_cross_entropy_with_logits(
+                out["spike_logit"].float(), batch["spike"]
+            )
             soma = torch.nn.functional.mse_loss(out["soma"].float(), batch["soma"])
-            loss = phase["spike_weight"] * spike + phase["soma_weight"] * soma + module.l2 * module._l2()
+            loss = (
+                phase["spike_weight"] * spike
+                + phase["soma_weight"] * soma
+                + module.l2 * module._l2()
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -86,24 +100,35 @@ class StepTimer(pl.Callback):
         self.starts.append(time.perf_counter())
 
     def periods(self):
-        s = self.starts[self.warmup:]
+        s = self.starts[self.warmup :]
         return list(np.diff(s))
 
 
 def lightning_run(module, dm, steps, device, warmup=3):
     timer = StepTimer(device, warmup)
-    trainer = pl.Trainer(accelerator="gpu" if device == "cuda" else "cpu", devices=1,
-                         precision="bf16-mixed" if device == "cuda" else "32-true",
-                         max_steps=steps + warmup, max_epochs=-1, limit_val_batches=0, num_sanity_val_steps=0,
-                         logger=pl.loggers.CSVLogger(tempfile.mkdtemp()), log_every_n_steps=10,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[timer])
+    trainer = pl.Trainer(
+        accelerator="gpu" if device == "cuda" else "cpu",
+        devices=1,
+        precision="bf16-mixed" if device == "cuda" else "32-true",
+        max_steps=steps + warmup,
+        max_epochs=-1,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=pl.loggers.CSVLogger(tempfile.mkdtemp()),
+        log_every_n_steps=10,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+    )
     trainer.fit(module, datamodule=dm)
     return timer.periods()
 
 
 @torch.inference_mode()
-def throughput(model: TCN, device: str, batch: int, window: int, n_inputs: int, train: bool, reps: int):
+def throughput(
+    model: TCN, device: str, batch: int, window: int, n_inputs: int, train: bool, reps: int
+):
     """Windows per second (forward only, or forward+backward+step when ``train``)."""
     x = (torch.rand(batch, n_inputs, window, device=device) < 0.01).float()
     ctx = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda")
@@ -132,20 +157,29 @@ def throughput(model: TCN, device: str, batch: int, window: int, n_inputs: int, 
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--steps", type=int, default=20, help="timed steps per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads on CPU")
-    ap.add_argument("--kernels", default="31,9,9,9", help="overhead model (default config, depth 4)")
+    ap.add_argument(
+        "--kernels", default="31,9,9,9", help="overhead model (default config, depth 4)"
+    )
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--window", type=int, default=400)
     ap.add_argument("--sims", type=int, default=16)
     ap.add_argument("--big-reps", type=int, default=3, help="repetitions for the 7x128 throughput")
-    ap.add_argument("--big-batch", type=int, nargs="+", default=None,
-                    help="batch sizes for the 7x128 throughput (default: --batch)")
+    ap.add_argument(
+        "--big-batch",
+        type=int,
+        nargs="+",
+        default=None,
+        help="batch sizes for the 7x128 throughput (default: --batch)",
+    )
     args = ap.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(args.threads)
@@ -155,12 +189,23 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench_training_"))
     data = tmp / "train.nc"
     make_dataset(data, args.sims, 6000, 1278)
-    cfg = {"window_ms": args.window, "min_window_end_ms": 500, "batch_size": args.batch, "validation_windows": 8,
-           "num_workers": args.workers}
+    cfg = {
+        "window_ms": args.window,
+        "min_window_end_ms": 500,
+        "batch_size": args.batch,
+        "validation_windows": 8,
+        "num_workers": args.workers,
+    }
     phases = [{"steps": 10_000, "lr": 1e-3, "spike_weight": 1.0, "soma_weight": 0.02}]
-    arch = {"depth": len(args.kernels.split(",")), "kernels": [int(k) for k in args.kernels.split(",")], "width": args.width}
-    print(f"device={args.device} threads={torch.get_num_threads()} workers={args.workers} model={arch} "
-          f"batch={args.batch}x{args.window}ms dataset={args.sims}x6s x1278ch")
+    arch = {
+        "depth": len(args.kernels.split(",")),
+        "kernels": [int(k) for k in args.kernels.split(",")],
+        "width": args.width,
+    }
+    print(
+        f"device={args.device} threads={torch.get_num_threads()} workers={args.workers} model={arch} "
+        f"batch={args.batch}x{args.window}ms dataset={args.sims}x6s x1278ch"
+    )
 
     bare_p, bare_w, light_p, round_ratios = [], [], [], []
     for r in range(args.rounds):
@@ -174,25 +219,37 @@ def main():
         lp = lightning_run(module, dm, args.steps, args.device)
         light_p += lp
         round_ratios.append(statistics.median(lp) / statistics.median(p))
-        print(f"round {r}: bare {statistics.median(p) * 1e3:.1f} ms/step, "
-              f"lightning {statistics.median(light_p[-args.steps:]) * 1e3:.1f} ms/step")
+        print(
+            f"round {r}: bare {statistics.median(p) * 1e3:.1f} ms/step, "
+            f"lightning {statistics.median(light_p[-args.steps :]) * 1e3:.1f} ms/step"
+        )
     b, l = statistics.median(bare_p), statistics.median(light_p)
     wait = sum(bare_w) / sum(bare_p)
-    print(f"RESULT step time: bare {b * 1e3:.1f} ms, lightning {l * 1e3:.1f} ms, ratio {l / b:.3f} (target <= 1.1)")
-    print(f"RESULT per-round median ratio {statistics.median(round_ratios):.3f} "
-          f"(rounds: {', '.join(f'{r:.2f}' for r in round_ratios)}); fastest step: bare {min(bare_p) * 1e3:.1f} ms, "
-          f"lightning {min(light_p) * 1e3:.1f} ms, ratio {min(light_p) / min(bare_p):.3f}")
-    print(f"RESULT data-loader wait: {100 * wait:.1f} % of step time (target <= 5 %), "
-          f"median wait {statistics.median(bare_w) * 1e3:.2f} ms")
+    print(
+        f"RESULT step time: bare {b * 1e3:.1f} ms, lightning {l * 1e3:.1f} ms, ratio {l / b:.3f} (target <= 1.1)"
+    )
+    print(
+        f"RESULT per-round median ratio {statistics.median(round_ratios):.3f} "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in round_ratios)}); fastest step: bare {min(bare_p) * 1e3:.1f} ms, "
+        f"lightning {min(light_p) * 1e3:.1f} ms, ratio {min(light_p) / min(bare_p):.3f}"
+    )
+    print(
+        f"RESULT data-loader wait: {100 * wait:.1f} % of step time (target <= 5 %), "
+        f"median wait {statistics.median(bare_w) * 1e3:.2f} ms"
+    )
 
     big = TCN(1278, [35] * 7, 128).to(args.device)
-    print(f"7x128 TCN: {big.n_parameters / 1e6:.2f} M parameters, receptive field {big.receptive_field} ms, "
-          f"{big.macs_per_ms / 1e6:.2f} M MACs per ms")
+    print(
+        f"7x128 TCN: {big.n_parameters / 1e6:.2f} M parameters, receptive field {big.receptive_field} ms, "
+        f"{big.macs_per_ms / 1e6:.2f} M MACs per ms"
+    )
     for bs in args.big_batch or [args.batch]:
         for train in (False, True):
             wps = throughput(big, args.device, bs, args.window, 1278, train, args.big_reps)
-            print(f"RESULT 7x128 TCN {'training' if train else 'inference'} throughput: {wps:.2f} windows/s "
-                  f"(batch {bs} x {args.window} ms)")
+            print(
+                f"RESULT 7x128 TCN {'training' if train else 'inference'} throughput: {wps:.2f} windows/s "
+                f"(batch {bs} x {args.window} ms)"
+            )
 
 
 if __name__ == "__main__":

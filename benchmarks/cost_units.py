@@ -1,6 +1,6 @@
-"""Measure the per-unit costs behind ``neurodepth cost`` and ``neurodepth.resources``.
+"""Measure the per-unit costs behind ``neurodepth cost`` and ``neurodepth.ops.resources``.
 
-Prints, side by side with the constants currently in ``neurodepth.cost.UNIT_COSTS`` (the
+Prints, side by side with the constants currently in ``neurodepth.ops.cost.UNIT_COSTS`` (the
 baseline), the measured values and their ratio:
 
 * training step time (forward + backward + NAdam of ``models.TCN`` on a batch of 8 x 400 ms
@@ -25,12 +25,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neurodepth import cost
-from neurodepth.models import TCN
+from neurodepth.learning.networks.tcn import TCN
+from neurodepth.ops import cost
 
 PAPER_ARCHS = {
-    1: ([110], 128), 2: ([40] * 2, 8), 3: ([20] * 3, 8), 4: ([16] * 4, 128),
-    5: ([10] * 5, 256), 6: ([13] * 6, 128), 7: ([35] * 7, 128), 8: ([33] * 8, 256),
+    1: ([110], 128),
+    2: ([40] * 2, 8),
+    3: ([20] * 3, 8),
+    4: ([16] * 4, 128),
+    5: ([10] * 5, 256),
+    6: ([13] * 6, 128),
+    7: ([35] * 7, 128),
+    8: ([33] * 8, 256),
 }
 N_IN, WINDOW, BATCH = 1278, 400, 8
 
@@ -44,7 +50,9 @@ def time_steps(kernels, width, device, steps, warmup=3):
 
     def step():
         out = model(x)
-        loss = F.binary_cross_entropy_with_logits(out["spike_logit"], spikes) + 0.02 * F.mse_loss(out["soma"], soma)
+        loss = F.binary_cross_entropy_with_logits(out["spike_logit"], spikes) + 0.02 * F.mse_loss(
+            out["soma"], soma
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -71,18 +79,28 @@ def hay_like_segments():
 def measure_disk(tmp: Path, n_sims=4, duration_ms=6000):
     # imported here: the GPU machine has torch but not netCDF4/NEURON, and runs --skip-data
     from neurodepth.cells.lif import simulate_lif
-    from neurodepth.inputs import InputRates, generate_inputs
-    from neurodepth.shards import build_shard_dataset, write_shard
+    from neurodepth.data.shards import build_shard_dataset, write_shard
+    from neurodepth.simulation.inputs import InputRates, generate_inputs
 
     rng = np.random.default_rng(1)
     lengths, trees = hay_like_segments()
-    inputs = np.stack([generate_inputs(rng, lengths, trees, duration_ms, InputRates()) for _ in range(n_sims)])
+    inputs = np.stack(
+        [generate_inputs(rng, lengths, trees, duration_ms, InputRates()) for _ in range(n_sims)]
+    )
     # a realistic-looking soma trace: the I&F free voltage of a 100-input subset is smooth and
     # noisy like a membrane potential; float32 compression depends on that texture
     lif_in = inputs[:, :100]
     soma = np.stack([simulate_lif(x)[0] for x in lif_in]).astype(np.float32)
-    attrs = dict(cell="bench", variant="full", split="train", seed=0, config_hash="0" * 16,
-                 duration_ms=duration_ms, integrator="fixed", dt_ms=0.025)
+    attrs = dict(
+        cell="bench",
+        variant="full",
+        split="train",
+        seed=0,
+        config_hash="0" * 16,
+        duration_ms=duration_ms,
+        integrator="fixed",
+        dt_ms=0.025,
+    )
     ds = build_shard_dataset(inputs, soma, [np.zeros(0)] * n_sims, attrs, nexus_voltage=soma)
     path = write_shard(ds, tmp / "bench_inputs.nc")
     only_inputs = build_shard_dataset(inputs, np.zeros_like(soma), [np.zeros(0)] * n_sims, attrs)
@@ -95,7 +113,7 @@ def measure_disk(tmp: Path, n_sims=4, duration_ms=6000):
 
 
 def measure_reader(path: Path, n=30):
-    from neurodepth.reader import DatasetReader
+    from neurodepth.data.reader import DatasetReader
 
     reader = DatasetReader(path)
     rng = np.random.default_rng(2)
@@ -110,7 +128,7 @@ def measure_reader(path: Path, n=30):
 
 def measure_lif(duration_ms=6000, n=5):
     from neurodepth.cells.lif import simulate_lif
-    from neurodepth.inputs import InputRates, generate_point_inputs
+    from neurodepth.simulation.inputs import InputRates, generate_point_inputs
 
     rng = np.random.default_rng(3)
     rates = InputRates(exc_range=(0, 160), inh_minus_exc=(-60, 20))
@@ -122,7 +140,9 @@ def measure_lif(duration_ms=6000, n=5):
 
 def row(name, measured, baseline_key):
     base = cost.unit(baseline_key)
-    print(f"{name:44s} measured {measured:12.5g}   constant {base:12.5g}   ratio {measured / base:8.3f}")
+    print(
+        f"{name:44s} measured {measured:12.5g}   constant {base:12.5g}   ratio {measured / base:8.3f}"
+    )
 
 
 def main():
@@ -144,7 +164,9 @@ def main():
         g = macs * WINDOW * BATCH * cost.unit("backward_factor") / 1e9
         gm.append(g)
         secs.append(s)
-        print(f"depth {d}: {len(kernels)}x{kernels[0]}x{width}  {g:8.2f} GMAC/step  {s * 1e3:9.2f} ms/step")
+        print(
+            f"depth {d}: {len(kernels)}x{kernels[0]}x{width}  {g:8.2f} GMAC/step  {s * 1e3:9.2f} ms/step"
+        )
     dev = "gpu" if args.device == "cuda" else "cpu"
     if len(gm) >= 2:
         slope, intercept = np.polyfit(gm, secs, 1)
@@ -154,15 +176,21 @@ def main():
         row(f"train_gmac_per_s.{dev}", throughput, f"train_gmac_per_s.{dev}")
     for g, s in zip(gm, secs):
         pred = cost.unit(f"train_step_overhead_s.{dev}") + g / cost.unit(f"train_gmac_per_s.{dev}")
-        print(f"  {g:8.2f} GMAC: measured {s * 1e3:9.2f} ms, cost model {pred * 1e3:9.2f} ms, ratio {s / pred:6.2f}")
+        print(
+            f"  {g:8.2f} GMAC: measured {s * 1e3:9.2f} ms, cost model {pred * 1e3:9.2f} ms, ratio {s / pred:6.2f}"
+        )
     if args.skip_data:
         return
     with tempfile.TemporaryDirectory() as tmp:
         per_input, per_trace, per_sim, rate_hz, path = measure_disk(Path(tmp))
-        print(f"mean excitatory input rate {rate_hz:.1f} Hz; {per_sim / 1e6:.3f} MB per 6 s simulation")
+        print(
+            f"mean excitatory input rate {rate_hz:.1f} Hz; {per_sim / 1e6:.3f} MB per 6 s simulation"
+        )
         row("disk_bytes_per_input_channel_ms", per_input, "disk_bytes_per_input_channel_ms")
         row("disk_bytes_per_trace_ms", per_trace, "disk_bytes_per_trace_ms")
-        print(f"reader: {measure_reader(path) * 1e3:.1f} ms to read one batch of {BATCH} windows (one loader worker)")
+        print(
+            f"reader: {measure_reader(path) * 1e3:.1f} ms to read one batch of {BATCH} windows (one loader worker)"
+        )
     row("lif_s_per_sim_s", measure_lif(), "lif_s_per_sim_s")
 
 

@@ -9,18 +9,28 @@ import time
 from pathlib import Path
 
 import torch
+from toy_data import write_toy_dataset
 
-from neurodepth.evaluate import evaluate_checkpoint
-from neurodepth.toy import write_toy_dataset
-from neurodepth.train import load_model, train_model
+from neurodepth.learning.evaluate import evaluate_checkpoint
+from neurodepth.learning.train import load_model, train_model
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "gpu_smoke")
 out.mkdir(parents=True, exist_ok=True)
 write_toy_dataset(out / "toy.nc", n_simulations=8, duration_ms=1000, n_channels=16, seed=5)
-cfg = {"window_ms": 200, "min_window_end_ms": 500, "batch_size": 8, "validation_windows": 16, "num_workers": 2,
-       "accelerator": "auto", "progress_bar": False, "val_every_steps": 50,
-       "phases": [{"steps": 150, "lr": 0.01, "spike_weight": 1.0, "soma_weight": 0.02},
-                  {"steps": 100, "lr": 0.003, "spike_weight": 2.0, "soma_weight": 0.01}]}
+cfg = {
+    "window_ms": 200,
+    "min_window_end_ms": 500,
+    "batch_size": 8,
+    "validation_windows": 16,
+    "num_workers": 2,
+    "accelerator": "auto",
+    "progress_bar": False,
+    "val_every_steps": 50,
+    "phases": [
+        {"steps": 150, "lr": 0.01, "spike_weight": 1.0, "soma_weight": 0.02},
+        {"steps": 100, "lr": 0.003, "spike_weight": 2.0, "soma_weight": 0.01},
+    ],
+}
 arch = {"depth": 2, "kernels": [31, 9], "width": 16}
 t = time.time()
 train_model(out / "toy.nc", out / "toy.nc", out / "run", arch, cfg, seed=0, max_steps=100)
@@ -28,6 +38,12 @@ ckpt = train_model(out / "toy.nc", out / "toy.nc", out / "run", arch, cfg, seed=
 print(f"cuda={torch.cuda.is_available()} trained in {time.time() - t:.1f} s")
 model, meta = load_model(ckpt)
 print("meta", meta)
-df = evaluate_checkpoint(ckpt, out / "toy.nc", {"max_output_spikes": 100}, out / "metrics.csv", out / "pred.nc",
-                         {"cell": "toy", "variant": "full", "depth": 2, "seed": 0})
+df = evaluate_checkpoint(
+    ckpt,
+    out / "toy.nc",
+    {"max_output_spikes": 100},
+    out / "metrics.csv",
+    out / "pred.nc",
+    {"cell": "toy", "variant": "full", "depth": 2, "seed": 0},
+)
 print(df[df.subset == "all"].to_string())

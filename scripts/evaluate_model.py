@@ -2,8 +2,8 @@
 
 import torch
 
-from neurodepth.evaluate import evaluate_checkpoint
-from neurodepth.logs import log_to
+from neurodepth.core.logs import log_to
+from neurodepth.learning.evaluate import evaluate_checkpoint
 
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

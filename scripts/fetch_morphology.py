@@ -1,7 +1,7 @@
 """Rule fetch_morphology: download (or copy) the morphology and check its sha256."""
 
 from neurodepth.cells.morphology import fetch_morphology
-from neurodepth.logs import log_to
+from neurodepth.core.logs import log_to
 
 with log_to(snakemake.log[0]):
     fetch_morphology(

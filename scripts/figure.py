@@ -2,7 +2,7 @@
 
 import importlib
 
-from neurodepth.logs import log_to
+from neurodepth.core.logs import log_to
 
 with log_to(snakemake.log[0]):
     module = importlib.import_module(f"neurodepth.figures.{snakemake.params.figure}")

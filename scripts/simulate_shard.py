@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from neurodepth.logs import log_to
-from neurodepth.simulate import run_shard
+from neurodepth.core.logs import log_to
+from neurodepth.simulation.simulate import run_shard
 
 with log_to(snakemake.log[0]):
     mechanisms = snakemake.input.get("mechanisms")

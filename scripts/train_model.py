@@ -2,8 +2,8 @@
 
 import torch
 
-from neurodepth.logs import log_to
-from neurodepth.train import train_model
+from neurodepth.core.logs import log_to
+from neurodepth.learning.train import train_model
 
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -37,7 +37,11 @@ class Workflow:
         """Start in its own process group so a test can SIGKILL the whole job tree."""
         log = open(self.root / log_name, "w")
         return subprocess.Popen(
-            self.command(*args), cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(*args),
+            cwd=self.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def path(self, relative: str) -> Path:
@@ -54,7 +58,10 @@ def _deep_update(base: dict, overrides: dict) -> dict:
 
 
 def copy_workflow(
-    dest: Path, config: Path = TINY_CONFIG, mechanisms_from: Path | None = None, overrides: dict | None = None
+    dest: Path,
+    config: Path = TINY_CONFIG,
+    mechanisms_from: Path | None = None,
+    overrides: dict | None = None,
 ) -> Workflow:
     dest.mkdir(parents=True, exist_ok=True)
     for part in WORKFLOW_PARTS:
@@ -71,5 +78,7 @@ def copy_workflow(
     (dest / "tiny_config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     if mechanisms_from is not None:
         # compiled NMODL is deterministic; reusing it saves a compile per scratch copy
-        shutil.copytree(mechanisms_from, dest / "results" / "mechanisms", copy_function=shutil.copy2)
+        shutil.copytree(
+            mechanisms_from, dest / "results" / "mechanisms", copy_function=shutil.copy2
+        )
     return Workflow(dest)

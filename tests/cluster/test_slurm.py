@@ -56,7 +56,9 @@ def slurm_is_up() -> bool:
         states = _run(["sinfo", "-h", "-o", "%T"], timeout=20).stdout.split()
         if not any(s.rstrip("*~#") in ("idle", "mixed", "allocated", "completing") for s in states):
             return False
-        return _run(["sacct", "-n", "-X", "--starttime", "now-1minutes"], timeout=20).returncode == 0
+        return (
+            _run(["sacct", "-n", "-X", "--starttime", "now-1minutes"], timeout=20).returncode == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -68,7 +70,9 @@ def slurm_cluster():
         yield {"started_here": False}
         return
     if os.name != "posix" or os.geteuid() != 0:
-        skip_or_fail("no Slurm is up and starting one needs root (run tests/cluster/local_slurm_up.sh as root)")
+        skip_or_fail(
+            "no Slurm is up and starting one needs root (run tests/cluster/local_slurm_up.sh as root)"
+        )
     if not shutil.which("apt-get") and not shutil.which("slurmctld"):
         skip_or_fail("no Slurm is up, and neither apt-get nor slurmctld is available to start one")
     if not shutil.which("timeout"):
@@ -85,7 +89,9 @@ def slurm_cluster():
     print(up.stdout[-2000:])
     if up.returncode != 0:
         _run(["bash", str(DOWN)], timeout=300)
-        skip_or_fail(f"local_slurm_up.sh failed (rc {up.returncode}): {(up.stderr or up.stdout)[-1500:]}")
+        skip_or_fail(
+            f"local_slurm_up.sh failed (rc {up.returncode}): {(up.stderr or up.stdout)[-1500:]}"
+        )
     try:
         yield {"started_here": True}
     finally:
@@ -106,8 +112,21 @@ def sacct_states(job_ids, wait_s: float = 60.0) -> dict[str, tuple[str, str]]:
     ids = ",".join(sorted(job_ids, key=int))
     deadline = time.monotonic() + wait_s
     while True:
-        out = _run(["sacct", "-X", "-n", "-P", "-j", ids, "-o", "JobIDRaw,State,ExitCode",
-                    "--starttime", "now-1days"], timeout=30).stdout
+        out = _run(
+            [
+                "sacct",
+                "-X",
+                "-n",
+                "-P",
+                "-j",
+                ids,
+                "-o",
+                "JobIDRaw,State,ExitCode",
+                "--starttime",
+                "now-1days",
+            ],
+            timeout=30,
+        ).stdout
         states = {}
         for line in out.splitlines():
             parts = line.split("|")
@@ -131,7 +150,7 @@ def rule_executions(text: str) -> list[tuple[str, bool, str]]:
         if not m:
             continue
         wildcards = ""
-        for nxt in lines[i + 1:i + 15]:
+        for nxt in lines[i + 1 : i + 15]:
             if RULE_RE.match(nxt):
                 break
             if nxt.strip().startswith("wildcards:"):
@@ -183,10 +202,28 @@ def compare_metrics(slurm_dir: Path, local_dir: Path) -> tuple[int, float]:
 def test_cluster_runs_a_batch_job_with_accounting(slurm_cluster, tmp_path):
     """The cluster itself: an sbatch job with an srun step runs, and sacct records it COMPLETED."""
     out = tmp_path / "hello.txt"
-    sub = _run(["sbatch", "--parsable", "-p", PARTITION, "-t", "2", "--mem", "100", "-c", "1",
-                "-J", f"neurodepth-smoke-{os.getpid()}", "-o", str(tmp_path / "%j.log"), "--wait",
-                "--wrap", f"srun hostname > {out}; echo job=$SLURM_JOB_ID >> {out}"],
-               timeout=180)
+    sub = _run(
+        [
+            "sbatch",
+            "--parsable",
+            "-p",
+            PARTITION,
+            "-t",
+            "2",
+            "--mem",
+            "100",
+            "-c",
+            "1",
+            "-J",
+            f"neurodepth-smoke-{os.getpid()}",
+            "-o",
+            str(tmp_path / "%j.log"),
+            "--wait",
+            "--wrap",
+            f"srun hostname > {out}; echo job=$SLURM_JOB_ID >> {out}",
+        ],
+        timeout=180,
+    )
     assert sub.returncode == 0, sub.stderr
     job_id = sub.stdout.strip().split(";")[0]
     print(f"\nsmoke Slurm job ID: {job_id}")
@@ -205,27 +242,46 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     shutil.copytree(REPO / "src", src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = dict(os.environ, NEURODEPTH_SLURM_PARTITION=PARTITION, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # jobs inherit it (--export=ALL)
-    where = _run([sys.executable, "-c", "import neurodepth; print(neurodepth.__file__)"], env=env, timeout=60)
-    assert where.stdout.strip().startswith(str(src)), f"package not imported from the snapshot: {where.stdout}"
+    env["PATH"] = (
+        f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # jobs inherit it (--export=ALL)
+    )
+    where = _run(
+        [sys.executable, "-c", "import neurodepth; print(neurodepth.__file__)"], env=env, timeout=60
+    )
+    assert where.stdout.strip().startswith(str(src)), (
+        f"package not imported from the snapshot: {where.stdout}"
+    )
 
     t0 = time.monotonic()
     slurm_log = tmp_path / "snakemake_slurm.log"
     result = run_logged(
         slurm.command(
-            "--profile", "profiles/slurm",
-            "--slurm-init-seconds-before-status-checks", "2",
+            "--profile",
+            "profiles/slurm",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
             "--slurm-keep-successful-logs",
-            "--jobs", "4", "--cores", "2",          # the test node has 2 CPUs
-            "--group-components", "simulation=2",
-            "--latency-wait", "10",
-            "--retries", "0",                        # a failure here must show, not be retried
+            "--jobs",
+            "4",
+            "--cores",
+            "2",  # the test node has 2 CPUs
+            "--group-components",
+            "simulation=2",
+            "--latency-wait",
+            "10",
+            "--retries",
+            "0",  # a failure here must show, not be retried
         ),
-        slurm_dir, env, RUN_TIMEOUT_S, slurm_log,
+        slurm_dir,
+        env,
+        RUN_TIMEOUT_S,
+        slurm_log,
     )
     slurm_s = time.monotonic() - t0
     text = slurm_log.read_text()
-    assert result.returncode == 0, f"snakemake via Slurm failed (rc {result.returncode}):\n{text[-8000:]}"
+    assert result.returncode == 0, (
+        f"snakemake via Slurm failed (rc {result.returncode}):\n{text[-8000:]}"
+    )
 
     # 1. every submission is a real Slurm job that completed
     job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", text)), key=int)
@@ -237,7 +293,9 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     assert set(states) == set(job_ids), f"sacct does not know jobs {set(job_ids) - set(states)}"
     bad = {j: s for j, s in states.items() if s != ("COMPLETED", "0:0")}
     assert not bad, f"Slurm jobs not COMPLETED/0:0: {bad}"
-    assert not _run(["squeue", "-h", "-j", ",".join(job_ids), "-t", "PD,R,CG"], timeout=30).stdout.strip()
+    assert not _run(
+        ["squeue", "-h", "-j", ",".join(job_ids), "-t", "PD,R,CG"], timeout=30
+    ).stdout.strip()
 
     # 2. every non-local rule ran inside one of those Slurm jobs
     planned = [(r, w) for r, local, w in rule_executions(text) if not local]
@@ -252,7 +310,9 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     missing = [job for job in planned if job not in inside]
     assert not missing, f"non-local jobs with no trace in any Slurm job log: {missing[:10]}"
     rules_on_slurm = sorted({r for r, _ in planned})
-    print(f"non-local jobs: {len(planned)} ({', '.join(rules_on_slurm)}) in {len(job_ids)} Slurm jobs")
+    print(
+        f"non-local jobs: {len(planned)} ({', '.join(rules_on_slurm)}) in {len(job_ids)} Slurm jobs"
+    )
     assert "simulate_shard" in rules_on_slurm and "train_model" in rules_on_slurm
 
     # the grouped shards really shared submissions
@@ -265,5 +325,7 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     local_s = tiny_local_run.seconds
     n_datasets = compare_datasets(slurm_dir, local_dir)
     n_metrics, worst = compare_metrics(slurm_dir, local_dir)
-    print(f"{n_datasets} datasets identical bit for bit; {n_metrics} metric files agree "
-          f"(largest |difference| {worst:.3g}); Slurm run {slurm_s:.0f} s, local run {local_s:.0f} s")
+    print(
+        f"{n_datasets} datasets identical bit for bit; {n_metrics} metric files agree "
+        f"(largest |difference| {worst:.3g}); Slurm run {slurm_s:.0f} s, local run {local_s:.0f} s"
+    )

@@ -32,18 +32,25 @@ def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
                     assert ds.sizes["channel"] == n_channels
                 v = ds["soma_voltage"].values
                 assert np.isfinite(v).all()
-                if variant == "lif":  # V = -75 + 2 x filtered input: inhibition can pull it far down
+                if (
+                    variant == "lif"
+                ):  # V = -75 + 2 x filtered input: inhibition can pull it far down
                     assert -250 < v.min() and v.max() < -40
                 else:  # between E_K - 5 and E_Na + 20 mV
                     assert -90 < v.min() and v.max() < 70
-    with xr.open_dataset(tiny_run.root / "results/datasets/stylized_l5pc/full/train.nc") as full, xr.open_dataset(
-        tiny_run.root / "results/datasets/stylized_l5pc/no_nmda/train.nc"
-    ) as no_nmda:
+    with (
+        xr.open_dataset(tiny_run.root / "results/datasets/stylized_l5pc/full/train.nc") as full,
+        xr.open_dataset(
+            tiny_run.root / "results/datasets/stylized_l5pc/no_nmda/train.nc"
+        ) as no_nmda,
+    ):
         assert full.sizes["channel"] == no_nmda.sizes["channel"] == 2 * full.sizes["segment"]
 
 
 def test_metrics_are_within_valid_ranges(tiny_run):
-    frames = [pd.read_csv(p) for p in sorted((tiny_run.root / "results/evaluation").rglob("metrics.csv"))]
+    frames = [
+        pd.read_csv(p) for p in sorted((tiny_run.root / "results/evaluation").rglob("metrics.csv"))
+    ]
     assert len(frames) == 3 * 2  # variants x depths
     metrics = pd.concat(frames)
     auc = metrics.query("metric == 'spike_auc'")["value"].dropna()
@@ -53,7 +60,11 @@ def test_metrics_are_within_valid_ranges(tiny_run):
     summary = pd.read_csv(tiny_run.root / "results/summary/depth_needed.csv")
     assert set(summary["variant"]) == {"full", "no_nmda", "lif"}
     for _, row in summary.iterrows():
-        test_spikes = metrics.query("variant == @row.variant and metric == 'spike_auc'")["value"].notna().any()
+        test_spikes = (
+            metrics.query("variant == @row.variant and metric == 'spike_auc'")["value"]
+            .notna()
+            .any()
+        )
         if test_spikes:
             assert row["depth_needed"] in (1, 2)
             assert row["depth_needed_p05"] <= row["depth_needed"] <= row["depth_needed_p95"]

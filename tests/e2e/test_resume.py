@@ -65,7 +65,11 @@ def test_killed_simulation_shard_reruns_to_identical_data(tmp_path, mechanisms):
     kill_when(process, lambda: log.exists() and log.stat().st_size > 0)
     shard = killed.path(SHARD)
     assert not shard.exists(), "a killed shard must not leave a file under its final name"
-    leftovers = [p.name for p in shard.parent.glob("*") if not p.name.startswith(".tmp-")] if shard.parent.exists() else []
+    leftovers = (
+        [p.name for p in shard.parent.glob("*") if not p.name.startswith(".tmp-")]
+        if shard.parent.exists()
+        else []
+    )
     assert "shard_0000.nc" not in leftovers
 
     killed.run("--unlock")  # a SIGKILLed Snakemake leaves its lock behind
@@ -84,7 +88,12 @@ def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
     reference.run(target, "--cores", "1")
 
     killed = copy_workflow(tmp_path / "killed", overrides=LONG_TRAINING)
-    killed.run("results/datasets/stylized_l5pc/lif/valid.nc", "results/datasets/stylized_l5pc/lif/train.nc", "--cores", "2")
+    killed.run(
+        "results/datasets/stylized_l5pc/lif/valid.nc",
+        "results/datasets/stylized_l5pc/lif/train.nc",
+        "--cores",
+        "2",
+    )
     last = killed.path(f"{MODEL_DIR}/last.ckpt")
     process = killed.start(target, "--cores", "1")
     kill_when(process, last.exists)
@@ -94,8 +103,10 @@ def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
 
     killed.run("--unlock")
     result = killed.run(target, "--cores", "1", "--rerun-incomplete")
-    log = killed.path(f"logs/train_model/stylized_l5pc/lif/d1_s0.log").read_text()
-    assert f"resuming from {killed.path(MODEL_DIR).name}" in log.lower() or "resum" in log.lower(), result.stderr[-2000:]
+    log = killed.path("logs/train_model/stylized_l5pc/lif/d1_s0.log").read_text()
+    assert (
+        f"resuming from {killed.path(MODEL_DIR).name}" in log.lower() or "resum" in log.lower()
+    ), result.stderr[-2000:]
     a, b = _weights(reference.path(target)), _weights(killed.path(target))
     assert a.keys() == b.keys()
     for key in a:

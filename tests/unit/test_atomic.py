@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neurodepth.atomic import atomic_path, check_free_space, write_netcdf_atomic, write_text_atomic
-from neurodepth.errors import DiskSpaceError
+from neurodepth.core.atomic import (
+    atomic_path,
+    check_free_space,
+    write_netcdf_atomic,
+    write_text_atomic,
+)
+from neurodepth.core.errors import DiskSpaceError
 
 
 def test_failed_write_keeps_previous_content_and_leaves_no_temp(tmp_path):

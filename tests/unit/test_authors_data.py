@@ -5,34 +5,50 @@ import pickle
 import numpy as np
 import pytest
 
-from neurodepth.authors_data import detect_spikes, import_authors_file
-from neurodepth.errors import DatasetError
-from neurodepth.reader import DatasetReader
+from neurodepth.core.errors import DatasetError
+from neurodepth.data.authors_data import detect_spikes, import_authors_file
+from neurodepth.data.reader import DatasetReader
 
 
 def _fake_release(n_sim=3, n_seg=5, T=600, high_res=True, seed=0):
     rng = np.random.default_rng(seed)
     sims, truth = [], []
     for i in range(n_sim):
-        ex = {s: np.sort(rng.choice(T, size=rng.integers(0, 30), replace=False)).astype(float) for s in range(n_seg)}
-        inh = {s: np.sort(rng.choice(T, size=rng.integers(0, 20), replace=False)).astype(float) for s in range(n_seg)}
+        ex = {
+            s: np.sort(rng.choice(T, size=rng.integers(0, 30), replace=False)).astype(float)
+            for s in range(n_seg)
+        }
+        inh = {
+            s: np.sort(rng.choice(T, size=rng.integers(0, 20), replace=False)).astype(float)
+            for s in range(n_seg)
+        }
         t_hi = np.arange(8 * T) / 8.0
         v_hi = np.full(t_hi.size, -70.0)
-        spikes = np.sort(rng.choice(np.arange(50, T - 50), size=i + 2, replace=False)) + 0.375 + 0.01 * i
+        spikes = (
+            np.sort(rng.choice(np.arange(50, T - 50), size=i + 2, replace=False)) + 0.375 + 0.01 * i
+        )
         for sp in spikes:  # 1 ms wide triangular spike peaking exactly at sp
             v_hi += np.clip(1 - np.abs(t_hi - sp) / 0.5, 0, None) * 100.0
-        sim = {"exInputSpikeTimes": ex, "inhInputSpikeTimes": inh,
-               "outputSpikeTimes": spikes.astype(np.float16),
-               "somaVoltageLowRes": v_hi[::8].astype(np.float16),
-               "nexusVoltageLowRes": np.full(T, -68.0, np.float16),
-               "dendriticVoltagesLowRes": np.full((n_seg, T), -69.0, np.float16)}
+        sim = {
+            "exInputSpikeTimes": ex,
+            "inhInputSpikeTimes": inh,
+            "outputSpikeTimes": spikes.astype(np.float16),
+            "somaVoltageLowRes": v_hi[::8].astype(np.float16),
+            "nexusVoltageLowRes": np.full(T, -68.0, np.float16),
+            "dendriticVoltagesLowRes": np.full((n_seg, T), -69.0, np.float16),
+        }
         if high_res:
             sim["somaVoltageHighRes"] = v_hi
         sims.append(sim)
         truth.append((ex, inh, spikes))
-    data = {"Params": {"totalSimDurationInSec": T / 1000, "allSegmentsType": ["basal"] * 2 + ["apical"] * (n_seg - 2),
-                       "allSegmentsLength": list(np.linspace(10, 30, n_seg))},
-            "Results": {"listOfSingleSimulationDicts": sims}}
+    data = {
+        "Params": {
+            "totalSimDurationInSec": T / 1000,
+            "allSegmentsType": ["basal"] * 2 + ["apical"] * (n_seg - 2),
+            "allSegmentsLength": list(np.linspace(10, 30, n_seg)),
+        },
+        "Results": {"listOfSingleSimulationDicts": sims},
+    }
     return data, truth
 
 
@@ -53,6 +69,7 @@ def test_import_matches_pickle(tmp_path, high_res):
         assert r.spike_count[i] == len(spikes) == b - a
         np.testing.assert_array_equal(r.spike_bins(i), np.floor(spikes).astype(int))
     import xarray as xr
+
     with xr.open_dataset(out) as ds:
         times = ds["spike_time"].values
         assert ds["spike_time"].dtype == np.float64
@@ -65,7 +82,9 @@ def test_import_matches_pickle(tmp_path, high_res):
             assert "float16" in ds.attrs["spike_time_source"]
         assert list(ds["segment_tree"].values[:3]) == ["basal", "basal", "apical"]
         np.testing.assert_allclose(ds["dendritic_voltage"].values, -69.0, atol=0.01)
-        np.testing.assert_array_equal(ds["channel_segment"].values, np.r_[np.arange(5), np.arange(5)])
+        np.testing.assert_array_equal(
+            ds["channel_segment"].values, np.r_[np.arange(5), np.arange(5)]
+        )
 
 
 def test_detect_spikes_local_maxima_above_threshold():

@@ -10,7 +10,7 @@ import pytest
 
 from neurodepth.cells.builder import SEGMENT_COLUMNS, build_cell
 from neurodepth.cells.spec import load_cell_spec
-from neurodepth.errors import MorphologyError
+from neurodepth.core.errors import MorphologyError
 
 pytestmark = pytest.mark.neuron
 
@@ -74,7 +74,9 @@ def test_segments_match_reference_table(hay, reference):
     tab = hay.segment_table
     assert list(tab.section) == list(reference.section)
     np.testing.assert_allclose(tab.x, reference.x_centre, atol=1e-6)
-    np.testing.assert_allclose(tab.path_distance_um, reference.path_dist_from_soma_centre_um, rtol=1e-2)
+    np.testing.assert_allclose(
+        tab.path_distance_um, reference.path_dist_from_soma_centre_um, rtol=1e-2
+    )
     np.testing.assert_allclose(tab.area_um2, reference.area_um2, rtol=1e-2)
     np.testing.assert_allclose(tab.length_um, reference.seg_length_um, rtol=1e-2)
     gih = np.array([seg.Ih.gbar for seg in hay.segments])
@@ -151,8 +153,17 @@ def test_backpropagating_ap_attenuates_as_in_facts(hay):
     dist = np.array([h.distance(hay.soma_seg, seg) for seg in segs])
     peaks = np.array([np.array(v)[tt > 299].max() for v in vs])
     assert max(soma) == pytest.approx(41.5, abs=1.5)
-    facts = {100: -6.5, 200: -31.4, 307: -50.3, 391: -53.7, 504: -56.8, 598: -58.5, 699: -60.3,
-             805: -63.0, 890: -64.8}
+    facts = {
+        100: -6.5,
+        200: -31.4,
+        307: -50.3,
+        391: -53.7,
+        504: -56.8,
+        598: -58.5,
+        699: -60.3,
+        805: -63.0,
+        890: -64.8,
+    }
     for d, v in facts.items():
         assert np.interp(d, dist, peaks) == pytest.approx(v, abs=2.0), d
 
@@ -175,7 +186,10 @@ def test_dendritic_calcium_spike_in_hot_zone(hay):
         h.finitialize(-76.0)
         h.continuerun(450.0)
         tt, v, so = np.array(t), np.array(vd), np.array(vs)
-        out[amp] = (np.trapezoid((v > -40).astype(float), tt), int(np.sum((so[1:] > -20) & (so[:-1] <= -20))))
+        out[amp] = (
+            np.trapezoid((v > -40).astype(float), tt),
+            int(np.sum((so[1:] > -20) & (so[:-1] <= -20))),
+        )
     assert out[0.2] == (0.0, 0)
     assert out[0.3][0] == pytest.approx(32.5, abs=4.0) and out[0.3][1] == 2
 

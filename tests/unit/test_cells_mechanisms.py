@@ -9,10 +9,22 @@ import numpy as np
 import pytest
 
 from neurodepth.cells import mechanisms_build as mb
-from neurodepth.errors import MechanismError
+from neurodepth.core.errors import MechanismError
 
-CHANNELS = ["NaTs2_t", "NaTa_t", "Nap_Et2", "K_Pst", "K_Tst", "SKv3_1", "SK_E2", "Im", "Ih",
-            "Ca_HVA", "Ca_LVAst", "CaDynamics_E2"]
+CHANNELS = [
+    "NaTs2_t",
+    "NaTa_t",
+    "Nap_Et2",
+    "K_Pst",
+    "K_Tst",
+    "SKv3_1",
+    "SK_E2",
+    "Im",
+    "Ih",
+    "Ca_HVA",
+    "Ca_LVAst",
+    "CaDynamics_E2",
+]
 
 
 def test_mod_sources_cover_channels_and_synapses():
@@ -113,7 +125,7 @@ def test_event_at_time_zero_releases(mechanisms):
     g = np.array(g)
     del fih
     assert g[: int(10 / 0.01)].max() == pytest.approx(0.0004, rel=1e-2)
-    assert g[int(20 / 0.01):].max() == pytest.approx(0.0004, rel=1e-2)
+    assert g[int(20 / 0.01) :].max() == pytest.approx(0.0004, rel=1e-2)
 
 
 @pytest.mark.neuron
@@ -158,14 +170,19 @@ def test_eca_from_nernst_at_6_3_celsius(mechanisms):
 @pytest.mark.neuron
 def test_rates_at_singular_points_are_finite_and_continuous(mechanisms):
     """Rates of the form y/(1-exp(-y/s)) use their limit: no NaN, no jump at the singularity."""
-    from neuron import h
 
     sec = _section()
     for mech in ("NaTs2_t", "Nap_Et2", "Ih", "Ca_HVA"):
         sec.insert(mech)
     seg = sec(0.5)
-    for mech, vsing in (("NaTs2_t", -32.0), ("NaTs2_t", -60.0), ("Nap_Et2", -17.0),
-                        ("Nap_Et2", -64.4), ("Ih", -154.9), ("Ca_HVA", -27.0)):
+    for mech, vsing in (
+        ("NaTs2_t", -32.0),
+        ("NaTs2_t", -60.0),
+        ("Nap_Et2", -17.0),
+        ("Nap_Et2", -64.4),
+        ("Ih", -154.9),
+        ("Ca_HVA", -27.0),
+    ):
         m = getattr(seg, mech)
         vals = []
         for v in (vsing - 1e-3, vsing, vsing + 1e-3):
@@ -202,21 +219,33 @@ def _nap(v):
     bm = 0.124 * (-v - 38) / (1 - np.exp(-(-v - 38) / 6))
     ah = -2.88e-6 * (v + 17) / (1 - np.exp((v + 17) / 4.63))
     bh = 6.94e-6 * (v + 64.4) / (1 - np.exp(-(v + 64.4) / 2.63))
-    return (1 / (1 + np.exp(-(v + 52.6) / 4.6)), 6 / ((am + bm) * QT),
-            1 / (1 + np.exp((v + 48.8) / 10)), 1 / ((ah + bh) * QT))
+    return (
+        1 / (1 + np.exp(-(v + 52.6) / 4.6)),
+        6 / ((am + bm) * QT),
+        1 / (1 + np.exp((v + 48.8) / 10)),
+        1 / ((ah + bh) * QT),
+    )
 
 
 def _kp(v):
     u = v + 10
     mtau = (1.25 + 175.03 * np.exp(0.026 * u)) if u < -50 else (1.25 + 13 * np.exp(-0.026 * u))
-    return (1 / (1 + np.exp(-(u + 1) / 12)), mtau / QT, 1 / (1 + np.exp((u + 54) / 11)),
-            (360 + (1010 + 24 * (u + 55)) * np.exp(-(((u + 75) / 48) ** 2))) / QT)
+    return (
+        1 / (1 + np.exp(-(u + 1) / 12)),
+        mtau / QT,
+        1 / (1 + np.exp((u + 54) / 11)),
+        (360 + (1010 + 24 * (u + 55)) * np.exp(-(((u + 75) / 48) ** 2))) / QT,
+    )
 
 
 def _kt(v):
     u = v + 10
-    return (1 / (1 + np.exp(-u / 19)), (0.34 + 0.92 * np.exp(-(((u + 71) / 59) ** 2))) / QT,
-            1 / (1 + np.exp((u + 66) / 10)), (8 + 49 * np.exp(-(((u + 73) / 23) ** 2))) / QT)
+    return (
+        1 / (1 + np.exp(-u / 19)),
+        (0.34 + 0.92 * np.exp(-(((u + 71) / 59) ** 2))) / QT,
+        1 / (1 + np.exp((u + 66) / 10)),
+        (8 + 49 * np.exp(-(((u + 73) / 23) ** 2))) / QT,
+    )
 
 
 def _hva(v):
@@ -229,8 +258,12 @@ def _hva(v):
 
 def _lva(v):
     u = v + 10
-    return (1 / (1 + np.exp(-(u + 30) / 6)), (5 + 20 / (1 + np.exp((u + 25) / 5))) / QT,
-            1 / (1 + np.exp((u + 80) / 6.4)), (20 + 50 / (1 + np.exp((u + 40) / 7))) / QT)
+    return (
+        1 / (1 + np.exp(-(u + 30) / 6)),
+        (5 + 20 / (1 + np.exp((u + 25) / 5))) / QT,
+        1 / (1 + np.exp((u + 80) / 6.4)),
+        (20 + 50 / (1 + np.exp((u + 40) / 7))) / QT,
+    )
 
 
 def _kv31(v):
@@ -250,8 +283,14 @@ def _ih(v):
 KINETICS = {
     "NaTs2_t": lambda v: _nat(v, 32, 60),
     "NaTa_t": lambda v: _nat(v, 38, 66),
-    "Nap_Et2": _nap, "K_Pst": _kp, "K_Tst": _kt, "Ca_HVA": _hva, "Ca_LVAst": _lva,
-    "SKv3_1": _kv31, "Im": _im, "Ih": _ih,
+    "Nap_Et2": _nap,
+    "K_Pst": _kp,
+    "K_Tst": _kt,
+    "Ca_HVA": _hva,
+    "Ca_LVAst": _lva,
+    "SKv3_1": _kv31,
+    "Im": _im,
+    "Ih": _ih,
 }
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from neurodepth.cells.morphology import fetch_morphology, odd_nseg
 from neurodepth.cells.spec import SPEC_DIR, SpecError, available_specs, load_cell_spec
-from neurodepth.errors import ConfigError, MorphologyError
+from neurodepth.core.errors import ConfigError, MorphologyError
 
 
 def test_builtin_specs_load():
@@ -22,7 +22,9 @@ def test_builtin_specs_load():
     sty = load_cell_spec("stylized_l5pc")
     assert sty.morphology["source"] == "stylized"
     # the stylized cell has the same channel set as Hay, per group
-    assert {g: set(m) for g, m in sty.channels.items()} == {g: set(m) for g, m in hay.channels.items()}
+    assert {g: set(m) for g, m in sty.channels.items()} == {
+        g: set(m) for g, m in hay.channels.items()
+    }
 
 
 def test_morphology_path_override(tmp_path):
@@ -43,10 +45,19 @@ def _write(tmp_path, mutate):
     [
         (lambda r: r["passive"]["soma"].pop("cm"), "passive.soma.cm"),
         (lambda r: r["channels"]["apical"].update(NaX={"gbar": 1.0}), "channels.apical.NaX"),
-        (lambda r: r["channels"]["apical"]["Ih"]["gbar"].pop("rate"), "channels.apical.Ih.gbar.rate"),
-        (lambda r: r["channels"]["apical"]["Ih"]["gbar"].update(rule="cubic"), "channels.apical.Ih.gbar.rule"),
+        (
+            lambda r: r["channels"]["apical"]["Ih"]["gbar"].pop("rate"),
+            "channels.apical.Ih.gbar.rate",
+        ),
+        (
+            lambda r: r["channels"]["apical"]["Ih"]["gbar"].update(rule="cubic"),
+            "channels.apical.Ih.gbar.rule",
+        ),
         (lambda r: r["morphology"].update(source="ftp"), "morphology.source"),
-        (lambda r: r["morphology"]["geometry"]["basal"].update(stems=0), "morphology.geometry.basal.stems"),
+        (
+            lambda r: r["morphology"]["geometry"]["basal"].update(stems=0),
+            "morphology.geometry.basal.stems",
+        ),
         (lambda r: r["synapses"]["excitatory"].pop("no_nmda"), "synapses.excitatory.no_nmda"),
         (lambda r: r.update(colour="red"), "colour"),
         (lambda r: r["regions"].update(rule="by_magic"), "regions.rule"),

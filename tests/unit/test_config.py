@@ -7,15 +7,15 @@ import copy
 import pytest
 import yaml
 
-from neurodepth.config import load_config, simulation_hash, validate_config
-from neurodepth.errors import ConfigError
+from neurodepth.core.config import DEFAULT_SCHEMA, load_config, simulation_hash, validate_config
+from neurodepth.core.errors import ConfigError
 
 REPO_CONFIGS = ["config/config.yaml", "config/paper.yaml", "tests/e2e/tiny_config.yaml"]
 
 
 @pytest.fixture()
 def schema(repo_root):
-    return repo_root / "workflow" / "schemas" / "config.schema.yaml"
+    return DEFAULT_SCHEMA
 
 
 @pytest.fixture()

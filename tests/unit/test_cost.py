@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from neurodepth import cost, resources
-from neurodepth.cli import main as cli_main
-from neurodepth.errors import ConfigError
+from neurodepth.core.errors import ConfigError
+from neurodepth.ops import cost, resources
+from neurodepth.ops.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,19 +21,47 @@ def hand_config(**over):
         "seed": 1,
         "cell": {"name": "hay2011_l5pc", "morphology": {"url": "", "sha256": "", "path": ""}},
         "variants": ["full"],
-        "simulation": {"duration_ms": 2000, "integrator": "fixed", "dt_ms": 0.05, "secondorder": 2,
-                       "cvode_atol": 0.001, "record_nexus": True, "record_dendrites": False,
-                       "simulations_per_shard": 3, "shards": {"train": 4, "valid": 1, "test": 2}},
+        "simulation": {
+            "duration_ms": 2000,
+            "integrator": "fixed",
+            "dt_ms": 0.05,
+            "secondorder": 2,
+            "cvode_atol": 0.001,
+            "record_nexus": True,
+            "record_dendrites": False,
+            "simulations_per_shard": 3,
+            "shards": {"train": 4, "valid": 1, "test": 2},
+        },
         "inputs": {"full": {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}},
-        "network": {"depths": [1, 2], "seeds": [0, 1], "width": 4, "first_kernel_ms": 3, "kernel_ms": 2,
-                    "architectures": {}},
-        "training": {"window_ms": 100, "min_window_end_ms": 500, "batch_size": 2, "validation_windows": 4,
-                     "num_workers": 0, "accelerator": "cpu",
-                     "phases": [{"steps": 30, "lr": 1e-3, "spike_weight": 1, "soma_weight": 0.02},
-                                {"steps": 20, "lr": 1e-4, "spike_weight": 2, "soma_weight": 0.01}],
-                     "val_every_steps": 10},
-        "evaluation": {"drop_first_ms": 500, "max_output_spikes": 24, "subsets": 12, "subset_fraction": 0.67,
-                       "fpr_points": [0.001], "timing_fpr": 0.002},
+        "network": {
+            "depths": [1, 2],
+            "seeds": [0, 1],
+            "width": 4,
+            "first_kernel_ms": 3,
+            "kernel_ms": 2,
+            "architectures": {},
+        },
+        "training": {
+            "window_ms": 100,
+            "min_window_end_ms": 500,
+            "batch_size": 2,
+            "validation_windows": 4,
+            "num_workers": 0,
+            "accelerator": "cpu",
+            "phases": [
+                {"steps": 30, "lr": 1e-3, "spike_weight": 1, "soma_weight": 0.02},
+                {"steps": 20, "lr": 1e-4, "spike_weight": 2, "soma_weight": 0.01},
+            ],
+            "val_every_steps": 10,
+        },
+        "evaluation": {
+            "drop_first_ms": 500,
+            "max_output_spikes": 24,
+            "subsets": 12,
+            "subset_fraction": 0.67,
+            "fpr_points": [0.001],
+            "timing_fpr": 0.002,
+        },
         "summary": {"auc_margin": 0.01},
     }
     cfg.update(over)
@@ -48,16 +76,18 @@ def test_shard_seconds_by_hand():
     assert cost.shard_core_seconds(cfg, "full") == pytest.approx(1.3 + 3 * per_sim)
     cvode = copy.deepcopy(cfg)
     cvode["simulation"]["integrator"] = "cvode"
-    assert cost.neuron_s_per_sim_s(cvode, "full") == pytest.approx(18.5)  # dt is irrelevant to CVODE
+    assert cost.neuron_s_per_sim_s(cvode, "full") == pytest.approx(
+        18.5
+    )  # dt is irrelevant to CVODE
 
 
 def test_estimate_jobs_hours_and_disk_by_hand():
     cfg = hand_config()
     est = cost.estimate_cost(cfg)
     jobs = dict(zip(est["per_rule"]["rule"], est["per_rule"]["jobs"]))
-    assert jobs["simulate_shard"] == 7          # 4 + 1 + 2 shards, one variant
+    assert jobs["simulate_shard"] == 7  # 4 + 1 + 2 shards, one variant
     assert jobs["merge_dataset"] == 3
-    assert jobs["train_model"] == jobs["evaluate_model"] == 2 * 2   # depths x seeds
+    assert jobs["train_model"] == jobs["evaluate_model"] == 2 * 2  # depths x seeds
     assert jobs["compile_mechanisms"] == 1
     assert est["simulations"] == 21
     assert est["simulated_hours"] == pytest.approx(21 * 2.0 / 3600)
@@ -77,7 +107,7 @@ def test_training_seconds_by_hand():
     assert cost.macs_per_ms(1278, arch) == macs
     gmac_step = macs * 100 * 2 * 3 / 1e9
     read = 1278 * 100 * 2 * 2.9e-9
-    step = 0.78 + gmac_step / 9.3 + read   # num_workers 0: read then compute
+    step = 0.78 + gmac_step / 9.3 + read  # num_workers 0: read then compute
     val = 5 * (macs * 100 * 4 / 1e9) / 9.3  # 50 steps / every 10 -> 5 validations of 4 windows
     assert cost.training_seconds(cfg, "full", 1) == pytest.approx(50 * step + val)
 
@@ -114,8 +144,12 @@ def test_lif_variant_is_cheap_and_has_100_channels():
 
 def test_resources_grow_with_attempt():
     cfg = hand_config()
-    for fn in (resources.simulate_resources, resources.merge_resources, resources.train_resources,
-               resources.evaluate_resources):
+    for fn in (
+        resources.simulate_resources,
+        resources.merge_resources,
+        resources.train_resources,
+        resources.evaluate_resources,
+    ):
         one, three = fn(cfg, 1), fn(cfg, 3)
         assert three["mem_mb"] == 3 * one["mem_mb"]
         assert three["runtime"] == 3 * one["runtime"]
@@ -126,7 +160,9 @@ def test_simulate_runtime_tracks_shard_cost():
     cfg = hand_config()
     cfg["simulation"]["simulations_per_shard"] = 100
     seconds = cost.shard_core_seconds(cfg, "full")  # 1.3 + 100 * 2 * 5.075 = 1016.3 s
-    assert resources.simulate_resources(cfg, 1)["runtime"] == -(-int(2 * seconds) // 60)  # ceil(2x / 60 s)
+    assert resources.simulate_resources(cfg, 1)["runtime"] == -(
+        -int(2 * seconds) // 60
+    )  # ceil(2x / 60 s)
 
 
 def test_paper_config_costs_are_paper_scale():
@@ -137,14 +173,20 @@ def test_paper_config_costs_are_paper_scale():
     # step) + builds and input generation -> ~210 core-hours
     per_s = cost.UNIT_COSTS["hay2011_l5pc.adaptive_mid_s_per_sim_s"].value
     assert cost.neuron_s_per_sim_s(cfg, "full") == per_s
-    assert 3 * 12_048 * 6 * per_s / 3600 < est["per_rule"].set_index("rule").loc["simulate_shard", "core_hours"] < 300
+    assert (
+        3 * 12_048 * 6 * per_s / 3600
+        < est["per_rule"].set_index("rule").loc["simulate_shard", "core_hours"]
+        < 300
+    )
     assert est["gpu_hours"] > 0
     assert resources.train_resources(cfg, 1)["gpu"] == 1
 
 
 def test_cli_prints_table(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
-    assert cli_main(["cost", "--configfile", "config/paper.yaml", "--profile", "profiles/slurm"]) == 0
+    assert (
+        cli_main(["cost", "--configfile", "config/paper.yaml", "--profile", "profiles/slurm"]) == 0
+    )
     out = capsys.readouterr().out
     assert "simulate_shard" in out and "core-hours" in out and "GPU-hours" in out
     assert "paper_protocol.md" in out  # constants are printed with their sources

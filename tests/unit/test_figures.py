@@ -11,10 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import tiny_results  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import tiny_results  # noqa: E402
-from neurodepth.errors import DatasetError  # noqa: E402
+from neurodepth.core.errors import DatasetError  # noqa: E402
 from neurodepth.figures import (  # noqa: E402
     _common,
     accuracy_vs_depth,
@@ -26,7 +26,19 @@ from neurodepth.figures import (  # noqa: E402
     roc_timing,
 )
 
-UNIT_HINTS = ("(ms", "(mV", "(Hz", "(µm", "(a.u", "(fraction", "(per", "(hidden", "(ROC", "(%", "(1/mV")
+UNIT_HINTS = (
+    "(ms",
+    "(mV",
+    "(Hz",
+    "(µm",
+    "(a.u",
+    "(fraction",
+    "(per",
+    "(hidden",
+    "(ROC",
+    "(%",
+    "(1/mV",
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +93,10 @@ def test_accuracy_vs_depth(tiny, tmp_path):
 
 def test_accuracy_vs_depth_rejects_bad_table():
     with pytest.raises(DatasetError, match="'sd'"):
-        accuracy_vs_depth.make(pd.DataFrame({"cell": [], "variant": [], "depth": [], "metric": [], "mean": []}),
-                               pd.DataFrame())
+        accuracy_vs_depth.make(
+            pd.DataFrame({"cell": [], "variant": [], "depth": [], "metric": [], "mean": []}),
+            pd.DataFrame(),
+        )
 
 
 def test_example_predictions(tiny, tmp_path):
@@ -138,13 +152,17 @@ def test_first_layer_weights(tiny, tmp_path):
     auc = agg[(agg.metric == "spike_auc") & (agg.variant == "full")].set_index("depth")["mean"]
     assert f"d{auc.idxmax()}_s0" in str(best)
     assert "d3_s0" in str(first_layer_weights.pick_checkpoint(ckpts))  # no summary: deepest
-    fig = first_layer_weights.from_files(ckpts, tiny["datasets"]["full"], tiny["summary"]["metrics"], n_show=3)
+    fig = first_layer_weights.from_files(
+        ckpts, tiny["datasets"]["full"], tiny["summary"]["metrics"], n_show=3
+    )
     images = [ax for ax in fig.axes if ax.images]
     assert len(images) == 3
     # Channel rows grouped exc/inh x basal/oblique/tuft: six region profiles per filter panel.
     profile_axes = [ax for ax in fig.axes if not ax.images and ax.get_lines()]
     assert len(profile_axes) == 3
-    assert all(len([ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]) == 6 for ax in profile_axes)
+    assert all(
+        len([ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]) == 6 for ax in profile_axes
+    )
     assert any("weight" in lab for lab in _labels(fig))
     # The heat map of the strongest filter equals the checkpoint's weights in display order.
     w, _ = _common.first_layer_weights(best)
@@ -202,8 +220,9 @@ def test_dataset_overview(tiny, tmp_path):
 
 
 def test_lif_check(tiny, tmp_path):
-    fig = lif_check.from_files(tiny["predictions"][("lif", 1)], tiny["checkpoints"][("lif", 1)],
-                               tiny["datasets"]["lif"])
+    fig = lif_check.from_files(
+        tiny["predictions"][("lif", 1)], tiny["checkpoints"][("lif", 1)], tiny["datasets"]["lif"]
+    )
     assert len(fig.axes) == 3
     assert "voltage (mV)" in _labels(fig) and "time relative to output (ms)" in _labels(fig)
     assert "1 unit per layer" in fig._suptitle.get_text()
@@ -267,9 +286,14 @@ def test_variant_without_test_spikes_is_named_not_fatal(tiny, tmp_path):
 
     summary = pd.read_csv(tiny["summary"]["metrics"])
     need = pd.read_csv(tiny["summary"]["depth_needed"])
-    need.loc[need.variant == "no_nmda", ["depth_needed", "depth_needed_p05", "depth_needed_p95"]] = np.nan
+    need.loc[
+        need.variant == "no_nmda", ["depth_needed", "depth_needed_p05", "depth_needed_p95"]
+    ] = np.nan
     fig = accuracy_vs_depth.make(summary, need)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("NMDA removed: depth needed undefined" in t for t in texts)
-    assert len([ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "*"]) == len(tiny_results.VARIANTS) - 1
+    assert (
+        len([ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "*"])
+        == len(tiny_results.VARIANTS) - 1
+    )
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""The paper's input protocol (neurodepth.inputs)."""
+"""The paper's input protocol (neurodepth.simulation.inputs)."""
 
 from pathlib import Path
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neurodepth.errors import ConfigError
-from neurodepth.inputs import (
+from neurodepth.core.errors import ConfigError
+from neurodepth.simulation.inputs import (
     InputRates,
     expected_mean_rate_hz,
     gaussian_window,
@@ -67,8 +67,15 @@ def test_fixed_rates_spread_by_length_plus_10um():
     """With one hold level, no gain spread and a narrow sigma, each tree's exc total and the
     per-segment share (length + 10 um) / sum are what the config says."""
     lengths, trees = toy_cell(20, 40)
-    rates = InputRates.from_config({"exc_per_100ms": [300, 300], "inh_minus_exc": [-100, -100],
-                                    "gain_range": [1, 1], "smoothing_sigmas_ms": [25], "jitter_ms": 0})
+    rates = InputRates.from_config(
+        {
+            "exc_per_100ms": [300, 300],
+            "inh_minus_exc": [-100, -100],
+            "gain_range": [1, 1],
+            "smoothing_sigmas_ms": [25],
+            "jitter_ms": 0,
+        }
+    )
     T = 200_000
     x = generate_inputs(np.random.default_rng(1), lengths, trees, T, rates)
     n = len(lengths)
@@ -103,8 +110,10 @@ def test_rates_within_configured_ranges():
     assert not generate_inputs(np.random.default_rng(0), lengths, trees, 1000, zero).any()
 
 
-@pytest.mark.skipif(not (SHARED / "data" / "hay2011" / "segments_derived_neuron9.csv").exists(),
-                    reason="../shared absent")
+@pytest.mark.skipif(
+    not (SHARED / "data" / "hay2011" / "segments_derived_neuron9.csv").exists(),
+    reason="../shared absent",
+)
 def test_paper_mean_rates_on_hay_segments():
     """The paper: about 12 Hz per excitatory and 9 Hz per inhibitory synapse at its defaults."""
     df = pd.read_csv(SHARED / "data" / "hay2011" / "segments_derived_neuron9.csv")
@@ -113,7 +122,10 @@ def test_paper_mean_rates_on_hay_segments():
     trees = np.where(df.section.str.startswith("dend"), "basal", "apical")
     assert len(lengths) == 639
     rates = InputRates.from_config(PAPER)
-    x = np.concatenate([generate_inputs(np.random.default_rng(s), lengths, trees, 6000, rates) for s in range(12)], axis=1)
+    x = np.concatenate(
+        [generate_inputs(np.random.default_rng(s), lengths, trees, 6000, rates) for s in range(12)],
+        axis=1,
+    )
     exc_hz, inh_hz = x[:639].mean() * 1000, x[639:].mean() * 1000
     assert 10.5 < exc_hz < 13.5
     assert 8.0 < inh_hz < 11.0

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from toy_data import toy_dataset
 
-from neurodepth.datamodule import NeuronDataModule, check_compatible
-from neurodepth.errors import DatasetError
-from neurodepth.shards import write_shard
-from neurodepth.toy import toy_dataset
+from neurodepth.core.errors import DatasetError
+from neurodepth.data.shards import write_shard
+from neurodepth.learning.datamodule import NeuronDataModule, check_compatible
 
-TRAINING = {"window_ms": 200, "min_window_end_ms": 500, "batch_size": 2, "validation_windows": 4,
-            "num_workers": 0}
+TRAINING = {
+    "window_ms": 200,
+    "min_window_end_ms": 500,
+    "batch_size": 2,
+    "validation_windows": 4,
+    "num_workers": 0,
+}
 
 
 def _write(path, config_hash="toy", variant="full", split="train", seed=0):
@@ -39,22 +44,38 @@ def test_training_refuses_a_validation_set_of_another_config(tmp_path, key, valu
 
 def test_check_compatible_names_the_disagreeing_key():
     with pytest.raises(DatasetError, match="cell='other'"):
-        check_compatible({"a": ("a.nc", {"cell": "x", "variant": "full", "config_hash": "1"}),
-                          "b": ("b.nc", {"cell": "other", "variant": "full", "config_hash": "1"})})
+        check_compatible(
+            {
+                "a": ("a.nc", {"cell": "x", "variant": "full", "config_hash": "1"}),
+                "b": ("b.nc", {"cell": "other", "variant": "full", "config_hash": "1"}),
+            }
+        )
 
 
 def test_evaluation_refuses_a_test_set_of_another_config(tmp_path):
-    from neurodepth.evaluate import evaluate_checkpoint
-    from neurodepth.train import train_model
+    from neurodepth.learning.evaluate import evaluate_checkpoint
+    from neurodepth.learning.train import train_model
 
     train = _write(tmp_path / "train.nc")
     valid = _write(tmp_path / "valid.nc", split="valid", seed=1)
     test = _write(tmp_path / "test.nc", split="test", seed=2, config_hash="changed")
-    cfg = dict(TRAINING, val_every_steps=5, progress_bar=False,
-               phases=[{"steps": 5, "lr": 0.001, "spike_weight": 1.0, "soma_weight": 0.02}])
-    ckpt = train_model(train, valid, tmp_path / "model", {"depth": 1, "kernels": [5], "width": 4}, cfg, seed=0)
-    evaluation = {"drop_first_ms": 500, "max_output_spikes": 24, "subsets": 2, "subset_fraction": 0.67,
-                  "fpr_points": [0.001, 0.0025], "timing_fpr": 0.002}
+    cfg = dict(
+        TRAINING,
+        val_every_steps=5,
+        progress_bar=False,
+        phases=[{"steps": 5, "lr": 0.001, "spike_weight": 1.0, "soma_weight": 0.02}],
+    )
+    ckpt = train_model(
+        train, valid, tmp_path / "model", {"depth": 1, "kernels": [5], "width": 4}, cfg, seed=0
+    )
+    evaluation = {
+        "drop_first_ms": 500,
+        "max_output_spikes": 24,
+        "subsets": 2,
+        "subset_fraction": 0.67,
+        "fpr_points": [0.001, 0.0025],
+        "timing_fpr": 0.002,
+    }
     with pytest.raises(DatasetError, match="config_hash='changed'"):
         evaluate_checkpoint(ckpt, test, evaluation, tmp_path / "m.csv", tmp_path / "p.nc", {})
     assert not (tmp_path / "m.csv").exists()

@@ -11,7 +11,7 @@ from neurodepth.cells.lif import (
     lif_segment_table,
     simulate_lif,
 )
-from neurodepth.errors import ConfigError, DatasetError
+from neurodepth.core.errors import ConfigError, DatasetError
 
 A = np.exp(-1.0 / 20.0)  # one-ms decay of the 20 ms kernel
 
@@ -22,15 +22,23 @@ def _inputs(duration, exc=(), inh=()):
     for t, k in exc:
         x[:k, t] = True
     for t, k in inh:
-        x[80:80 + k, t] = True
+        x[80 : 80 + k, t] = True
     return x
 
 
 def test_subthreshold_trace_by_hand():
     # one exc spike at 2 ms, one inh at 5 ms: contributions start in their own bin
     v, spikes = simulate_lif(_inputs(8, exc=[(2, 1)], inh=[(5, 1)]))
-    expected = [-75, -75, -73, -75 + 2 * A, -75 + 2 * A**2, -75 + 2 * A**3 - 2,
-                -75 + 2 * A**4 - 2 * A, -75 + 2 * A**5 - 2 * A**2]
+    expected = [
+        -75,
+        -75,
+        -73,
+        -75 + 2 * A,
+        -75 + 2 * A**2,
+        -75 + 2 * A**3 - 2,
+        -75 + 2 * A**4 - 2 * A,
+        -75 + 2 * A**5 - 2 * A**2,
+    ]
     np.testing.assert_allclose(v, expected, rtol=0, atol=1e-12)
     assert spikes.size == 0 and spikes.dtype == np.float64
 
@@ -39,8 +47,7 @@ def test_spike_and_reset_by_hand():
     # 11 exc at 1 ms: V = -75 + 22 = -53 > -55 -> spike at 1 ms; from 2 ms on the excess
     # (22a at 2 ms) is subtracted with the same kernel, so V stays exactly at -75 until new input.
     v, spikes = simulate_lif(_inputs(8, exc=[(1, 11), (4, 1)], inh=[(6, 1)]))
-    expected = [-75, -53, -75, -75, -73, -75 + 2 * A, -75 + 2 * A**2 - 2,
-                -75 + 2 * A**3 - 2 * A]
+    expected = [-75, -53, -75, -75, -73, -75 + 2 * A, -75 + 2 * A**2 - 2, -75 + 2 * A**3 - 2 * A]
     np.testing.assert_allclose(v, expected, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(spikes, [1.0])
 
@@ -117,9 +124,20 @@ def test_channel_map_and_segment_table():
     np.testing.assert_array_equal(cmap["weight"], np.r_[np.ones(80), -np.ones(20)])
     assert (cmap["segment"] == 0).all()
     table = lif_segment_table()
-    assert list(table.columns) == ["segment", "section", "x", "region", "tree",
-                                   "path_distance_um", "length_um", "area_um2", "diam_um",
-                                   "x_um", "y_um", "z_um"]
+    assert list(table.columns) == [
+        "segment",
+        "section",
+        "x",
+        "region",
+        "tree",
+        "path_distance_um",
+        "length_um",
+        "area_um2",
+        "diam_um",
+        "x_um",
+        "y_um",
+        "z_um",
+    ]
     assert len(table) == 1 and table["section"][0] == "soma"
 
 

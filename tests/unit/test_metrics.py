@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from neurodepth import metrics as M
-from neurodepth.evaluate import evaluate_arrays, window_plan
+from neurodepth.analysis import metrics as M
+from neurodepth.learning.evaluate import evaluate_arrays, window_plan
 
 
 def test_perfect_predictor_auc_one_and_tpr_one():
@@ -76,7 +76,9 @@ def test_soma_metrics_perfect_and_realigned():
 
 
 def test_spike_timing_histogram_lags():
-    lags, counts = M.spike_timing_histogram([np.array([100, 300])], [np.array([103, 290, 500])], max_lag_ms=50)
+    lags, counts = M.spike_timing_histogram(
+        [np.array([100, 300])], [np.array([103, 290, 500])], max_lag_ms=50
+    )
     assert lags[0] == -50 and lags[-1] == 50
     got = dict(zip(lags[counts > 0].tolist(), counts[counts > 0].tolist()))
     assert got == {3: 1, -10: 1}
@@ -91,7 +93,9 @@ def test_roc_points_for_plot_monotone():
     assert np.all(np.diff(fpr) > 0) and np.all(np.diff(tpr) >= 0)
 
 
-@pytest.mark.parametrize("T,W,rf", [(6000, 400, 153), (1000, 400, 1), (1000, 400, 200), (300, 400, 31)])
+@pytest.mark.parametrize(
+    "T,W,rf", [(6000, 400, 153), (1000, 400, 1), (1000, 400, 200), (300, 400, 31)]
+)
 def test_window_plan_tiles_trace_with_full_history(T, W, rf):
     plan = window_plan(T, W, rf)
     covered = np.zeros(T, int)
@@ -126,8 +130,12 @@ def test_evaluate_arrays_perfect_and_constant():
     assert table[("spike_auc", "all")] == 1.0
     assert table[("soma_rmse_mv_realigned", "all")] == pytest.approx(0, abs=1e-6)
     assert {s for _, s, _ in rows} == {"all"} | {str(k) for k in range(12)}
-    assert extras["timing_count"][extras["lag_ms"] == 0][0] == target[extras["included"], 500:].sum()
-    rows, _ = evaluate_arrays(target, np.full(target.shape, 0.2, np.float32), truth, truth + 1, counts, cfg)
+    assert (
+        extras["timing_count"][extras["lag_ms"] == 0][0] == target[extras["included"], 500:].sum()
+    )
+    rows, _ = evaluate_arrays(
+        target, np.full(target.shape, 0.2, np.float32), truth, truth + 1, counts, cfg
+    )
     table = {(m, s): v for m, s, v in rows}
     assert table[("spike_auc", "all")] == pytest.approx(0.5)
     assert table[("soma_rmse_mv", "all")] == pytest.approx(1.0, rel=1e-5)
@@ -140,7 +148,9 @@ def test_evaluate_arrays_drops_first_ms():
     pred[:, :500] = np.random.default_rng(4).random((pred.shape[0], 500))
     soma = truth.copy()
     soma[:, :500] += 50
-    rows, _ = evaluate_arrays(target, pred, truth, soma, counts, {"drop_first_ms": 500, "subsets": 2})
+    rows, _ = evaluate_arrays(
+        target, pred, truth, soma, counts, {"drop_first_ms": 500, "subsets": 2}
+    )
     table = {(m, s): v for m, s, v in rows}
     assert table[("spike_auc", "all")] == 1.0
     assert table[("soma_rmse_mv", "all")] == pytest.approx(0, abs=1e-6)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from neurodepth.errors import ConfigError
-from neurodepth.models import TCN, architecture_for_depth
+from neurodepth.core.errors import ConfigError
+from neurodepth.learning.networks.tcn import TCN, architecture_for_depth
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,12 @@ def test_architecture_for_depth_defaults_and_explicit():
 
 
 def test_architecture_for_depth_bad_input_names_key():
-    cfg = {"width": 32, "first_kernel_ms": 31, "kernel_ms": 9, "architectures": {3: {"kernels": [5, 5], "width": 8}}}
+    cfg = {
+        "width": 32,
+        "first_kernel_ms": 31,
+        "kernel_ms": 9,
+        "architectures": {3: {"kernels": [5, 5], "width": 8}},
+    }
     with pytest.raises(ConfigError, match=r"network.architectures.3.kernels"):
         architecture_for_depth(3, cfg)
     with pytest.raises(ConfigError, match="kernel_ms"):

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import torch
-import xarray as xr
+from toy_data import toy_dataset
 
-from neurodepth.datamodule import NeuronDataModule
-from neurodepth.errors import DatasetError
-from neurodepth.reader import DatasetReader
-from neurodepth.shards import write_shard
-from neurodepth.toy import toy_dataset
+from neurodepth.core.errors import DatasetError
+from neurodepth.data.reader import DatasetReader
+from neurodepth.data.shards import write_shard
+from neurodepth.learning.datamodule import NeuronDataModule
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,13 @@ def test_windows_match_stored_arrays(toy):
     soma = ds["soma_voltage"].values
     spike_sim = ds["spike_simulation"].values
     spike_bins = np.floor(ds["spike_time"].values).astype(int)
-    for sim, t_end, length in [(0, 400, 400), (1, 1203, 400), (2, 777, 123), (4, 9, 1), (3, 1203, 1203)]:
+    for sim, t_end, length in [
+        (0, 400, 400),
+        (1, 1203, 400),
+        (2, 777, 123),
+        (4, 9, 1),
+        (3, 1203, 1203),
+    ]:
         x, spk, som = r.window(sim, t_end, length)
         start = t_end - length
         assert x.dtype == np.float32 and x.shape == (12, length)
@@ -40,7 +45,9 @@ def test_windows_match_stored_arrays(toy):
         b = b[(b >= start) & (b < t_end)]
         expect[b - start] = 1
         np.testing.assert_array_equal(spk, expect)
-        np.testing.assert_allclose(som, np.minimum(soma[sim, start:t_end], -55.0) + 67.7, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            som, np.minimum(soma[sim, start:t_end], -55.0) + 67.7, rtol=0, atol=1e-5
+        )
     np.testing.assert_array_equal(r.spike_count, ds["spike_count"].values)
 
 
@@ -69,7 +76,13 @@ def test_reader_errors_name_the_file(toy, tmp_path):
 
 
 def _cfg(**kw):
-    cfg = {"window_ms": 200, "min_window_end_ms": 500, "batch_size": 4, "validation_windows": 10, "num_workers": 0}
+    cfg = {
+        "window_ms": 200,
+        "min_window_end_ms": 500,
+        "batch_size": 4,
+        "validation_windows": 10,
+        "num_workers": 0,
+    }
     cfg.update(kw)
     return cfg
 
@@ -84,7 +97,7 @@ def test_datamodule_windows_end_after_min_and_validation_fixed(toy):
     np.testing.assert_array_equal(dm.valid_set.sims, dm2.valid_set.sims)
     item = dm.valid_set[0]
     s, e = int(dm.valid_set.sims[0]), int(dm.valid_set.ends[0])
-    np.testing.assert_array_equal(item["inputs"].numpy(), inputs[s, :, e - 200:e])
+    np.testing.assert_array_equal(item["inputs"].numpy(), inputs[s, :, e - 200 : e])
     it = iter(dm.train_dataloader())
     batch = next(it)
     assert batch["inputs"].shape == (4, 12, 200) and batch["spike"].shape == (4, 200)

@@ -24,7 +24,9 @@ def _distal_picks(table):
     return {
         "distal_apical": int(ap["path_distance_um"].idxmax()),
         "distal_basal": int(bs["path_distance_um"].idxmax()),
-        "mid_apical": int((ap["path_distance_um"] - ap["path_distance_um"].max() / 2).abs().idxmin()),
+        "mid_apical": int(
+            (ap["path_distance_um"] - ap["path_distance_um"].max() / 2).abs().idxmin()
+        ),
     }
 
 
@@ -89,8 +91,16 @@ def test_reduced_morphology_is_unbranched(stylized):
     # the dendritic sections of the full cell are gone from the reduced cell's section map
     assert all(name not in red.sections for name in stylized["full_table"]["section"].unique())
     table = red.segment_table
-    for col in ("segment", "section", "x", "region", "tree", "path_distance_um",
-                "reduced_section", "reduced_x"):
+    for col in (
+        "segment",
+        "section",
+        "x",
+        "region",
+        "tree",
+        "path_distance_um",
+        "reduced_section",
+        "reduced_x",
+    ):
         assert col in table.columns
     assert table["reduced_x"].between(0, 1).all()
     # synapses move outward with electrotonic distance: distal apical maps farther than proximal
@@ -175,16 +185,20 @@ def test_hay_reduction(hay):
     red = res["red"]
     assert red.n_channels == 1278
     assert len(red.reduction) == 9  # 8 basal stems + the apical tree
-    assert res["red_passive"]["rin_mohm"] == pytest.approx(res["full_passive"]["rin_mohm"],
-                                                           rel=0.10)
+    assert res["red_passive"]["rin_mohm"] == pytest.approx(
+        res["full_passive"]["rin_mohm"], rel=0.10
+    )
     for site in ("distal_apical", "distal_basal", "mid_apical"):
         assert res["red_epsp"][site]["attenuation"] == pytest.approx(
-            res["full_epsp"][site]["attenuation"], rel=0.20), site
+            res["full_epsp"][site]["attenuation"], rel=0.20
+        ), site
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known shortfall: the Hay cell's reduced tau_0 is ~22 % short "
-                          "(11.8 vs 15.2 ms); see docs/design.md 'no_branching reduction'",
-                   strict=False)
+@pytest.mark.xfail(
+    reason="known shortfall: the Hay cell's reduced tau_0 is ~22 % short "
+    "(11.8 vs 15.2 ms); see docs/design.md 'no_branching reduction'",
+    strict=False,
+)
 def test_hay_membrane_time_constant_within_10_percent(hay):
     assert hay["red_passive"]["tau_ms"] == pytest.approx(hay["full_passive"]["tau_ms"], rel=0.10)

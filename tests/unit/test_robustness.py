@@ -7,20 +7,41 @@ import collections
 import numpy as np
 import pytest
 
-from neurodepth import atomic
-from neurodepth.errors import DatasetError, DiskSpaceError
-from neurodepth.shards import merge_shards, read_shard
-from neurodepth.simulate import run_shard
+from neurodepth.core import atomic
+from neurodepth.core.errors import DatasetError, DiskSpaceError
+from neurodepth.data.shards import merge_shards, read_shard
+from neurodepth.simulation.simulate import run_shard
 
-SIM_CFG = {"duration_ms": 1000, "integrator": "fixed", "dt_ms": 0.05, "secondorder": 2, "cvode_atol": 1e-3,
-           "record_nexus": False, "record_dendrites": False, "simulations_per_shard": 2,
-           "shards": {"train": 1, "valid": 1, "test": 1}}
+SIM_CFG = {
+    "duration_ms": 1000,
+    "integrator": "fixed",
+    "dt_ms": 0.05,
+    "secondorder": 2,
+    "cvode_atol": 1e-3,
+    "record_nexus": False,
+    "record_dendrites": False,
+    "simulations_per_shard": 2,
+    "shards": {"train": 1, "valid": 1, "test": 1},
+}
 LIF_FIRING = {"exc_per_100ms": [0, 160], "inh_minus_exc": [-60, 20]}
 LIF_SILENT = {"exc_per_100ms": [0, 1], "inh_minus_exc": [0, 1]}
 
 
 def lif_shard(path, rates, split="train", shard=0):
-    return run_shard("stylized_l5pc", "lif", split, shard, 11, SIM_CFG, rates, None, None, path, "h", progress=False)
+    return run_shard(
+        "stylized_l5pc",
+        "lif",
+        split,
+        shard,
+        11,
+        SIM_CFG,
+        rates,
+        None,
+        None,
+        path,
+        "h",
+        progress=False,
+    )
 
 
 def test_training_set_without_spikes_is_refused_naming_dataset_and_key(tmp_path):
@@ -30,7 +51,11 @@ def test_training_set_without_spikes_is_refused_naming_dataset_and_key(tmp_path)
     with pytest.raises(DatasetError) as info:
         merge_shards([shard], out)
     message = str(info.value)
-    assert "train.nc" in message and "no output spikes" in message and "inputs.lif.exc_per_100ms" in message
+    assert (
+        "train.nc" in message
+        and "no output spikes" in message
+        and "inputs.lif.exc_per_100ms" in message
+    )
     assert not out.exists()
 
 
@@ -43,10 +68,14 @@ def test_silent_test_set_is_kept_with_a_warning(tmp_path, caplog):
 
 def _no_disk(monkeypatch, free_bytes=1000):
     usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage(10**12, 10**12 - free_bytes, free_bytes))
+    monkeypatch.setattr(
+        atomic.shutil, "disk_usage", lambda path: usage(10**12, 10**12 - free_bytes, free_bytes)
+    )
 
 
-def test_too_little_disk_stops_a_shard_before_simulating_and_keeps_the_old_file(tmp_path, monkeypatch):
+def test_too_little_disk_stops_a_shard_before_simulating_and_keeps_the_old_file(
+    tmp_path, monkeypatch
+):
     existing = lif_shard(tmp_path / "shard_0000.nc", LIF_FIRING)
     before = existing.read_bytes()
     _no_disk(monkeypatch)

@@ -1,4 +1,4 @@
-"""Shard schema, exact round trips, merging with integrity checks (neurodepth.shards)."""
+"""Shard schema, exact round trips, merging with integrity checks (neurodepth.data.shards)."""
 
 import json
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from neurodepth.errors import DatasetError, ShardError
-from neurodepth.provenance import file_sha256
-from neurodepth.shards import (
+from neurodepth.core.errors import DatasetError, ShardError
+from neurodepth.core.provenance import file_sha256
+from neurodepth.data.shards import (
     build_shard_dataset,
     check_dataset,
     merge_shards,
@@ -23,11 +23,17 @@ N_SEG, T = 6, 1003  # T not a multiple of 8: the last packed byte is partial
 
 
 def segment_table(n=N_SEG):
-    return pd.DataFrame({
-        "segment": np.arange(n), "section": [f"dend[{i}]" for i in range(n)], "x": np.linspace(0.1, 0.9, n),
-        "region": ["basal"] * (n // 2) + ["tuft"] * (n - n // 2), "tree": ["basal"] * (n // 2) + ["apical"] * (n - n // 2),
-        "path_distance_um": np.linspace(10, 500, n), "length_um": np.full(n, 20.0),
-    })
+    return pd.DataFrame(
+        {
+            "segment": np.arange(n),
+            "section": [f"dend[{i}]" for i in range(n)],
+            "x": np.linspace(0.1, 0.9, n),
+            "region": ["basal"] * (n // 2) + ["tuft"] * (n - n // 2),
+            "tree": ["basal"] * (n // 2) + ["apical"] * (n - n // 2),
+            "path_distance_um": np.linspace(10, 500, n),
+            "length_um": np.full(n, 20.0),
+        }
+    )
 
 
 def make_shard(shard=0, n_sim=3, seed=0, variant="full", dendrites=True):
@@ -37,10 +43,27 @@ def make_shard(shard=0, n_sim=3, seed=0, variant="full", dendrites=True):
     spikes = [np.sort(rng.uniform(0, T, k)) for k in rng.integers(0, 5, n_sim)]
     spikes[0] = np.array([1234.567890123456 / 2, 4.000000001])  # needs float64
     dend = rng.normal(-60, 8, (n_sim, N_SEG, T)) if dendrites else None
-    attrs = dict(cell="toy", variant=variant, split="train", shard=shard, seed=100 + shard, global_seed=7,
-                 config_hash="cafe", duration_ms=T, integrator="fixed", dt_ms=0.05)
-    ds = build_shard_dataset(inputs, soma, spikes, attrs, segment_table=segment_table(),
-                             nexus_voltage=soma + 1, dendritic_voltage=dend)
+    attrs = dict(
+        cell="toy",
+        variant=variant,
+        split="train",
+        shard=shard,
+        seed=100 + shard,
+        global_seed=7,
+        config_hash="cafe",
+        duration_ms=T,
+        integrator="fixed",
+        dt_ms=0.05,
+    )
+    ds = build_shard_dataset(
+        inputs,
+        soma,
+        spikes,
+        attrs,
+        segment_table=segment_table(),
+        nexus_voltage=soma + 1,
+        dendritic_voltage=dend,
+    )
     return ds, inputs, soma, spikes, dend
 
 
@@ -59,8 +82,14 @@ def test_schema_dims_units_attrs(tmp_path):
     ds, *_ = make_shard()
     path = write_shard(ds, tmp_path / "shard_0.nc")
     r = read_shard(path)
-    assert dict(r.sizes) == {"simulation": 3, "channel": 12, "time_byte": 126, "time": T, "segment": N_SEG,
-                             "spike": int(r.spike_count.sum())}
+    assert dict(r.sizes) == {
+        "simulation": 3,
+        "channel": 12,
+        "time_byte": 126,
+        "time": T,
+        "segment": N_SEG,
+        "spike": int(r.spike_count.sum()),
+    }
     assert r.input_spikes_packed.dims == ("simulation", "channel", "time_byte")
     assert r.soma_voltage.attrs["units"] == "mV" and r.time.attrs["units"] == "ms"
     assert r.spike_time.attrs["units"] == "ms" and r.spike_time.dtype == np.float64
@@ -69,8 +98,21 @@ def test_schema_dims_units_attrs(tmp_path):
     assert list(r.channel_kind.values) == ["exc"] * N_SEG + ["inh"] * N_SEG
     assert list(r.channel_segment.values) == list(range(N_SEG)) * 2
     assert list(r.segment_region.values[:3]) == ["basal"] * 3
-    for key in ("cell", "variant", "split", "shard", "seed", "config_hash", "duration_ms", "integrator", "dt_ms",
-                "Conventions", "title", "history", "package_versions"):
+    for key in (
+        "cell",
+        "variant",
+        "split",
+        "shard",
+        "seed",
+        "config_hash",
+        "duration_ms",
+        "integrator",
+        "dt_ms",
+        "Conventions",
+        "title",
+        "history",
+        "package_versions",
+    ):
         assert key in r.attrs, key
     assert r.attrs["Conventions"].startswith("CF-")
     assert "neuron" in json.loads(r.attrs["package_versions"])
@@ -90,7 +132,9 @@ def test_roundtrip_exact(tmp_path):
     for i, s in enumerate(spikes):
         got = r.spike_time.values[r.spike_simulation.values == i]
         assert np.array_equal(got, s)  # exact float64, never float16
-    assert np.abs(r.dendritic_voltage.values - dend).max() <= 1 / 64 + 1e-5  # 1/32 mV quantum (+ float32 rounding)
+    assert (
+        np.abs(r.dendritic_voltage.values - dend).max() <= 1 / 64 + 1e-5
+    )  # 1/32 mV quantum (+ float32 rounding)
     assert np.allclose(r.exc_rate_hz, inputs[:, :N_SEG].mean(axis=(1, 2)) * 1000)
 
 
@@ -103,11 +147,27 @@ def test_same_content_written_twice_is_identical(tmp_path):
 def test_point_neuron_channel_map(tmp_path):
     inputs = np.zeros((1, 100, 50), bool)
     table = segment_table(1)
-    ds = build_shard_dataset(inputs, np.full((1, 50), -75.0), [np.array([])], dict(
-        cell="lif", variant="lif", split="test", seed=1, config_hash="x", duration_ms=50, integrator="lif_exact",
-        dt_ms=0.0), segment_table=table, n_exc=80)
+    ds = build_shard_dataset(
+        inputs,
+        np.full((1, 50), -75.0),
+        [np.array([])],
+        dict(
+            cell="lif",
+            variant="lif",
+            split="test",
+            seed=1,
+            config_hash="x",
+            duration_ms=50,
+            integrator="lif_exact",
+            dt_ms=0.0,
+        ),
+        segment_table=table,
+        n_exc=80,
+    )
     assert (ds.channel_segment.values == 0).all()
-    assert (ds.channel_kind.values[:80] == "exc").all() and (ds.channel_kind.values[80:] == "inh").all()
+    assert (ds.channel_kind.values[:80] == "exc").all() and (
+        ds.channel_kind.values[80:] == "inh"
+    ).all()
     r = read_shard(write_shard(ds, tmp_path / "lif.nc"))
     assert r.sizes["spike"] == 0
 
@@ -142,15 +202,19 @@ def test_merge_offsets_and_provenance(tmp_path):
         assert np.array_equal(m.soma_voltage.values[sl], s.soma_voltage.values)
         assert np.array_equal(m.dendritic_voltage.values[sl], s.dendritic_voltage.values)
         for i in range(n):
-            assert np.array_equal(m.spike_time.values[m.spike_simulation.values == offset + i],
-                                  s.spike_time.values[s.spike_simulation.values == i])
+            assert np.array_equal(
+                m.spike_time.values[m.spike_simulation.values == offset + i],
+                s.spike_time.values[s.spike_simulation.values == i],
+            )
         offset += n
     assert m.spike_count.sum() == m.sizes["spike"]
     check_dataset(out)
 
 
 def test_merge_truncated_shard_names_it(tmp_path):
-    paths = [write_shard(make_shard(shard=k, seed=k)[0], tmp_path / f"shard_{k}.nc") for k in range(2)]
+    paths = [
+        write_shard(make_shard(shard=k, seed=k)[0], tmp_path / f"shard_{k}.nc") for k in range(2)
+    ]
     data = paths[1].read_bytes()
     paths[1].write_bytes(data[: len(data) // 2])
     with pytest.raises(ShardError, match="shard_1.nc"):

@@ -1,19 +1,35 @@
-"""Shard simulation (neurodepth.simulate) and the integrator check (neurodepth.validate_integration)."""
+"""Shard simulation (neurodepth.simulation.simulate) and the integrator check (neurodepth.simulation.validate_integration)."""
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
-from neurodepth.errors import ConfigError
-from neurodepth.shards import read_shard, unpack_inputs
-from neurodepth.simulate import SimulationSettings, detect_spikes, run_shard, simulate_shard
-from neurodepth.validate_integration import match_spikes, soma_rms_clipped, summarize, validate_integration
+from neurodepth.core.errors import ConfigError
+from neurodepth.data.shards import read_shard, unpack_inputs
+from neurodepth.simulation.simulate import (
+    SimulationSettings,
+    detect_spikes,
+    run_shard,
+)
+from neurodepth.simulation.validate_integration import (
+    match_spikes,
+    soma_rms_clipped,
+    summarize,
+    validate_integration,
+)
 
-SIM_CFG = {"duration_ms": 500, "integrator": "fixed", "dt_ms": 0.05, "secondorder": 2, "cvode_atol": 1e-3,
-           "record_nexus": True, "record_dendrites": True, "simulations_per_shard": 2}
+SIM_CFG = {
+    "duration_ms": 500,
+    "integrator": "fixed",
+    "dt_ms": 0.05,
+    "secondorder": 2,
+    "cvode_atol": 1e-3,
+    "record_nexus": True,
+    "record_dendrites": True,
+    "simulations_per_shard": 2,
+}
 INPUTS_CFG = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
 
 
@@ -41,17 +57,33 @@ def test_settings_validation_names_key():
 def test_match_spikes_and_rms():
     assert match_spikes([10.0, 20.0, 30.0], [10.4, 21.5, 29.9], 1.0) == (2, pytest.approx(0.4))
     assert match_spikes([10.0], [10.2, 10.3], 1.0)[0] == 1  # one-to-one
-    assert soma_rms_clipped(np.array([-70.0, 0.0]), np.array([-69.0, 20.0])) == pytest.approx(np.sqrt(0.5))
+    assert soma_rms_clipped(np.array([-70.0, 0.0]), np.array([-69.0, 20.0])) == pytest.approx(
+        np.sqrt(0.5)
+    )
 
 
 def test_lif_shard_without_neuron(tmp_path):
     cfg = dict(SIM_CFG, duration_ms=2000, simulations_per_shard=3)
     lif_inputs = {"exc_per_100ms": [0, 160], "inh_minus_exc": [-60, 20]}
-    out = run_shard("stylized_l5pc", "lif", "train", 0, 5, cfg, lif_inputs, None, None, tmp_path / "lif.nc", "h1",
-                    progress=False)
+    out = run_shard(
+        "stylized_l5pc",
+        "lif",
+        "train",
+        0,
+        5,
+        cfg,
+        lif_inputs,
+        None,
+        None,
+        tmp_path / "lif.nc",
+        "h1",
+        progress=False,
+    )
     ds = read_shard(out)
     assert ds.sizes["channel"] == 100 and ds.sizes["simulation"] == 3 and ds.sizes["time"] == 2000
-    assert (ds.channel_kind.values[:80] == "exc").all() and (ds.channel_kind.values[80:] == "inh").all()
+    assert (ds.channel_kind.values[:80] == "exc").all() and (
+        ds.channel_kind.values[80:] == "inh"
+    ).all()
     assert ds.attrs["integrator"] == "lif_exact" and ds.attrs["variant"] == "lif"
     from neurodepth.cells.lif import simulate_lif
 
@@ -73,7 +105,9 @@ def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
     assert da.attrs["seed"] == db.attrs["seed"] and da.attrs["global_seed"] == 20210701
 
     n_seg = da.sizes["segment"]
-    assert da.sizes["simulation"] == 2 and da.sizes["time"] == 500 and da.sizes["channel"] == 2 * n_seg
+    assert (
+        da.sizes["simulation"] == 2 and da.sizes["time"] == 500 and da.sizes["channel"] == 2 * n_seg
+    )
     assert da.soma_voltage.dtype == np.float32 and da.spike_time.dtype == np.float64
     assert da.soma_voltage.attrs["units"] == "mV" and da.nexus_voltage.attrs["units"] == "mV"
     assert da.dendritic_voltage.shape == (2, n_seg, 500)
@@ -86,29 +120,67 @@ def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
     # every stored spike is a soma excursion above -25 mV near that time (1 ms samples may miss the peak)
     for t, s in zip(da.spike_time.values, da.spike_simulation.values):
         i = int(t)
-        assert v[s, max(i - 2, 0): i + 3].max() > -55
+        assert v[s, max(i - 2, 0) : i + 3].max() > -55
     # different shard index -> different inputs
-    c = read_shard(run_shard("stylized_l5pc", "full", "train", 2, 20210701, SIM_CFG, INPUTS_CFG, mechanisms, None,
-                             tmp_path / "c.nc", "cfg1", progress=False))
+    c = read_shard(
+        run_shard(
+            "stylized_l5pc",
+            "full",
+            "train",
+            2,
+            20210701,
+            SIM_CFG,
+            INPUTS_CFG,
+            mechanisms,
+            None,
+            tmp_path / "c.nc",
+            "cfg1",
+            progress=False,
+        )
+    )
     assert not np.array_equal(c.input_spikes_packed.values, da.input_spikes_packed.values)
 
 
 @pytest.mark.neuron
 def test_validate_integration_stylized(mechanisms, tmp_path, capsys):
     """Through the command line, on the default config (stylized cell, its adaptive step)."""
-    from neurodepth.cli import main
+    from neurodepth.ops.cli import main
 
     config = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
     out = tmp_path / "v.csv"
-    rc = main(["validate-integration", "--config", str(config), "--mechanisms", str(mechanisms), "--simulations", "1",
-               "--duration-ms", "400", "--seed", "3", "--converged-atol", "1e-5", "--out", str(out)])
+    rc = main(
+        [
+            "validate-integration",
+            "--config",
+            str(config),
+            "--mechanisms",
+            str(mechanisms),
+            "--simulations",
+            "1",
+            "--duration-ms",
+            "400",
+            "--seed",
+            "3",
+            "--converged-atol",
+            "1e-5",
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert rc == 0
     back = pd.read_csv(out)
-    assert len(back) == 1 and {"reference_spikes", "candidate_spikes", "matched_spikes",
-                                "soma_rms_clipped_mv", "reference_cpu_s", "candidate_cpu_s",
-                                "converged_spikes", "reference_matched_converged",
-                                "candidate_matched_converged"} <= set(back.columns)
+    assert len(back) == 1 and {
+        "reference_spikes",
+        "candidate_spikes",
+        "matched_spikes",
+        "soma_rms_clipped_mv",
+        "reference_cpu_s",
+        "candidate_cpu_s",
+        "converged_spikes",
+        "reference_matched_converged",
+        "candidate_matched_converged",
+    } <= set(back.columns)
     s = summarize(back)
     # the adaptive Crank-Nicolson step tracks CVODE closely on this cell
     assert s["soma_rms_clipped_mv"] < 1.0
@@ -116,22 +188,37 @@ def test_validate_integration_stylized(mechanisms, tmp_path, capsys):
     assert back.candidate.iloc[0].startswith("fixed dt=0.1 (fine 0.025 above -60 mV")
     assert back.converged.iloc[0] == "cvode atol=1e-05"
     # both methods lie close to the converged solution, and it is a different run from either
-    assert s["reference_soma_rms_vs_converged_mv"] < 1.0 and s["candidate_soma_rms_vs_converged_mv"] < 1.0
-    assert s["reference_soma_rms_vs_converged_mv"] > 0 and s["candidate_soma_rms_vs_converged_mv"] > 0
+    assert (
+        s["reference_soma_rms_vs_converged_mv"] < 1.0
+        and s["candidate_soma_rms_vs_converged_mv"] < 1.0
+    )
+    assert (
+        s["reference_soma_rms_vs_converged_mv"] > 0 and s["candidate_soma_rms_vs_converged_mv"] > 0
+    )
     assert f"over 0.4 simulated s: spikes matched {s['matched_spikes']}/" in printed
     for name in ("reference", "candidate"):
         where = s[f"{name}_misses_by_simulation"] or "none"
         assert f"{name} misses converged spikes in simulation(s) {where}" in printed
     with pytest.raises(ConfigError, match="converged_atol"):
-        validate_integration("stylized_l5pc", "full", dict(SIM_CFG, record_dendrites=False), INPUTS_CFG, mechanisms,
-                             None, n_simulations=1, duration_ms=400, log=None, converged_atol=1e-2)
+        validate_integration(
+            "stylized_l5pc",
+            "full",
+            dict(SIM_CFG, record_dendrites=False),
+            INPUTS_CFG,
+            mechanisms,
+            None,
+            n_simulations=1,
+            duration_ms=400,
+            log=None,
+            converged_atol=1e-2,
+        )
 
 
 @pytest.mark.neuron
 def test_events_reach_the_right_synapse_at_the_right_time(mechanisms):
     """PatternStim delivery: an input in bin k acts from k ms on; exc depolarises; inh (E = -80 mV,
     near this cell's rest) shunts the exc response on the same segment."""
-    from neurodepth.simulate import NeuronRunner, _build
+    from neurodepth.simulation.simulate import NeuronRunner, _build
 
     cell = _build("stylized_l5pc", "full", mechanisms, None)
     n_seg = len(cell.segments)
@@ -139,7 +226,9 @@ def test_events_reach_the_right_synapse_at_the_right_time(mechanisms):
     runner = NeuronRunner(cell, s)
     x = np.zeros((2 * n_seg, 300), bool)
     rest = runner.run(x)["soma"]
-    seg = int(np.argmin(cell.segment_table.path_distance_um.values))  # the synapse closest to the soma
+    seg = int(
+        np.argmin(cell.segment_table.path_distance_um.values)
+    )  # the synapse closest to the soma
     x_exc = x.copy()
     x_exc[seg, 100] = True
     exc = runner.run(x_exc)["soma"]
@@ -168,10 +257,16 @@ def test_adaptive_step_settings_validation_names_key():
     with pytest.raises(ConfigError, match="simulation.dt_mid_ms"):
         SimulationSettings.from_config({"dt_ms": 0.1, "dt_mid_ms": 0.05})  # no fine step
     with pytest.raises(ConfigError, match="simulation.dt_mid_ms"):
-        SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.05, "dt_mid_ms": 0.025})  # finer than fine
+        SimulationSettings.from_config(
+            {"dt_ms": 0.1, "dt_fine_ms": 0.05, "dt_mid_ms": 0.025}
+        )  # finer than fine
     with pytest.raises(ConfigError, match="simulation.mid_above_mv"):
-        SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.0125, "dt_mid_ms": 0.05, "mid_above_mv": -50})
-    s = SimulationSettings.from_config({"dt_ms": 0.1, "dt_fine_ms": 0.0125, "dt_mid_ms": 0.05, "mid_above_mv": -66})
+        SimulationSettings.from_config(
+            {"dt_ms": 0.1, "dt_fine_ms": 0.0125, "dt_mid_ms": 0.05, "mid_above_mv": -50}
+        )
+    s = SimulationSettings.from_config(
+        {"dt_ms": 0.1, "dt_fine_ms": 0.0125, "dt_mid_ms": 0.05, "mid_above_mv": -66}
+    )
     assert (s.dt_mid_ms, s.mid_above_mv) == (0.05, -66.0)
 
 
@@ -180,16 +275,21 @@ def test_adaptive_step_refines_only_near_threshold(mechanisms):
     """The adaptive fixed step: all-fine equals the uniform fine step exactly; a threshold no soma
     reaches gives the uniform coarse step exactly; a real threshold refines part of the run, and
     the result lies closer to the uniform fine step than the coarse step does."""
-    from neurodepth.inputs import InputRates, generate_inputs
-    from neurodepth.simulate import NeuronRunner, _build, simulation_rng
+    from neurodepth.simulation.inputs import InputRates, generate_inputs
+    from neurodepth.simulation.simulate import NeuronRunner, _build, simulation_rng
 
     cell = _build("stylized_l5pc", "full", mechanisms, None)
     T = 400
     s = SimulationSettings(duration_ms=T, record_nexus=False, dt_ms=0.1)
     runner = NeuronRunner(cell, s)
     t = cell.segment_table
-    x = generate_inputs(simulation_rng(5, 0), t.length_um.to_numpy(), t.tree.to_numpy(), T,
-                        InputRates.from_config(INPUTS_CFG))
+    x = generate_inputs(
+        simulation_rng(5, 0),
+        t.length_um.to_numpy(),
+        t.tree.to_numpy(),
+        T,
+        InputRates.from_config(INPUTS_CFG),
+    )
     coarse = runner.run(x, s)
     fine = runner.run(x, s.replace(dt_ms=0.025))
     all_fine = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=-1000.0))
@@ -199,26 +299,40 @@ def test_adaptive_step_refines_only_near_threshold(mechanisms):
     v_mid = float(np.percentile(fine["soma"], 50))
     mixed = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5))
     assert 0.0 < runner.fine_fraction < 1.0
-    err = lambda a: float(np.sqrt(np.mean((np.minimum(a, -55) - np.minimum(fine["soma"], -55)) ** 2)))
+    err = lambda a: float(
+        np.sqrt(np.mean((np.minimum(a, -55) - np.minimum(fine["soma"], -55)) ** 2))
+    )
     assert err(mixed["soma"]) < err(coarse["soma"])
     assert runner.h.dt == 0.1  # the run leaves the coarse step set
     # three levels: a middle band that covers everything gives the uniform middle step exactly
     mid = runner.run(x, s.replace(dt_ms=0.05))
-    all_mid = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=1000.0, dt_mid_ms=0.05, mid_above_mv=-1000.0))
+    all_mid = runner.run(
+        x, s.replace(dt_fine_ms=0.025, refine_above_mv=1000.0, dt_mid_ms=0.05, mid_above_mv=-1000.0)
+    )
     assert (runner.fine_fraction, runner.mid_fraction) == (0.0, 1.0)
     assert np.array_equal(all_mid["soma"], mid["soma"])
     # ... and a real middle band refines more of the run than the fine level alone, never less
     runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5))
     two_level_fine = runner.fine_fraction
-    three = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5, dt_mid_ms=0.05,
-                                    mid_above_mv=float(np.percentile(fine["soma"], 20))))
-    assert runner.fine_fraction == two_level_fine and 0.0 < runner.mid_fraction < 1.0 - two_level_fine
+    three = runner.run(
+        x,
+        s.replace(
+            dt_fine_ms=0.025,
+            refine_above_mv=v_mid,
+            refine_hold_ms=5,
+            dt_mid_ms=0.05,
+            mid_above_mv=float(np.percentile(fine["soma"], 20)),
+        ),
+    )
+    assert (
+        runner.fine_fraction == two_level_fine and 0.0 < runner.mid_fraction < 1.0 - two_level_fine
+    )
     assert err(three["soma"]) < err(coarse["soma"])
 
 
 def test_converged_scores_and_summary():
     """Both methods are scored against the converged run; the summary pools simulations."""
-    from neurodepth.validate_integration import converged_scores
+    from neurodepth.simulation.validate_integration import converged_scores
 
     soma = np.full(100, -70.0)
     conv = {"spike_times": np.array([10.0, 50.0, 80.0]), "soma": soma}
@@ -229,8 +343,17 @@ def test_converged_scores_and_summary():
     assert (sc["reference_matched_converged"], sc["candidate_matched_converged"]) == (1, 3)
     assert sc["reference_soma_rms_vs_converged_mv"] == pytest.approx(1.0)
     assert sc["candidate_soma_rms_vs_converged_mv"] == pytest.approx(0.5)
-    row = dict(simulation=0, duration_ms=100, reference_spikes=2, candidate_spikes=3, matched_spikes=1,
-               soma_rms_clipped_mv=0.5, reference_cpu_s=4.0, candidate_cpu_s=1.0, **sc)
+    row = dict(
+        simulation=0,
+        duration_ms=100,
+        reference_spikes=2,
+        candidate_spikes=3,
+        matched_spikes=1,
+        soma_rms_clipped_mv=0.5,
+        reference_cpu_s=4.0,
+        candidate_cpu_s=1.0,
+        **sc,
+    )
     out = summarize(pd.DataFrame([row, dict(row, simulation=1, reference_cpu_s=2.0)]))
     assert out["speedup_cpu"] == pytest.approx(3.0)
     assert out["reference_vs_converged_match_fraction"] == pytest.approx(2 / 6)

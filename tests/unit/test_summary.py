@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neurodepth.errors import DatasetError
-from neurodepth.summary import (
+from neurodepth.analysis.summary import (
     bootstrap_depth_needed,
     depth_needed_from_means,
     read_metrics,
     summarize,
 )
+from neurodepth.core.errors import DatasetError
 
 
 def _write_model_metrics(path, variant, depth, seed, auc_by_subset, cell="toy", extra=None):
@@ -66,9 +66,16 @@ def test_summarize_writes_all_tables(tmp_path):
             for seed in (0, 1):
                 vals = m + rng.normal(0, 5e-4, 12)
                 ev = 0.5 + 0.1 * d + rng.normal(0, 0.01, 12)
-                paths.append(_write_model_metrics(
-                    tmp_path / "ev" / variant / f"d{d}_s{seed}" / "metrics.csv", variant, d, seed,
-                    vals, extra={"soma_explained_variance": ev}))
+                paths.append(
+                    _write_model_metrics(
+                        tmp_path / "ev" / variant / f"d{d}_s{seed}" / "metrics.csv",
+                        variant,
+                        d,
+                        seed,
+                        vals,
+                        extra={"soma_explained_variance": ev},
+                    )
+                )
     out = summarize(paths, 0.01, tmp_path / "summary", n_boot=200)
 
     agg = pd.read_csv(out["metrics"])
@@ -85,12 +92,20 @@ def test_summarize_writes_all_tables(tmp_path):
 
     table = pd.read_csv(out["results_table"])
     assert len(table) == 8
-    assert {"n_parameters", "receptive_field_ms", "macs_per_ms", "spike_auc_mean", "spike_auc_sd",
-            "soma_explained_variance_mean"} <= set(table.columns)
+    assert {
+        "n_parameters",
+        "receptive_field_ms",
+        "macs_per_ms",
+        "spike_auc_mean",
+        "spike_auc_sd",
+        "soma_explained_variance_mean",
+    } <= set(table.columns)
     assert table.loc[(table.variant == "full") & (table.depth == 2), "n_parameters"].item() == 2000
     md = out["results_table_md"].read_text()
     assert md.count("\n") == 2 + 8
-    assert re.search(r"\| toy \| full \| 3 \| 2 \| 3,000 \| 46 \| 2,700 \| 0\.98\d\d ± 0\.000\d+ \|", md)
+    assert re.search(
+        r"\| toy \| full \| 3 \| 2 \| 3,000 \| 46 \| 2,700 \| 0\.98\d\d ± 0\.000\d+ \|", md
+    )
     # No temporary files left behind by the atomic writes.
     assert not list((tmp_path / "summary").glob(".tmp-*"))
 
@@ -98,8 +113,18 @@ def test_summarize_writes_all_tables(tmp_path):
 def test_summary_without_subsets_uses_whole_set_values(tmp_path):
     paths = []
     for d, auc in enumerate([0.9, 0.99], start=1):
-        df = pd.DataFrame(dict(cell="c", variant="lif", depth=d, seed=0, metric="spike_auc",
-                               subset="all", value=auc), index=[0])
+        df = pd.DataFrame(
+            dict(
+                cell="c",
+                variant="lif",
+                depth=d,
+                seed=0,
+                metric="spike_auc",
+                subset="all",
+                value=auc,
+            ),
+            index=[0],
+        )
         p = tmp_path / f"m{d}.csv"
         df.to_csv(p, index=False)
         paths.append(p)

@@ -1,24 +1,22 @@
 """Training: overfitting a tiny dataset, phase schedule, resume after a kill, divergence guard,
 load_model, and evaluate_checkpoint outputs."""
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from toy_data import write_toy_dataset
 
-from neurodepth.errors import TrainingDivergedError
-from neurodepth.evaluate import evaluate_checkpoint, predict_trace
-from neurodepth.reader import DatasetReader
-from neurodepth.toy import write_toy_dataset
-from neurodepth.train import load_model, train_model
+from neurodepth.core.errors import TrainingDivergedError
+from neurodepth.data.reader import DatasetReader
+from neurodepth.learning.evaluate import evaluate_checkpoint, predict_trace
+from neurodepth.learning.train import load_model, train_model
 
 ARCH = {"depth": 1, "kernels": [40], "width": 8}
 
@@ -37,10 +35,20 @@ def toy_path(tmp_path_factory):
 
 
 def _cfg(steps=(120, 80), val_every=40, **kw):
-    cfg = {"window_ms": 200, "min_window_end_ms": 500, "batch_size": 8, "validation_windows": 16,
-           "num_workers": 0, "accelerator": "cpu", "progress_bar": False, "val_every_steps": val_every,
-           "phases": [{"steps": steps[0], "lr": 0.01, "spike_weight": 1.0, "soma_weight": 0.02},
-                      {"steps": steps[1], "lr": 0.003, "spike_weight": 2.0, "soma_weight": 0.01}]}
+    cfg = {
+        "window_ms": 200,
+        "min_window_end_ms": 500,
+        "batch_size": 8,
+        "validation_windows": 16,
+        "num_workers": 0,
+        "accelerator": "cpu",
+        "progress_bar": False,
+        "val_every_steps": val_every,
+        "phases": [
+            {"steps": steps[0], "lr": 0.01, "spike_weight": 1.0, "soma_weight": 0.02},
+            {"steps": steps[1], "lr": 0.003, "spike_weight": 2.0, "soma_weight": 0.01},
+        ],
+    }
     cfg.update(kw)
     return cfg
 
@@ -55,7 +63,9 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
     # The training log has one row per logged step and follows the phase schedule.
     log = pd.read_csv(out / "training_log.csv")
     lr = log.dropna(subset=["lr"])
-    assert np.allclose(lr.loc[lr.step < 119, "lr"], 0.01) and np.allclose(lr.loc[lr.step >= 121, "lr"], 0.003)
+    assert np.allclose(lr.loc[lr.step < 119, "lr"], 0.01) and np.allclose(
+        lr.loc[lr.step >= 121, "lr"], 0.003
+    )
     assert log["val_spike_auc"].notna().sum() == 5  # validation every 40 of 200 steps
     assert log["step"].is_monotonic_increasing
 
@@ -69,8 +79,14 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
 
     metrics = tmp_path / "eval" / "metrics.csv"
     preds = tmp_path / "eval" / "predictions.nc"
-    df = evaluate_checkpoint(ckpt, toy_path, {"max_output_spikes": 100, "subsets": 12}, metrics, preds,
-                             {"cell": "toy", "variant": "full", "depth": 1, "seed": 0})
+    df = evaluate_checkpoint(
+        ckpt,
+        toy_path,
+        {"max_output_spikes": 100, "subsets": 12},
+        metrics,
+        preds,
+        {"cell": "toy", "variant": "full", "depth": 1, "seed": 0},
+    )
     table = pd.read_csv(metrics)
     assert list(table.columns) == ["cell", "variant", "depth", "seed", "metric", "subset", "value"]
     assert len(table) == len(df) == 10 * 13
@@ -80,7 +96,9 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
         assert ds["spike_probability"].shape == (6, 1000)
         assert ds.attrs["model_receptive_field"] == 40
         assert ds["roc_fpr"].dims == ("roc_point",) and float(ds["roc_tpr"].max()) == 1.0
-        assert ds["spike_timing_count"].dims == ("lag_ms",) and int(ds["spike_timing_count"].sum()) > 0
+        assert (
+            ds["spike_timing_count"].dims == ("lag_ms",) and int(ds["spike_timing_count"].sum()) > 0
+        )
         np.testing.assert_allclose(ds["soma_truth"].max(), -55.0, atol=1e-4)
 
 
@@ -89,10 +107,12 @@ def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path):
     cfg = _cfg(steps=(3000, 3000), val_every=10)
     code = (
         "import torch; torch.set_num_threads(1)\n"
-        "from neurodepth.train import train_model\n"
+        "from neurodepth.learning.train import train_model\n"
         f"train_model({str(toy_path)!r}, {str(toy_path)!r}, {str(out)!r}, {ARCH!r}, {cfg!r}, 0)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     last = out / "last.ckpt"
     deadline = time.time() + 120
     try:
@@ -126,7 +146,15 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
     good = torch.load(out / "last.ckpt", weights_only=False)
     assert good["global_step"] == 10
     with pytest.raises(TrainingDivergedError, match="step 10"):
-        train_model(toy_path, toy_path, out, ARCH, _cfg(val_every=10, divergence_loss=1e-9), seed=0, max_steps=30)
+        train_model(
+            toy_path,
+            toy_path,
+            out,
+            ARCH,
+            _cfg(val_every=10, divergence_loss=1e-9),
+            seed=0,
+            max_steps=30,
+        )
     kept = torch.load(out / "last.ckpt", weights_only=False)
     assert kept["global_step"] == 10
     for k, v in kept["state_dict"].items():
@@ -137,8 +165,8 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
 def test_safe_checkpoint_refuses_non_finite_weights(tmp_path):
     from types import SimpleNamespace
 
-    from neurodepth.lightning_module import NeuronLightningModule
-    from neurodepth.train import SafeCheckpoint
+    from neurodepth.learning.lightning_module import NeuronLightningModule
+    from neurodepth.learning.train import SafeCheckpoint
 
     module = NeuronLightningModule(4, ARCH, _cfg()["phases"])
     with torch.no_grad():
@@ -152,8 +180,8 @@ def test_safe_checkpoint_refuses_non_finite_weights(tmp_path):
 
 
 def test_phase_schedule_by_step():
-    from neurodepth.errors import ConfigError
-    from neurodepth.lightning_module import NeuronLightningModule, validate_phases
+    from neurodepth.core.errors import ConfigError
+    from neurodepth.learning.lightning_module import NeuronLightningModule, validate_phases
 
     module = NeuronLightningModule(4, ARCH, _cfg(steps=(100, 50))["phases"])
     assert module.phase_at(0)["lr"] == 0.01 and module.phase_at(99)["spike_weight"] == 1.0
@@ -163,7 +191,7 @@ def test_phase_schedule_by_step():
 
 
 def test_resume_refuses_checkpoint_of_another_architecture(toy_path, tmp_path):
-    from neurodepth.errors import ConfigError
+    from neurodepth.core.errors import ConfigError
 
     out = tmp_path / "run"
     train_model(toy_path, toy_path, out, ARCH, _cfg(val_every=5), seed=0, max_steps=5)

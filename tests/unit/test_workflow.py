@@ -13,8 +13,13 @@ pytestmark = pytest.mark.slow  # each Snakemake start costs seconds
 
 
 def snakemake(repo_root, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=repo_root, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def job_counts(output: str) -> dict:
@@ -30,8 +35,12 @@ def test_snakemake_lint_is_clean(repo_root):
 
 def test_snakefmt_has_nothing_to_change(repo_root):
     snakefmt = [sys.executable, "-m", "snakefmt"]
-    result = subprocess.run([*snakefmt, "--check", "Snakefile", "workflow/rules"], cwd=repo_root,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*snakefmt, "--check", "Snakefile", "workflow/rules"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -42,7 +51,9 @@ def test_paper_config_plans_the_full_study(repo_root):
     counts = job_counts(result.stdout)
     shards = sum(config["simulation"]["shards"].values())
     neuron_variants = [v for v in config["variants"] if v != "lif"]
-    networks = len(config["variants"]) * len(config["network"]["depths"]) * len(config["network"]["seeds"])
+    networks = (
+        len(config["variants"]) * len(config["network"]["depths"]) * len(config["network"]["seeds"])
+    )
     assert counts["simulate_shard"] == shards * len(config["variants"])
     assert counts["merge_dataset"] == 3 * len(config["variants"])
     assert counts["train_model"] == counts["evaluate_model"] == networks
@@ -57,4 +68,7 @@ def test_a_typo_in_the_config_stops_the_run_naming_the_key(repo_root, tmp_path):
     bad.write_text(yaml.safe_dump(config))
     result = snakemake(repo_root, "-n", "--configfile", str(bad))
     assert result.returncode != 0
-    assert "'batchsize'" in result.stdout + result.stderr and "training" in result.stdout + result.stderr
+    assert (
+        "'batchsize'" in result.stdout + result.stderr
+        and "training" in result.stdout + result.stderr
+    )

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurodepth.atomic import write_netcdf_atomic
-from neurodepth.shards import build_shard_dataset, write_shard
-from neurodepth.summary import summarize
+from neurodepth.analysis.summary import summarize
+from neurodepth.core.atomic import write_netcdf_atomic
+from neurodepth.data.shards import build_shard_dataset, write_shard
 
 VARIANTS = ["full", "no_nmda", "lif"]
 DEPTHS = [1, 2, 3]
@@ -38,9 +38,22 @@ def segment_table(n_per_region: int | None = None) -> pd.DataFrame:
             sign = 1 if (seg // 3) % 2 == 0 else -1
             cx = start[0] + sign * direction[0] * 60 * (k % 3 + 0.5)
             cy = start[1] + direction[1] * 60 * (k % 3 + 0.5) + 150 * (k // 3) * (region != "basal")
-            rows.append(dict(segment=seg, section=sec, x=x, region=region, tree=tree,
-                             path_distance_um=float(np.hypot(cx, cy)), length_um=20.0,
-                             area_um2=60.0, diam_um=1.0, x_um=float(cx), y_um=float(cy), z_um=0.0))
+            rows.append(
+                dict(
+                    segment=seg,
+                    section=sec,
+                    x=x,
+                    region=region,
+                    tree=tree,
+                    path_distance_um=float(np.hypot(cx, cy)),
+                    length_um=20.0,
+                    area_um2=60.0,
+                    diam_um=1.0,
+                    x_um=float(cx),
+                    y_um=float(cy),
+                    z_um=0.0,
+                )
+            )
             seg += 1
     return pd.DataFrame(rows)
 
@@ -77,14 +90,14 @@ def spike_target(spikes, n_time=None):
 
 
 def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params):
-    """metrics.csv + predictions.nc in the layout ``neurodepth.evaluate`` writes.
+    """metrics.csv + predictions.nc in the layout ``neurodepth.learning.evaluate`` writes.
 
     The "network" output is the truth blurred by noise that shrinks with depth; the protocol
-    itself (drop, subsets, ROC, timing) is ``neurodepth.evaluate.evaluate_arrays``.
+    itself (drop, subsets, ROC, timing) is ``neurodepth.learning.evaluate.evaluate_arrays``.
     """
     import xarray as xr
 
-    from neurodepth.evaluate import evaluate_arrays
+    from neurodepth.learning.evaluate import evaluate_arrays
 
     target = spike_target(spikes)
     noise = 0.6 / depth
@@ -113,11 +126,22 @@ def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params):
             "roc_tpr": (("roc_point",), extras["roc_tpr"]),
             "spike_timing_count": (("lag_ms",), extras["timing_count"]),
         },
-        coords={"simulation": np.arange(N_SIM), "time": ("time", np.arange(T_MS, dtype=float), {"units": "ms"}),
-                "lag_ms": ("lag_ms", extras["lag_ms"], {"units": "ms"})},
-        attrs={"cell": "toy", "variant": variant, "depth": depth, "seed": 0,
-               "model_n_parameters": n_params, "model_receptive_field": 20 + 10 * depth,
-               "model_macs_per_ms": n_params - 50, "model_depth": depth, "drop_first_ms": DROP_MS},
+        coords={
+            "simulation": np.arange(N_SIM),
+            "time": ("time", np.arange(T_MS, dtype=float), {"units": "ms"}),
+            "lag_ms": ("lag_ms", extras["lag_ms"], {"units": "ms"}),
+        },
+        attrs={
+            "cell": "toy",
+            "variant": variant,
+            "depth": depth,
+            "seed": 0,
+            "model_n_parameters": n_params,
+            "model_receptive_field": 20 + 10 * depth,
+            "model_macs_per_ms": n_params - 50,
+            "model_depth": depth,
+            "drop_first_ms": DROP_MS,
+        },
     )
     write_netcdf_atomic(ds, out_dir / "predictions.nc")
     return out_dir / "metrics.csv", out_dir / "predictions.nc"
@@ -130,8 +154,17 @@ def build(root: Path) -> dict:
     out = {"datasets": {}, "predictions": {}, "metrics": []}
     for variant in VARIANTS:
         inputs, soma, spikes = simulate(rng, variant)
-        attrs = dict(cell="toy", variant=variant, split="test", seed=1, config_hash="0" * 16,
-                     duration_ms=T_MS, integrator="fixed", dt_ms=0.05, shard=0)
+        attrs = dict(
+            cell="toy",
+            variant=variant,
+            split="test",
+            seed=1,
+            config_hash="0" * 16,
+            duration_ms=T_MS,
+            integrator="fixed",
+            dt_ms=0.05,
+            shard=0,
+        )
         table = None if variant == "lif" else segment_table()
         ds = build_shard_dataset(inputs, soma, spikes, attrs, segment_table=table)
         path = root / "datasets" / "toy" / variant / "test.nc"
@@ -151,22 +184,31 @@ def build(root: Path) -> dict:
             kernels = (21,) + (5,) * (depth - 1)
             n_in = 2 * N_SEG
             out["checkpoints"][(variant, depth)] = write_checkpoint(
-                root / "models" / "toy" / variant / f"d{depth}_s0" / "model.ckpt", n_in, kernels,
-                width=1 if variant == "lif" and depth == 1 else 6)[0]
+                root / "models" / "toy" / variant / f"d{depth}_s0" / "model.ckpt",
+                n_in,
+                kernels,
+                width=1 if variant == "lif" and depth == 1 else 6,
+            )[0]
     return out
 
 
-def write_checkpoint(path, n_inputs: int = 2 * N_SEG, kernels=(21, 5), width: int = 6, seed: int = 0):
-    """A checkpoint in the layout ``neurodepth.train.load_model`` reads, with structured first-layer
+def write_checkpoint(
+    path, n_inputs: int = 2 * N_SEG, kernels=(21, 5), width: int = 6, seed: int = 0
+):
+    """A checkpoint in the layout ``neurodepth.learning.train.load_model`` reads, with structured first-layer
     filters: exponentially decaying excitation and inhibition, stronger on distal regions for
     some filters, so the figures have something to show."""
     import torch
 
-    from neurodepth.lightning_module import NeuronLightningModule
+    from neurodepth.learning.lightning_module import NeuronLightningModule
 
     arch = {"depth": len(kernels), "kernels": list(kernels), "width": width}
-    lm = NeuronLightningModule(n_inputs, arch, phases=[dict(steps=1, lr=1e-3, spike_weight=1.0,
-                                                            soma_weight=0.02)], seed=seed)
+    lm = NeuronLightningModule(
+        n_inputs,
+        arch,
+        phases=[dict(steps=1, lr=1e-3, spike_weight=1.0, soma_weight=0.02)],
+        seed=seed,
+    )
     k = kernels[0]
     lag = np.arange(k)[::-1]  # weight index j sees the input k-1-j ms before the output
     n_seg = n_inputs // 2
@@ -182,6 +224,8 @@ def write_checkpoint(path, n_inputs: int = 2 * N_SEG, kernels=(21, 5), width: in
         lm.model.body[0].weight.copy_(torch.as_tensor(w, dtype=torch.float32))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"hyper_parameters": dict(lm.hparams), "state_dict": lm.state_dict(),
-                "global_step": 1}, path)
+    torch.save(
+        {"hyper_parameters": dict(lm.hparams), "state_dict": lm.state_dict(), "global_step": 1},
+        path,
+    )
     return path, w

@@ -3,13 +3,11 @@
 import json
 from pathlib import Path
 
-from neurodepth.config import simulation_hash, validate_config
-from neurodepth.errors import ConfigError
+from neurodepth.core.config import simulation_hash, validate_config
+from neurodepth.core.errors import ConfigError
 
 try:
-    validate_config(
-        config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-    )
+    validate_config(config)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -93,7 +91,7 @@ def shard_paths(wildcards):
 
 
 def architecture(wildcards):
-    from neurodepth.models import architecture_for_depth
+    from neurodepth.learning.networks.tcn import architecture_for_depth
 
     return architecture_for_depth(int(wildcards.depth), config["network"])
 
@@ -133,7 +131,7 @@ def all_targets():
 
 def resources_for(stage):
     """Per-rule resources (mem_mb, runtime in minutes, gpu when training on GPUs) that grow with each retry."""
-    from neurodepth import resources
+    from neurodepth.ops import resources
 
     function = getattr(resources, f"{stage}_resources")
     return {

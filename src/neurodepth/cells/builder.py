@@ -17,25 +17,35 @@ a simulation should build exactly one cell per process or drop the old ``BuiltCe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, MechanismError, MorphologyError
-from .morphology import (
+from neurodepth.cells.morphology import (
     Morphology,
     apply_nseg,
     import_morphology,
     replace_axon,
     stylized_morphology,
 )
-from .spec import DENDRITIC_GROUPS, GROUPS, VARIANTS, CellSpec
+from neurodepth.cells.spec import DENDRITIC_GROUPS, GROUPS, VARIANTS, CellSpec
+from neurodepth.core.errors import ConfigError, MechanismError, MorphologyError
 
 SEGMENT_COLUMNS = [
-    "segment", "section", "x", "region", "tree", "path_distance_um", "length_um", "area_um2",
-    "diam_um", "x_um", "y_um", "z_um",
+    "segment",
+    "section",
+    "x",
+    "region",
+    "tree",
+    "path_distance_um",
+    "length_um",
+    "area_um2",
+    "diam_um",
+    "x_um",
+    "y_um",
+    "z_um",
 ]
 
 
@@ -65,6 +75,7 @@ class BuiltCell:
 
 
 # --------------------------------------------------------------------------- biophysics
+
 
 def rule_value(rule, s_um: float, normalisers: dict) -> float:
     """Evaluate a density value (a number or a rule mapping) at path distance ``s_um``."""
@@ -120,8 +131,9 @@ def rule_positions(sec, segment_position: str) -> list[tuple[float, float]]:
     return out
 
 
-def apply_passive_and_channels(spec: CellSpec, groups: dict, distance_fn: Callable,
-                               normalisers: dict | None = None) -> None:
+def apply_passive_and_channels(
+    spec: CellSpec, groups: dict, distance_fn: Callable, normalisers: dict | None = None
+) -> None:
     """Insert the spec's passive properties, channels and ion reversals into ``groups``.
 
     ``groups`` maps a section group (soma/axon/basal/apical) to a list of sections;
@@ -163,6 +175,7 @@ def apply_passive_and_channels(spec: CellSpec, groups: dict, distance_fn: Callab
 
 # --------------------------------------------------------------------------- synapses
 
+
 def insert_synapses(spec: CellSpec, segments: list, variant: str = "full"):
     """One excitatory and one inhibitory point process at each segment centre (spec params)."""
     from neuron import h
@@ -181,6 +194,7 @@ def insert_synapses(spec: CellSpec, segments: list, variant: str = "full"):
 
 
 # --------------------------------------------------------------------------- table + regions
+
 
 def _segment_coords(sec, x: float):
     from neuron import h
@@ -205,7 +219,9 @@ def assign_regions(spec: CellSpec, morph: Morphology) -> dict:
     root_name = rule["tuft_root"]
     if root_name == "nexus_children":
         if spec.nexus is None:
-            raise ConfigError(f"cell spec {spec.name!r}: regions.tuft_root 'nexus_children' needs 'nexus'")
+            raise ConfigError(
+                f"cell spec {spec.name!r}: regions.tuft_root 'nexus_children' needs 'nexus'"
+            )
         roots = list(morph.resolve(spec.nexus["section"]).children())
     else:
         roots = [morph.resolve(root_name)]
@@ -229,15 +245,27 @@ def segment_table(segments, names, trees, regions, distance_fn) -> pd.DataFrame:
     for i, seg in enumerate(segments):
         sec = seg.sec
         x, y, z = _segment_coords(sec, seg.x)
-        rows.append(dict(
-            segment=i, section=names[i], x=float(seg.x), region=regions[i], tree=trees[i],
-            path_distance_um=float(distance_fn(sec, seg.x)), length_um=sec.L / sec.nseg,
-            area_um2=float(seg.area()), diam_um=float(seg.diam), x_um=x, y_um=y, z_um=z,
-        ))
+        rows.append(
+            dict(
+                segment=i,
+                section=names[i],
+                x=float(seg.x),
+                region=regions[i],
+                tree=trees[i],
+                path_distance_um=float(distance_fn(sec, seg.x)),
+                length_um=sec.L / sec.nseg,
+                area_um2=float(seg.area()),
+                diam_um=float(seg.diam),
+                x_um=x,
+                y_um=y,
+                z_um=z,
+            )
+        )
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 
 # --------------------------------------------------------------------------- build
+
 
 def load_morphology(spec: CellSpec) -> Morphology:
     """Import or generate the spec's morphology (original axon still present for files)."""
@@ -257,15 +285,17 @@ def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
     if variant not in VARIANTS:
         raise ConfigError(f"unknown cell variant {variant!r}; expected one of {list(VARIANTS)}")
     if variant == "no_branching":
-        from .reduce import build_reduced_cell
+        from neurodepth.cells.reduce import build_reduced_cell
 
         return build_reduced_cell(spec)
     from neuron import h
 
-    from .mechanisms_build import mechanisms_loaded
+    from neurodepth.cells.mechanisms_build import mechanisms_loaded
 
     if not mechanisms_loaded():
-        raise MechanismError("neurodepth mechanisms are not loaded: call load_mechanisms(dir) first")
+        raise MechanismError(
+            "neurodepth mechanisms are not loaded: call load_mechanisms(dir) first"
+        )
     h.celsius = spec.simulation["celsius"]
 
     morph = load_morphology(spec)
@@ -300,7 +330,9 @@ def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
                     regions[i] = reg
         missing = [i for i, r in enumerate(regions) if r is None]
         if missing:
-            raise ConfigError(f"cell spec {spec.name!r}: regions leave segments {missing[:5]}... unassigned")
+            raise ConfigError(
+                f"cell spec {spec.name!r}: regions leave segments {missing[:5]}... unassigned"
+            )
     else:
         regions = [sec_regions[n] for n in names]
 

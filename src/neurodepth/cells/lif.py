@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from ..errors import ConfigError, DatasetError
+from neurodepth.core.errors import ConfigError, DatasetError
 
 N_EXC = 80
 N_INH = 20
@@ -54,8 +54,9 @@ GAIN_MV = 2.0
 _FIRST_CHUNK = 32
 
 
-def _check_params(n_channels: int, n_exc: int, tau_ms: float, v_reset_mv: float,
-                  v_threshold_mv: float) -> None:
+def _check_params(
+    n_channels: int, n_exc: int, tau_ms: float, v_reset_mv: float, v_threshold_mv: float
+) -> None:
     if not 0 <= n_exc <= n_channels:
         raise ConfigError(f"lif: n_exc={n_exc} must lie in [0, {n_channels}] (input channels)")
     if not (np.isfinite(tau_ms) and tau_ms > 0):
@@ -66,8 +67,13 @@ def _check_params(n_channels: int, n_exc: int, tau_ms: float, v_reset_mv: float,
         )
 
 
-def lif_free_voltage(inputs: np.ndarray, n_exc: int = N_EXC, tau_ms: float = TAU_MS,
-                     v_reset_mv: float = V_RESET_MV, gain_mv: float = GAIN_MV) -> np.ndarray:
+def lif_free_voltage(
+    inputs: np.ndarray,
+    n_exc: int = N_EXC,
+    tau_ms: float = TAU_MS,
+    v_reset_mv: float = V_RESET_MV,
+    gain_mv: float = GAIN_MV,
+) -> np.ndarray:
     """Voltage without any spike reset: ``v_reset + gain * (exp-filtered weighted input sum)``.
 
     ``inputs`` is (n_channels, duration_ms); channels < n_exc have weight +1, the rest -1.
@@ -80,9 +86,14 @@ def lif_free_voltage(inputs: np.ndarray, n_exc: int = N_EXC, tau_ms: float = TAU
     return v_reset_mv + gain_mv * filtered
 
 
-def simulate_lif(inputs: np.ndarray, n_exc: int = N_EXC, tau_ms: float = TAU_MS,
-                 v_reset_mv: float = V_RESET_MV, v_threshold_mv: float = V_THRESHOLD_MV,
-                 gain_mv: float = GAIN_MV) -> tuple[np.ndarray, np.ndarray]:
+def simulate_lif(
+    inputs: np.ndarray,
+    n_exc: int = N_EXC,
+    tau_ms: float = TAU_MS,
+    v_reset_mv: float = V_RESET_MV,
+    v_threshold_mv: float = V_THRESHOLD_MV,
+    gain_mv: float = GAIN_MV,
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate the paper's I&F neuron on 1 ms binary inputs.
 
     Parameters
@@ -118,7 +129,7 @@ def simulate_lif(inputs: np.ndarray, n_exc: int = N_EXC, tau_ms: float = TAU_MS,
         ends = np.r_[r[1:], n]
         lengths = ends - r
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        v[r[0]:] -= np.repeat(np.asarray(amps), lengths) * decay[offsets]
+        v[r[0] :] -= np.repeat(np.asarray(amps), lengths) * decay[offsets]
     return v, np.asarray(spikes, dtype=np.float64)
 
 
@@ -160,7 +171,7 @@ def _find_spikes(v_free: np.ndarray, decay: np.ndarray, v_reset: float, v_thr: f
             pos = start
             while pos < n and t_spike < 0:
                 stop = min(n, pos + chunk)
-                seg = v_free[pos:stop] - big_r * decay[pos - r:stop - r]
+                seg = v_free[pos:stop] - big_r * decay[pos - r : stop - r]
                 above = np.flatnonzero(seg > v_thr)
                 if above.size:
                     t_spike = pos + int(above[0])
@@ -188,31 +199,37 @@ def lif_channel_map(n_exc: int = N_EXC, n_inh: int = N_INH) -> pd.DataFrame:
     must read ``channel_kind``.
     """
     if n_exc < 0 or n_inh < 0 or n_exc + n_inh == 0:
-        raise ConfigError(f"lif: need n_exc >= 0, n_inh >= 0 and some channels, got {n_exc}, {n_inh}")
+        raise ConfigError(
+            f"lif: need n_exc >= 0, n_inh >= 0 and some channels, got {n_exc}, {n_inh}"
+        )
     n = n_exc + n_inh
-    return pd.DataFrame({
-        "channel": np.arange(n, dtype=np.int32),
-        "kind": np.array(["exc"] * n_exc + ["inh"] * n_inh, dtype=object),
-        "weight": np.concatenate([np.ones(n_exc), -np.ones(n_inh)]).astype(np.float64),
-        "segment": np.zeros(n, dtype=np.int32),
-    })
+    return pd.DataFrame(
+        {
+            "channel": np.arange(n, dtype=np.int32),
+            "kind": np.array(["exc"] * n_exc + ["inh"] * n_inh, dtype=object),
+            "weight": np.concatenate([np.ones(n_exc), -np.ones(n_inh)]).astype(np.float64),
+            "segment": np.zeros(n, dtype=np.int32),
+        }
+    )
 
 
 def lif_segment_table() -> pd.DataFrame:
     """The I&F cell's segment table: one pseudo-segment (the point soma), same columns as a
     morphological cell's ``segment_table`` (docs/design.md). Region and tree are ``soma``;
     geometric columns are 0 (the model has no geometry), ``x`` is 0.5."""
-    return pd.DataFrame({
-        "segment": np.array([0], dtype=np.int64),
-        "section": ["soma"],
-        "x": [0.5],
-        "region": ["soma"],
-        "tree": ["soma"],
-        "path_distance_um": [0.0],
-        "length_um": [0.0],
-        "area_um2": [0.0],
-        "diam_um": [0.0],
-        "x_um": [0.0],
-        "y_um": [0.0],
-        "z_um": [0.0],
-    })
+    return pd.DataFrame(
+        {
+            "segment": np.array([0], dtype=np.int64),
+            "section": ["soma"],
+            "x": [0.5],
+            "region": ["soma"],
+            "tree": ["soma"],
+            "path_distance_um": [0.0],
+            "length_um": [0.0],
+            "area_um2": [0.0],
+            "diam_um": [0.0],
+            "x_um": [0.0],
+            "y_um": [0.0],
+            "z_um": [0.0],
+        }
+    )

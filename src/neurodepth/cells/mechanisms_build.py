@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..atomic import write_text_atomic
-from ..errors import MechanismError
+from neurodepth.core.atomic import write_text_atomic
+from neurodepth.core.errors import MechanismError
 
 MOD_DIR = Path(__file__).resolve().parent / "mechanisms"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import MorphologyError
+from neurodepth.core.atomic import atomic_path
+from neurodepth.core.errors import MorphologyError
 
 _IMPORT3D_GROUPS = {"soma": "soma", "axon": "axon", "dend": "basal", "apic": "apical"}
 _GROUP_PREFIX = {"soma": "soma", "axon": "axon", "basal": "dend", "apical": "apic"}
@@ -43,8 +43,8 @@ class _Holder:
 class Morphology:
     """Sections of one cell, by group, in index order; ``aliases`` maps names like ``trunk_end``."""
 
-    groups: dict                      # group -> list of nrn.Section
-    owner: object                     # keeps the sections alive
+    groups: dict  # group -> list of nrn.Section
+    owner: object  # keeps the sections alive
     aliases: dict = field(default_factory=dict)
 
     @property
@@ -157,6 +157,7 @@ def replace_axon(morph: Morphology, n_sections: int, length_um: float, diam_um: 
 
 # --------------------------------------------------------------------------- stylized generator
 
+
 def _unit(v):
     v = np.asarray(v, float)
     return v / np.linalg.norm(v)
@@ -191,9 +192,16 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
     nodes = []  # dicts: group, parent (index or None -> soma centre), start, dir, L, d0, d1, children
 
     def add(group, parent, start, direction, L, d0, d1=None):
-        node = dict(group=group, parent=parent, start=np.asarray(start, float),
-                    dir=_unit(direction), L=float(L), d0=float(d0),
-                    d1=float(d0 if d1 is None else d1), children=[])
+        node = dict(
+            group=group,
+            parent=parent,
+            start=np.asarray(start, float),
+            dir=_unit(direction),
+            L=float(L),
+            d0=float(d0),
+            d1=float(d0 if d1 is None else d1),
+            children=[],
+        )
         nodes.append(node)
         idx = len(nodes) - 1
         if parent is not None:
@@ -209,7 +217,15 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
         roots = []
         for d in directions:
             lev = levels[0]
-            i = add(group, parent_idx, start, d, lev["length_um"], lev["diam_um"], lev.get("diam_end_um"))
+            i = add(
+                group,
+                parent_idx,
+                start,
+                d,
+                lev["length_um"],
+                lev["diam_um"],
+                lev.get("diam_end_um"),
+            )
             roots.append(i)
             if len(levels) > 1:
                 grow(group, i, end(i), _branch_dirs(nodes[i]["dir"], k + 1, 0.7), levels[1:], k + 1)
@@ -225,7 +241,9 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
     for s in range(n_stems):
         phi = 2 * math.pi * s / n_stems
         elev = math.radians(-20.0 - 40.0 * ((s % 3) / 2.0))  # -20..-60 degrees below horizontal
-        d = np.array([math.cos(phi) * math.cos(elev), math.sin(elev), math.sin(phi) * math.cos(elev)])
+        d = np.array(
+            [math.cos(phi) * math.cos(elev), math.sin(elev), math.sin(phi) * math.cos(elev)]
+        )
         start = 0.5 * soma_d * _unit(d)
         grow("basal", None, start, [d], basal["levels"], k=s)
 
@@ -235,7 +253,15 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
     start = np.array([0.0, soma_L / 2.0, 0.0])
     trunk_ids = []
     for j, piece in enumerate(geometry["trunk"]):
-        i = add("apical", parent, start, up, piece["length_um"], piece["diam_um"], piece.get("diam_end_um"))
+        i = add(
+            "apical",
+            parent,
+            start,
+            up,
+            piece["length_um"],
+            piece["diam_um"],
+            piece.get("diam_end_um"),
+        )
         trunk_ids.append(i)
         parent, start = i, end(i)
     # obliques are added after the trunk so that the trunk is apic[0..]; pre-order is restored by
@@ -291,6 +317,7 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
 
 
 # --------------------------------------------------------------------------- fetch
+
 
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()

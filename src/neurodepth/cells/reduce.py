@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq, least_squares
 
-from ..errors import ConfigError, MorphologyError
+from neurodepth.core.errors import ConfigError, MorphologyError
 
 # Parameters of ion "mechanisms" worth carrying over: the reversal potentials set by the spec.
 _ION_SUFFIX = "_ion"
@@ -69,9 +69,9 @@ class SubtreeFit:
     n_sections: int
     n_segments: int
     area_um2: float
-    z_in_mohm: float               # target: isolated subtree input impedance at its root
-    attenuation_min: float         # target: min |V_tip/V_root| over tips
-    electrotonic_length: float     # acosh(1/attenuation_min)
+    z_in_mohm: float  # target: isolated subtree input impedance at its root
+    attenuation_min: float  # target: min |V_tip/V_root| over tips
+    electrotonic_length: float  # acosh(1/attenuation_min)
     diam_um: float = float("nan")
     length_um: float = float("nan")
     nseg: int = 0
@@ -83,6 +83,7 @@ class SubtreeFit:
 
 
 # --------------------------------------------------------------------------- NEURON helpers
+
 
 def _h():
     from neuron import h
@@ -154,6 +155,7 @@ def _segment_properties(h, seg, cache: dict) -> dict:
 
 # --------------------------------------------------------------------------- cable formulas
 
+
 def _uniform_x(attenuation: np.ndarray, L: float) -> np.ndarray:
     """Place on a sealed uniform cylinder of electrotonic length L where cosh(L(1-x))/cosh(L)
     equals the given soma-to-site attenuation (clipped to the cylinder)."""
@@ -166,7 +168,7 @@ def _uniform_x(attenuation: np.ndarray, L: float) -> np.ndarray:
 def _rall_guess(z_in_mohm: float, L: float, ra: float, g_m: float) -> tuple[float, float]:
     """Uniform passive cylinder (Rall): diameter and length (um) giving input impedance z_in at
     DC and electrotonic length L, for axial resistivity ra (ohm cm) and membrane g_m (S/cm2)."""
-    rm = 1.0 / g_m                                   # ohm cm2
+    rm = 1.0 / g_m  # ohm cm2
     z_inf = z_in_mohm * 1e6 * math.tanh(max(L, 1e-6))  # ohm
     d_cm = ((2.0 / math.pi) * math.sqrt(ra * rm) / z_inf) ** (2.0 / 3.0)
     lam_cm = math.sqrt(rm * d_cm / (4.0 * ra))
@@ -183,6 +185,7 @@ def _nseg_for(electrotonic_length: float, max_dl: float) -> int:
 
 
 # --------------------------------------------------------------------------- the reduction
+
 
 def _measure_intact(h, cell, frequency_hz, extended, v_init):
     """Soma->segment attenuation and |transfer impedance| for every original segment (+ nexus)."""
@@ -239,7 +242,7 @@ def _overlap_weights(x_lo: np.ndarray, x_hi: np.ndarray, areas: np.ndarray, nseg
     overlap = np.clip(np.minimum(hi, edges[None, 1:]) - np.maximum(lo, edges[None, :-1]), 0, None)
     w = np.where(width > 1e-12, overlap / np.where(width > 1e-12, width, 1.0), 0.0)
     # zero-width intervals go wholly to the reduced segment containing them
-    point = (width[:, 0] <= 1e-12)
+    point = width[:, 0] <= 1e-12
     if point.any():
         j = np.minimum((hi[point, 0] * nseg).astype(int), nseg - 1)
         w[np.flatnonzero(point), :] = 0.0
@@ -273,8 +276,11 @@ def _mapped_properties(h, orig_segments, W, cache, bin_area=None):
         if k.startswith("g") and not m.endswith(_ION_SUFFIX):
             col = (wh * vals[has][:, None]).sum(axis=0) / denom
         else:
-            col = np.where(carried > 0, (wh * vals[has][:, None]).sum(axis=0)
-                           / np.where(carried > 0, carried, 1.0), np.nan)
+            col = np.where(
+                carried > 0,
+                (wh * vals[has][:, None]).sum(axis=0) / np.where(carried > 0, carried, 1.0),
+                np.nan,
+            )
             ok = ~np.isnan(col)
             if ok.any() and not ok.all():
                 centres = (np.arange(nseg) + 0.5) / nseg
@@ -290,7 +296,7 @@ def _fit_cylinder_total(h, cyl, fit: SubtreeFit, frequency_hz, extended, v_init,
     h.finitialize(v_init)
 
     def log_z(log_k):
-        k = math.exp(log_k)                      # l / d^2, 1/um
+        k = math.exp(log_k)  # l / d^2, 1/um
         d = (area_um2 / (math.pi * k)) ** (1.0 / 3.0)
         cyl.diam, cyl.L = d, k * d * d
         imp = h.Impedance()
@@ -312,8 +318,9 @@ def _fit_cylinder_total(h, cyl, fit: SubtreeFit, frequency_hz, extended, v_init,
     fit.z_in_fit_mohm, fit.attenuation_fit = imp.input(0, sec=cyl), imp.ratio(1, sec=cyl)
 
 
-def _fit_cylinder(h, cyl, fit: SubtreeFit, frequency_hz, extended, v_init, guess,
-                  tol: float = 1e-4):
+def _fit_cylinder(
+    h, cyl, fit: SubtreeFit, frequency_hz, extended, v_init, guess, tol: float = 1e-4
+):
     """Solve diameter and length so the isolated cylinder has the target Z_in and A_min.
 
     Extended impedance (gating dynamics) costs ~1000x the plain one, so the 2-D least squares
@@ -337,8 +344,14 @@ def _fit_cylinder(h, cyl, fit: SubtreeFit, frequency_hz, extended, v_init, guess
         return np.log([max(z, 1e-12), max(a, 1e-300)])
 
     bounds = (np.log([0.01, 1.0]), np.log([200.0, 50000.0]))
-    sol = least_squares(lambda v: measure(v, False) - target, np.log(guess), xtol=1e-12,
-                        ftol=1e-12, gtol=1e-12, bounds=bounds)
+    sol = least_squares(
+        lambda v: measure(v, False) - target,
+        np.log(guess),
+        xtol=1e-12,
+        ftol=1e-12,
+        gtol=1e-12,
+        bounds=bounds,
+    )
     u = sol.x
     r = measure(u, extended) - target
     err = float(np.max(np.abs(r)))
@@ -346,10 +359,12 @@ def _fit_cylinder(h, cyl, fit: SubtreeFit, frequency_hz, extended, v_init, guess
         # Broyden iterations on the extended residual, starting from the plain-mode Jacobian
         # (by central differences); each iteration costs one extended evaluation.
         eps = 1e-4
-        jac = np.column_stack([
-            (measure(u + eps * e, False) - measure(u - eps * e, False)) / (2 * eps)
-            for e in np.eye(2)
-        ])
+        jac = np.column_stack(
+            [
+                (measure(u + eps * e, False) - measure(u - eps * e, False)) / (2 * eps)
+                for e in np.eye(2)
+            ]
+        )
         for _ in range(30):
             step = -np.linalg.solve(jac, r)
             for _half in range(8):  # backtrack if the step makes things worse
@@ -385,9 +400,14 @@ def _transfer_to_x(h, imp, cyl, z_targets: np.ndarray) -> np.ndarray:
     return np.interp(z_targets, zs[::-1], xs[::-1], left=1.0, right=0.0)
 
 
-def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = False,
-                v_init: float = -76.0, max_segment_dl: float = 0.05,
-                mode: str = "density"):
+def reduce_cell(
+    cell,
+    frequency_hz: float = 0.0,
+    extended: bool = False,
+    v_init: float = -76.0,
+    max_segment_dl: float = 0.05,
+    mode: str = "density",
+):
     """Collapse every stem dendrite of a built full cell into an equivalent cylinder.
 
     ``cell`` is a ``BuiltCell`` (docs/design.md) and is consumed: its dendritic sections and
@@ -426,15 +446,28 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = False,
     members: list[np.ndarray] = []
     for root in roots:
         secs = _subtree_sections(root)
-        idx = np.array(sorted(seg_index[(s.name(), round(seg.x, 12))]
-                              for s in secs for seg in s if (s.name(), round(seg.x, 12)) in seg_index))
+        idx = np.array(
+            sorted(
+                seg_index[(s.name(), round(seg.x, 12))]
+                for s in secs
+                for seg in s
+                if (s.name(), round(seg.x, 12)) in seg_index
+            )
+        )
         z_in, a_min, px = _measure_subtree(h, soma, root, frequency_hz, extended, v_init)
-        fits.append(SubtreeFit(
-            root=root.name(), parent_x=px, n_sections=len(secs), n_segments=len(idx),
-            area_um2=float(areas[idx].sum()), z_in_mohm=float(z_in), attenuation_min=float(a_min),
-            electrotonic_length=float(math.acosh(1.0 / a_min)) if a_min < 1 else 0.0,
-            section_names=[s.name() for s in secs],
-        ))
+        fits.append(
+            SubtreeFit(
+                root=root.name(),
+                parent_x=px,
+                n_sections=len(secs),
+                n_segments=len(idx),
+                area_um2=float(areas[idx].sum()),
+                z_in_mohm=float(z_in),
+                attenuation_min=float(a_min),
+                electrotonic_length=float(math.acosh(1.0 / a_min)) if a_min < 1 else 0.0,
+                section_names=[s.name() for s in secs],
+            )
+        )
         members.append(idx)
     if sum(len(m) for m in members) != n_seg:
         raise MorphologyError(f"cell {cell.name!r}: some dendritic segments are not under the soma")
@@ -450,7 +483,9 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = False,
         fit.ra_ohm_cm = float(np.sum(lengths * np.array([s.Ra for s in root_secs])) / lengths.sum())
         x_hi = _uniform_x(att[idx], fit.electrotonic_length)
         x_lo = _uniform_x(att_parent[idx], fit.electrotonic_length)
-        g_pas = [s.g_pas if hasattr(s, "g_pas") else np.nan for s in (orig_segments[i] for i in idx)]
+        g_pas = [
+            s.g_pas if hasattr(s, "g_pas") else np.nan for s in (orig_segments[i] for i in idx)
+        ]
         g_m = float(np.nanmean(g_pas)) if np.isfinite(g_pas).any() else 1e-4
         guess = _rall_guess(fit.z_in_mohm, fit.electrotonic_length, fit.ra_ohm_cm, g_m)
         short = short_names.get(fit.root, fit.root)
@@ -541,8 +576,14 @@ def reduce_cell(cell, frequency_hz: float = 0.0, extended: bool = False,
     sections = {k: cell.sections[k] for k in keep_keys}
     sections.update(dict(zip(cyl_keys, cylinders)))
     reduced = dataclasses.replace(
-        cell, variant="no_branching", nexus_seg=nexus_seg, segments=new_segments,
-        exc_synapses=exc, inh_synapses=inh, segment_table=table, sections=sections,
+        cell,
+        variant="no_branching",
+        nexus_seg=nexus_seg,
+        segments=new_segments,
+        exc_synapses=exc,
+        inh_synapses=inh,
+        segment_table=table,
+        sections=sections,
     )
     return reduced, fits
 
@@ -553,7 +594,7 @@ def build_reduced_cell(spec, frequency_hz: float = 0.0, extended: bool = False):
     Returns the reduced ``BuiltCell``; the subtree fits are attached as ``cell.reduction``
     (list of :class:`SubtreeFit`) for reports and tests.
     """
-    from .builder import build_cell
+    from neurodepth.cells.builder import build_cell
 
     full = build_cell(spec, "full")
     v_init = float(spec.simulation.get("v_init_mv", -76.0))
@@ -563,6 +604,7 @@ def build_reduced_cell(spec, frequency_hz: float = 0.0, extended: bool = False):
 
 
 # --------------------------------------------------------------------------- validation helpers
+
 
 def _run(h, v_init: float, tstop: float, dt: float, rec_segs):
     # fixed step on a shared time grid: an earlier CVODE run in this process must not leak in
@@ -576,11 +618,18 @@ def _run(h, v_init: float, tstop: float, dt: float, rec_segs):
     return np.array(t), [np.array(v) for v in vecs]
 
 
-def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400.0,
-                             step_na: float = -0.05, step_ms: float = 400.0,
-                             pulse_na: float = -0.5, pulse_ms: float = 1.0,
-                             fit_start_ms: float = 20.0, fit_max_ms: float = 100.0,
-                             dt: float = 0.025) -> dict:
+def somatic_passive_response(
+    cell,
+    v_init: float = -76.0,
+    settle_ms: float = 400.0,
+    step_na: float = -0.05,
+    step_ms: float = 400.0,
+    pulse_na: float = -0.5,
+    pulse_ms: float = 1.0,
+    fit_start_ms: float = 20.0,
+    fit_max_ms: float = 100.0,
+    dt: float = 0.025,
+) -> dict:
     """Somatic input resistance (MOhm) and membrane time constant (ms), from current injections.
 
     ``rin_mohm``: steady deflection (mean of the last 20 ms of a small step) / current.
@@ -597,9 +646,13 @@ def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400
     try:
         t, (v,) = _run(h, v_init, settle_ms + step_ms, dt, [cell.soma_seg])
         stim.dur, stim.amp = pulse_ms, pulse_na
-        tp, (vp,) = _run(h, v_init,
-                         settle_ms + pulse_ms + max(fit_start_ms, 5.0) + fit_max_ms + 5.0, dt,
-                         [cell.soma_seg])
+        tp, (vp,) = _run(
+            h,
+            v_init,
+            settle_ms + pulse_ms + max(fit_start_ms, 5.0) + fit_max_ms + 5.0,
+            dt,
+            [cell.soma_seg],
+        )
     finally:
         stim.amp = 0.0
         del stim
@@ -617,12 +670,22 @@ def somatic_passive_response(cell, v_init: float = -76.0, settle_ms: float = 400
     dve = np.abs(vp[early] - base_p)
     keep_e = np.arange(dve.size) < np.argmax(np.r_[dve < 0.2 * dve[0], True])
     slope_e = np.polyfit(tp[early][keep_e], np.log(dve[keep_e]), 1)[0]
-    return {"v_rest_mv": float(base), "rin_mohm": float(steady / step_na),
-            "tau_ms": float(-1.0 / slope), "tau_early_ms": float(-1.0 / slope_e)}
+    return {
+        "v_rest_mv": float(base),
+        "rin_mohm": float(steady / step_na),
+        "tau_ms": float(-1.0 / slope),
+        "tau_early_ms": float(-1.0 / slope_e),
+    }
 
 
-def epsp_attenuation(cell, segments, v_init: float = -76.0, settle_ms: float = 300.0,
-                     window_ms: float = 100.0, dt: float = 0.025) -> list[dict]:
+def epsp_attenuation(
+    cell,
+    segments,
+    v_init: float = -76.0,
+    settle_ms: float = 300.0,
+    window_ms: float = 100.0,
+    dt: float = 0.025,
+) -> list[dict]:
     """Somatic EPSP from one event on each listed segment's excitatory synapse, relative to the
     somatic EPSP of an identical synapse placed at the soma (``attenuation`` = distal/somatic).
 
@@ -660,7 +723,14 @@ def epsp_attenuation(cell, segments, v_init: float = -76.0, settle_ms: float = 3
         _, vs = run_with(cell.exc_synapses[i])
         soma = float(np.max((vs[0] - control[0])[after]))
         local = float(np.max((vs[k + 1] - control[k + 1])[after]))
-        out.append({"segment": i, "soma_epsp_mv": soma, "soma_epsp_somatic_syn_mv": soma_ref,
-                    "local_epsp_mv": local, "attenuation": soma / soma_ref})
+        out.append(
+            {
+                "segment": i,
+                "soma_epsp_mv": soma,
+                "soma_epsp_somatic_syn_mv": soma_ref,
+                "local_epsp_mv": local,
+                "attenuation": soma / soma_ref,
+            }
+        )
     del ref
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError
+from neurodepth.core.errors import ConfigError
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 
@@ -26,8 +26,18 @@ DENDRITIC_GROUPS = ("basal", "apical")
 REGIONS = ("basal", "oblique", "tuft")
 VARIANTS = ("full", "no_nmda", "no_branching")
 KNOWN_MECHANISMS = (
-    "NaTs2_t", "NaTa_t", "Nap_Et2", "K_Pst", "K_Tst", "SKv3_1", "SK_E2", "Im", "Ih",
-    "Ca_HVA", "Ca_LVAst", "CaDynamics_E2",
+    "NaTs2_t",
+    "NaTa_t",
+    "Nap_Et2",
+    "K_Pst",
+    "K_Tst",
+    "SKv3_1",
+    "SK_E2",
+    "Im",
+    "Ih",
+    "Ca_HVA",
+    "Ca_LVAst",
+    "CaDynamics_E2",
 )
 RULES = {
     # rule name -> required parameter keys
@@ -50,17 +60,17 @@ class CellSpec:
 
     name: str
     source_path: Path | None
-    morphology: dict          # {source: file, format, path} or {source: stylized, geometry}
-    axon_stub: dict           # {sections, length_um, diam_um}
-    discretization: dict      # {rule: odd_per_length, length_um}
-    simulation: dict          # {celsius, v_init_mv}
-    passive: dict             # group -> {cm, g_pas, e_pas, Ra}
-    ions: dict                # group -> {ena, ek, ...}
-    channels: dict            # group -> mechanism -> param -> number | rule dict
-    distance: dict            # {segment_position, round_decimals}
-    regions: dict             # {rule: subtree, tuft_root: ...} or {rule: index_ranges, ...}
-    nexus: dict | None        # {section, x}
-    synapses: dict            # {excitatory: {variant: {mechanism, params}}, inhibitory: {...}}
+    morphology: dict  # {source: file, format, path} or {source: stylized, geometry}
+    axon_stub: dict  # {sections, length_um, diam_um}
+    discretization: dict  # {rule: odd_per_length, length_um}
+    simulation: dict  # {celsius, v_init_mv}
+    passive: dict  # group -> {cm, g_pas, e_pas, Ra}
+    ions: dict  # group -> {ena, ek, ...}
+    channels: dict  # group -> mechanism -> param -> number | rule dict
+    distance: dict  # {segment_position, round_decimals}
+    regions: dict  # {rule: subtree, tuft_root: ...} or {rule: index_ranges, ...}
+    nexus: dict | None  # {section, x}
+    synapses: dict  # {excitatory: {variant: {mechanism, params}}, inhibitory: {...}}
     description: str = ""
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -169,8 +179,19 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
     n = spec_name
     raw = _require_mapping(n, "<top level>", raw)
     known_top = {
-        "name", "description", "morphology", "axon_stub", "discretization", "simulation",
-        "passive", "ions", "channels", "distance", "regions", "nexus", "synapses",
+        "name",
+        "description",
+        "morphology",
+        "axon_stub",
+        "discretization",
+        "simulation",
+        "passive",
+        "ions",
+        "channels",
+        "distance",
+        "regions",
+        "nexus",
+        "synapses",
     }
     for key in raw:
         if key not in known_top:
@@ -194,9 +215,15 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
     disc = copy.deepcopy(raw.get("discretization") or {"rule": "odd_per_length", "length_um": 40.0})
     _require_mapping(n, "discretization", disc)
     if disc.get("rule") not in ("odd_per_length", "fixed"):
-        _fail(n, "discretization.rule", "must be 'odd_per_length' (nseg = 1 + 2*int(L/length_um)) or 'fixed'")
+        _fail(
+            n,
+            "discretization.rule",
+            "must be 'odd_per_length' (nseg = 1 + 2*int(L/length_um)) or 'fixed'",
+        )
     if disc["rule"] == "odd_per_length":
-        disc["length_um"] = _require_number(n, "discretization.length_um", disc.get("length_um"), positive=True)
+        disc["length_um"] = _require_number(
+            n, "discretization.length_um", disc.get("length_um"), positive=True
+        )
     else:
         if not isinstance(disc.get("nseg"), int) or disc["nseg"] < 1:
             _fail(n, "discretization.nseg", "must be an integer >= 1")
@@ -221,7 +248,11 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
                 _fail(n, f"passive.{g}.{k}", "missing")
         for k, v in vals.items():
             if k not in PASSIVE_KEYS:
-                _fail(n, f"passive.{g}.{k}", f"unknown passive property; allowed: {list(PASSIVE_KEYS)}")
+                _fail(
+                    n,
+                    f"passive.{g}.{k}",
+                    f"unknown passive property; allowed: {list(PASSIVE_KEYS)}",
+                )
             vals[k] = _require_number(n, f"passive.{g}.{k}", v, positive=(k != "e_pas"))
 
     ions = _require_mapping(n, "ions", copy.deepcopy(raw.get("ions") or {}))
@@ -230,7 +261,11 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
             _fail(n, f"ions.{g}", f"unknown group; allowed: {list(GROUPS)}")
         for k, v in _require_mapping(n, f"ions.{g}", vals).items():
             if k not in ("ena", "ek"):
-                _fail(n, f"ions.{g}.{k}", "only fixed ena and ek may be set (E_Ca is computed by Nernst)")
+                _fail(
+                    n,
+                    f"ions.{g}.{k}",
+                    "only fixed ena and ek may be set (E_Ca is computed by Nernst)",
+                )
             _require_number(n, f"ions.{g}.{k}", v)
 
     channels = _require_mapping(n, "channels", copy.deepcopy(raw["channels"]))
@@ -239,7 +274,9 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
             _fail(n, f"channels.{g}", f"unknown group; allowed: {list(GROUPS)}")
         for mech, params in _require_mapping(n, f"channels.{g}", mechs or {}).items():
             if mech not in KNOWN_MECHANISMS:
-                _fail(n, f"channels.{g}.{mech}", f"unknown mechanism; known: {list(KNOWN_MECHANISMS)}")
+                _fail(
+                    n, f"channels.{g}.{mech}", f"unknown mechanism; known: {list(KNOWN_MECHANISMS)}"
+                )
             for p, v in _require_mapping(n, f"channels.{g}.{mech}", params or {}).items():
                 _check_rule(n, f"channels.{g}.{mech}.{p}", v)
         channels[g] = mechs or {}
@@ -261,7 +298,11 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
     rule = regions.get("rule")
     if rule == "subtree":
         if not isinstance(regions.get("tuft_root"), str):
-            _fail(n, "regions.tuft_root", "must be a section name (e.g. 'apic[36]') or 'nexus_children'")
+            _fail(
+                n,
+                "regions.tuft_root",
+                "must be a section name (e.g. 'apic[36]') or 'nexus_children'",
+            )
     elif rule == "index_ranges":
         for reg in REGIONS:
             rngs = regions.get(reg)
@@ -340,4 +381,6 @@ def load_cell_spec(name_or_path, morphology_path=None) -> CellSpec:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SpecError(f"cell spec {path}: not valid YAML: {exc}") from exc
-    return validate_spec(raw, spec_name=str(path), source_path=path, morphology_path=morphology_path)
+    return validate_spec(
+        raw, spec_name=str(path), source_path=path, morphology_path=morphology_path
+    )

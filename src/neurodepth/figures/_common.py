@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from ..atomic import save_figure_atomic  # noqa: E402
-from ..errors import DatasetError  # noqa: E402
+from neurodepth.core.atomic import save_figure_atomic  # noqa: E402
+from neurodepth.core.errors import DatasetError  # noqa: E402
 
 PNG_DPI = 110
 FIG_WIDTH_IN = 10.0
@@ -81,7 +81,9 @@ def save(fig, out_png) -> tuple[Path, Path]:
     """Write ``out_png`` and a PDF copy beside it, both atomically; returns both paths."""
     out_png = Path(out_png)
     if out_png.suffix.lower() != ".png":
-        raise ValueError(f"figure output {out_png} must end in .png (the PDF copy is written beside it)")
+        raise ValueError(
+            f"figure output {out_png} must end in .png (the PDF copy is written beside it)"
+        )
     out_pdf = out_png.with_suffix(".pdf")
     save_figure_atomic(fig, out_png, dpi=PNG_DPI)
     save_figure_atomic(fig, out_pdf)
@@ -138,8 +140,8 @@ def require_vars(ds: xr.Dataset, names, path) -> None:
 
 def unpack_bits(packed: np.ndarray, n_time: int) -> np.ndarray:
     """Unpack ``input_spikes_packed`` (..., time_byte) into bool (..., time) (the schema's own
-    ``neurodepth.shards.unpack_inputs``)."""
-    from ..shards import unpack_inputs
+    ``neurodepth.data.shards.unpack_inputs``)."""
+    from neurodepth.data.shards import unpack_inputs
 
     return unpack_inputs(packed, n_time)
 
@@ -149,7 +151,7 @@ def segment_table(ds: xr.Dataset):
     import pandas as pd
 
     cols = {
-        name[len("segment_"):]: ds[name].values
+        name[len("segment_") :]: ds[name].values
         for name in ds.data_vars
         if name.startswith("segment_") and ds[name].dims == ("segment",)
     }
@@ -157,7 +159,9 @@ def segment_table(ds: xr.Dataset):
         raise DatasetError("dataset has no segment_* variables (segment table)")
     table = pd.DataFrame(cols)
     if "segment" not in table:
-        table.insert(0, "segment", ds["segment"].values if "segment" in ds.coords else np.arange(len(table)))
+        table.insert(
+            0, "segment", ds["segment"].values if "segment" in ds.coords else np.arange(len(table))
+        )
     for c in ("region", "tree", "section"):
         if c in table:
             table[c] = table[c].astype(str)
@@ -181,8 +185,16 @@ def channel_region_kind(ds: xr.Dataset):
 
 
 def panel_label(ax, letter: str) -> None:
-    ax.text(-0.02, 1.04, letter, transform=ax.transAxes, fontsize=13, fontweight="bold",
-            ha="right", va="bottom")
+    ax.text(
+        -0.02,
+        1.04,
+        letter,
+        transform=ax.transAxes,
+        fontsize=13,
+        fontweight="bold",
+        ha="right",
+        va="bottom",
+    )
 
 
 # --- predictions.nc ------------------------------------------------------------------------
@@ -218,13 +230,18 @@ def load_predictions(path) -> dict:
     for key in ("spike_probability", "soma_prediction"):
         if out[key] is None:
             raise DatasetError(f"predictions file {path} lacks {key!r}")
-    out["time"] = np.asarray(ds["time"].values, dtype=float) if "time" in ds.coords else np.arange(
-        out["spike_probability"].shape[-1], dtype=float)
+    out["time"] = (
+        np.asarray(ds["time"].values, dtype=float)
+        if "time" in ds.coords
+        else np.arange(out["spike_probability"].shape[-1], dtype=float)
+    )
     # evaluate.py keeps whole traces; the scored bins are those after drop_first_ms of the
     # included simulations (0..24 output spikes).
     out["drop_first_ms"] = float(ds.attrs.get("drop_first_ms", 0))
     n_sim = out["spike_probability"].shape[0]
-    out["included"] = np.ones(n_sim, bool) if out["included"] is None else out["included"].astype(bool)
+    out["included"] = (
+        np.ones(n_sim, bool) if out["included"] is None else out["included"].astype(bool)
+    )
     if out["spike_target"] is not None:
         scored = out["spike_target"][out["included"]][:, out["time"] >= out["drop_first_ms"]]
         out["n_true_scored"] = float(np.sum(scored))
@@ -245,7 +262,7 @@ def roc_of(pred: dict):
     else:
         if pred["spike_target"] is None:
             raise DatasetError(f"{pred['path']} has neither ROC points nor a spike target")
-        from ..metrics import roc_curve
+        from neurodepth.analysis.metrics import roc_curve
 
         keep = pred["time"] >= pred["drop_first_ms"]
         inc = pred["included"]
@@ -282,7 +299,7 @@ def first_layer_weights(checkpoint) -> tuple[np.ndarray, dict]:
     """
     from torch import nn
 
-    from ..train import load_model
+    from neurodepth.learning.train import load_model
 
     path = Path(checkpoint)
     if not path.exists():
@@ -298,7 +315,7 @@ def first_layer_weights(checkpoint) -> tuple[np.ndarray, dict]:
 
 def filter_order(weights: np.ndarray) -> np.ndarray:
     """Filters sorted by L2 norm, largest first (the ones the network leans on most)."""
-    return np.argsort(-np.sqrt((weights ** 2).sum(axis=(1, 2))), kind="mergesort")
+    return np.argsort(-np.sqrt((weights**2).sum(axis=(1, 2))), kind="mergesort")
 
 
 def channel_groups(region: np.ndarray, kind: np.ndarray):
@@ -308,7 +325,9 @@ def channel_groups(region: np.ndarray, kind: np.ndarray):
     """
     region = np.asarray(region).astype(str)
     kind = np.asarray(kind).astype(str)
-    regions = [r for r in REGION_ORDER if r in set(region)] + sorted(set(region) - set(REGION_ORDER))
+    regions = [r for r in REGION_ORDER if r in set(region)] + sorted(
+        set(region) - set(REGION_ORDER)
+    )
     order, groups = [], []
     for k in ("exc", "inh"):
         for r in regions:

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from ..errors import DatasetError
-from . import _common as C
+from neurodepth.core.errors import DatasetError
+from neurodepth.figures import _common as C
 
 save = C.save
 
@@ -56,18 +56,39 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
                 d = int(need["depth_needed"].iloc[0])
                 lo = need["depth_needed_p05"].iloc[0]
                 hi = need["depth_needed_p95"].iloc[0]
-                label_v += f": needs {d}" + (f" [{lo:g}–{hi:g}]" if (lo, hi) != (d, d) else " [exact]")
+                label_v += f": needs {d}" + (
+                    f" [{lo:g}–{hi:g}]" if (lo, hi) != (d, d) else " [exact]"
+                )
             # Small horizontal offsets keep overlapping error bars apart.
             x = r["depth"].to_numpy(float) + (i - (n_var - 1) / 2) * 0.06
-            ax.errorbar(x, r["mean"], yerr=r["sd"].fillna(0), color=C.variant_color(v, i),
-                        marker="o", ms=5, lw=1.8, capsize=3, label=label_v)
+            ax.errorbar(
+                x,
+                r["mean"],
+                yerr=r["sd"].fillna(0),
+                color=C.variant_color(v, i),
+                marker="o",
+                ms=5,
+                lw=1.8,
+                capsize=3,
+                label=label_v,
+            )
             if need.empty:
                 continue
             if p == 0:
                 on = np.isclose(r["depth"].to_numpy(float), d)
                 if on.any():
-                    ax.plot(x[on], r["mean"].to_numpy()[on], marker="*", ms=17, mec="k", mew=0.8,
-                            color=C.variant_color(v, i), ls="none", zorder=5, label="_nolegend_")
+                    ax.plot(
+                        x[on],
+                        r["mean"].to_numpy()[on],
+                        marker="*",
+                        ms=17,
+                        mec="k",
+                        mew=0.8,
+                        color=C.variant_color(v, i),
+                        ls="none",
+                        zorder=5,
+                        label="_nolegend_",
+                    )
             else:
                 ax.axvline(d, color=C.variant_color(v, i), ls=":", lw=1.4, zorder=0)
         ax.set_ylabel(label)
@@ -79,13 +100,21 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
     handles, labels = axes[0].get_legend_handles_labels()
     # Only the variant lines (not the star markers) go in the legend, plus one star entry.
     keep = [(h, lab) for h, lab in zip(handles, labels) if not lab.startswith("_")]
-    margin = depth_needed["margin"].iloc[0] if "margin" in depth_needed and len(depth_needed) else None
+    margin = (
+        depth_needed["margin"].iloc[0] if "margin" in depth_needed and len(depth_needed) else None
+    )
     star = Line2D([], [], marker="*", ms=14, mec="k", color="0.5", ls="none")
     star_label = "depth needed [5–95 % bootstrap]" + (
-        f":\nsmallest depth with AUC within {margin:g} of best" if margin is not None else "")
-    fig.legend([h for h, _ in keep] + [star], [lab for _, lab in keep] + [star_label],
-               loc="lower center", ncol=2, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
+        f":\nsmallest depth with AUC within {margin:g} of best" if margin is not None else ""
+    )
+    fig.legend(
+        [h for h, _ in keep] + [star],
+        [lab for _, lab in keep] + [star_label],
+        loc="lower center",
+        ncol=2,
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02),
+    )
     fig.suptitle(f"Prediction accuracy against network depth ({cell})")
     fig.tight_layout(rect=(0, 0.07 + 0.05 * ((len(keep) + 2) // 2), 1, 1))
     return fig

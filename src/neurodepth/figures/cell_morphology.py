@@ -10,8 +10,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.lines import Line2D
 
-from ..errors import DatasetError
-from . import _common as C
+from neurodepth.core.errors import DatasetError
+from neurodepth.figures import _common as C
 
 save = C.save
 
@@ -25,8 +25,11 @@ def skeleton(table: pd.DataFrame) -> list[tuple[int, int]]:
     section's first segment joins the nearest segment (3-D distance) of another section that lies
     closer to the soma by path distance, or the soma (index -1) if none does.
     """
-    xyz = table[["x_um", "y_um", "z_um"]].to_numpy(float) if "z_um" in table else np.c_[
-        table[["x_um", "y_um"]].to_numpy(float), np.zeros(len(table))]
+    xyz = (
+        table[["x_um", "y_um", "z_um"]].to_numpy(float)
+        if "z_um" in table
+        else np.c_[table[["x_um", "y_um"]].to_numpy(float), np.zeros(len(table))]
+    )
     dist = table["path_distance_um"].to_numpy(float)
     sections = table["section"].astype(str).to_numpy()
     edges = []
@@ -50,8 +53,12 @@ def _draw(ax, table, edges, colors, widths):
     xy = table[["x_um", "y_um"]].to_numpy(float)
     pts = np.vstack([np.zeros((1, 2)), xy])  # row 0 = soma centre
     segs = [(pts[a + 1], pts[b + 1]) for a, b in edges]
-    lc = LineCollection(segs, colors=[colors[b] for _, b in edges],
-                        linewidths=[widths[b] for _, b in edges], capstyle="round")
+    lc = LineCollection(
+        segs,
+        colors=[colors[b] for _, b in edges],
+        linewidths=[widths[b] for _, b in edges],
+        capstyle="round",
+    )
     ax.add_collection(lc)
     ax.scatter(xy[:, 0], xy[:, 1], c=list(colors), s=np.asarray(widths) * 4, lw=0, zorder=3)
     ax.plot([0], [0], "o", color="k", ms=9, zorder=4)
@@ -61,8 +68,12 @@ def _draw(ax, table, edges, colors, widths):
     ax.set_ylabel("y (µm)")
 
 
-def make(table: pd.DataFrame, segment_weight=None, weight_label: str = "filter weight (a.u.)",
-         title: str = ""):
+def make(
+    table: pd.DataFrame,
+    segment_weight=None,
+    weight_label: str = "filter weight (a.u.)",
+    title: str = "",
+):
     """Left: morphology coloured by region; right (when ``segment_weight`` is given, one value per
     segment row): the same drawing coloured by that weight on a diverging scale."""
     C.style()
@@ -71,17 +82,32 @@ def make(table: pd.DataFrame, segment_weight=None, weight_label: str = "filter w
         raise DatasetError(f"segment table lacks columns {missing} (needs a dataset with segments)")
     table = table.reset_index(drop=True)
     edges = skeleton(table)
-    widths = np.clip(table["diam_um"].to_numpy(float), 0.4, 4.0) * 1.2 if "diam_um" in table else np.full(len(table), 1.5)
+    widths = (
+        np.clip(table["diam_um"].to_numpy(float), 0.4, 4.0) * 1.2
+        if "diam_um" in table
+        else np.full(len(table), 1.5)
+    )
     n_panels = 1 if segment_weight is None else 2
     fig, axes = plt.subplots(1, n_panels, figsize=(C.FIG_WIDTH_IN, 7.0), squeeze=False)
     axes = axes[0]
     regions = table["region"].astype(str).to_numpy()
     _draw(axes[0], table, edges, [C.REGION_COLORS.get(r, "0.5") for r in regions], widths)
-    handles = [Line2D([], [], color=C.REGION_COLORS.get(r, "0.5"), lw=3, label=f"{r} ({np.sum(regions == r)} segments)")
-               for r in C.REGION_ORDER if r in set(regions)]
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=C.REGION_COLORS.get(r, "0.5"),
+            lw=3,
+            label=f"{r} ({np.sum(regions == r)} segments)",
+        )
+        for r in C.REGION_ORDER
+        if r in set(regions)
+    ]
     handles.append(Line2D([], [], marker="o", color="k", ls="none", ms=8, label="soma"))
     # Below the drawing: a morphology fills its panel corners unpredictably.
-    axes[0].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    axes[0].legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False
+    )
     axes[0].set_title("dendritic regions")
     C.panel_label(axes[0], "A")
     if segment_weight is not None:
@@ -108,7 +134,9 @@ def segment_weights_from_filter(weights: np.ndarray, n_seg: int, filter_index: i
     """Per-segment excitatory weight (summed over time) of one filter; default the largest one."""
     f = int(C.filter_order(weights)[0]) if filter_index is None else int(filter_index)
     if not 0 <= f < weights.shape[0]:
-        raise DatasetError(f"filter {f} out of range (the first layer has {weights.shape[0]} filters)")
+        raise DatasetError(
+            f"filter {f} out of range (the first layer has {weights.shape[0]} filters)"
+        )
     return weights[f, :n_seg].sum(axis=1), f
 
 
@@ -122,9 +150,13 @@ def from_files(dataset, checkpoint=None, filter_index: int | None = None):
         w, meta = C.first_layer_weights(checkpoint)
         n_seg = len(table)
         if w.shape[1] != 2 * n_seg:
-            raise DatasetError(f"checkpoint {checkpoint} has {w.shape[1]} inputs, dataset {dataset} has {n_seg} segments")
+            raise DatasetError(
+                f"checkpoint {checkpoint} has {w.shape[1]} inputs, dataset {dataset} has {n_seg} segments"
+            )
         weight, f = segment_weights_from_filter(w, n_seg, filter_index)
         depth = meta.get("architecture", {}).get("depth", "?")
-        label = f"excitatory weight summed over time (a.u.)\nfilter {f} of the {depth}-layer network"
+        label = (
+            f"excitatory weight summed over time (a.u.)\nfilter {f} of the {depth}-layer network"
+        )
     title = f"{ds.attrs.get('cell', '')}: {len(table)} dendritic segments"
     return make(table, weight, weight_label=label or "filter weight (a.u.)", title=title)

@@ -7,16 +7,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from ..errors import DatasetError
-from . import _common as C
+from neurodepth.core.errors import DatasetError
+from neurodepth.figures import _common as C
 
 save = C.save
 
 NET_COLORS = ("#e08214", "#542788")  # shallow, best: distinct from the exc/inh raster colours
 
 
-def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_times_ms,
-         predictions: dict, zoom_ms=None, title: str = "", max_raster_rows: int = 160):
+def make(
+    time_ms,
+    inputs,
+    channel_region,
+    channel_kind,
+    soma_true_mv,
+    spike_times_ms,
+    predictions: dict,
+    zoom_ms=None,
+    title: str = "",
+    max_raster_rows: int = 160,
+):
     """Raster, voltage and spike-probability rows; full window on the left, zoom on the right.
 
     time_ms : (T,) times of the shown window (ms); inputs : bool (channel, T);
@@ -29,7 +39,9 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
     time_ms = np.asarray(time_ms, float)
     inputs = np.asarray(inputs, bool)
     if inputs.shape[1] != time_ms.size or np.shape(soma_true_mv) != time_ms.shape:
-        raise DatasetError(f"inputs {inputs.shape} / soma {np.shape(soma_true_mv)} do not match {time_ms.size} time bins")
+        raise DatasetError(
+            f"inputs {inputs.shape} / soma {np.shape(soma_true_mv)} do not match {time_ms.size} time bins"
+        )
     spikes = np.asarray(spike_times_ms, float)
     spikes = spikes[(spikes >= time_ms[0]) & (spikes <= time_ms[-1])]
     if zoom_ms is None:
@@ -37,8 +49,9 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
     order, groups = C.channel_groups(channel_region, channel_kind)
 
     fig = plt.figure(figsize=(C.FIG_WIDTH_IN, 8.2))
-    gs = fig.add_gridspec(3, 2, width_ratios=(3, 1.15), height_ratios=(1.5, 1.2, 1.0),
-                          hspace=0.12, wspace=0.08)
+    gs = fig.add_gridspec(
+        3, 2, width_ratios=(3, 1.15), height_ratios=(1.5, 1.2, 1.0), hspace=0.12, wspace=0.08
+    )
     axes = np.array([[fig.add_subplot(gs[r, c]) for c in range(2)] for r in range(3)])
     for col, (lo, hi) in enumerate([(time_ms[0], time_ms[-1] + 1), zoom_ms]):
         sel = (time_ms >= lo) & (time_ms < hi)
@@ -53,30 +66,62 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
         kinds = np.asarray(channel_kind).astype(str)[order][rows]
         for k in ("exc", "inh"):
             m = kinds == k
-            ax.scatter(t[cols[m]], rows[m], s=1.5 if col == 0 else 2.5, marker="|",
-                       color=C.KIND_COLORS[k], linewidths=0.6, rasterized=True)
+            ax.scatter(
+                t[cols[m]],
+                rows[m],
+                s=1.5 if col == 0 else 2.5,
+                marker="|",
+                color=C.KIND_COLORS[k],
+                linewidths=0.6,
+                rasterized=True,
+            )
         for kind, region, a, b in groups:
             ax.axhline(b - 0.5, color="0.6", lw=0.5)
             if col == 0:
-                ax.text(-0.01, 1 - (a + b) / 2 / len(order), f"{kind} {region}", transform=ax.transAxes,
-                        ha="right", va="center", fontsize=9, color=C.KIND_COLORS[kind])
+                ax.text(
+                    -0.01,
+                    1 - (a + b) / 2 / len(order),
+                    f"{kind} {region}",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="center",
+                    fontsize=9,
+                    color=C.KIND_COLORS[kind],
+                )
         ax.set_ylim(len(order) - 0.5, -0.5)
         ax.set_yticks([])
         if col == 0:
-            ax.set_ylabel(f"input channels\n(every {_ordinal(stride)} of {len(order)})" if stride > 1
-                          else f"input channels ({len(order)})", labelpad=60)
+            ax.set_ylabel(
+                f"input channels\n(every {_ordinal(stride)} of {len(order)})"
+                if stride > 1
+                else f"input channels ({len(order)})",
+                labelpad=60,
+            )
         # Row 1: soma voltage.
         ax = axes[1, col]
         ax.plot(t, np.asarray(soma_true_mv)[sel], color="k", lw=1.0, label="simulated (truth)")
-        for (label, (_, soma_pred)), c in zip(predictions.items(), NET_COLORS[-len(predictions):] if len(predictions) < 2 else NET_COLORS):
+        for (label, (_, soma_pred)), c in zip(
+            predictions.items(),
+            NET_COLORS[-len(predictions) :] if len(predictions) < 2 else NET_COLORS,
+        ):
             ax.plot(t, np.asarray(soma_pred)[sel], color=c, lw=1.0, alpha=0.9, label=label)
         # Row 2: spike probability with true spikes as ticks on top.
         ax = axes[2, col]
-        for (label, (prob, _)), c in zip(predictions.items(), NET_COLORS[-len(predictions):] if len(predictions) < 2 else NET_COLORS):
+        for (label, (prob, _)), c in zip(
+            predictions.items(),
+            NET_COLORS[-len(predictions) :] if len(predictions) < 2 else NET_COLORS,
+        ):
             ax.plot(t, np.asarray(prob)[sel], color=c, lw=1.0, label=label)
         s_in = spikes[(spikes >= lo) & (spikes < hi)]
-        ax.plot(s_in, np.full(s_in.size, 1.07), "v", color="k", ms=5, clip_on=False,
-                label="true output spikes")
+        ax.plot(
+            s_in,
+            np.full(s_in.size, 1.07),
+            "v",
+            color="k",
+            ms=5,
+            clip_on=False,
+            label="true output spikes",
+        )
         ax.set_ylim(-0.02, 1.12)
         for r in range(3):
             axes[r, col].set_xlim(lo, hi)
@@ -92,13 +137,27 @@ def make(time_ms, inputs, channel_region, channel_kind, soma_true_mv, spike_time
     # Shade the zoomed window on the full-window panels.
     for r in range(3):
         y0, y1 = axes[r, 0].get_ylim()
-        axes[r, 0].add_patch(Rectangle((zoom_ms[0], min(y0, y1)), zoom_ms[1] - zoom_ms[0], abs(y1 - y0),
-                                       color="0.85", zorder=0, lw=0))
+        axes[r, 0].add_patch(
+            Rectangle(
+                (zoom_ms[0], min(y0, y1)),
+                zoom_ms[1] - zoom_ms[0],
+                abs(y1 - y0),
+                color="0.85",
+                zorder=0,
+                lw=0,
+            )
+        )
     axes[0, 1].set_title(f"zoom {zoom_ms[0]:.0f}–{zoom_ms[1]:.0f} ms", fontsize=11)
     h1, l1 = axes[1, 0].get_legend_handles_labels()
     h2, l2 = axes[2, 0].get_legend_handles_labels()
-    fig.legend(h1 + h2[-1:], l1 + l2[-1:], loc="lower center", ncol=4, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(
+        h1 + h2[-1:],
+        l1 + l2[-1:],
+        loc="lower center",
+        ncol=4,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
     if title:
         fig.suptitle(title, y=0.995)
     fig.subplots_adjust(left=0.13, right=0.99, top=0.95, bottom=0.1)
@@ -114,7 +173,9 @@ def _default_zoom(time_ms, spikes, width: float = 300.0):
     """A window of ``width`` ms holding the most true spikes (the start of the trace if none)."""
     lo = time_ms[0]
     if spikes.size:
-        counts = [np.sum((spikes >= s - width / 3) & (spikes < s - width / 3 + width)) for s in spikes]
+        counts = [
+            np.sum((spikes >= s - width / 3) & (spikes < s - width / 3 + width)) for s in spikes
+        ]
         lo = max(time_ms[0], spikes[int(np.argmax(counts))] - width / 3)
     lo = min(lo, max(time_ms[0], time_ms[-1] + 1 - width))
     return float(lo), float(lo + width)
@@ -133,9 +194,14 @@ def from_files(dataset, predictions, simulation: int | None = None, zoom_ms=None
         raise DatasetError("example_predictions needs at least one predictions file")
     best = C.best_by_variant(same)[same[0]["variant"]]
     shallow_depth = min(p["depth"] for p in same)
-    shallow = C.best_by_variant([p for p in same if p["depth"] == shallow_depth])[same[0]["variant"]]
-    counts = ds["spike_count"].values if "spike_count" in ds else np.bincount(
-        ds["spike_simulation"].values, minlength=ds.sizes["simulation"])
+    shallow = C.best_by_variant([p for p in same if p["depth"] == shallow_depth])[
+        same[0]["variant"]
+    ]
+    counts = (
+        ds["spike_count"].values
+        if "spike_count" in ds
+        else np.bincount(ds["spike_simulation"].values, minlength=ds.sizes["simulation"])
+    )
     if simulation is None:
         # The scored simulation (0..24 spikes) with most output spikes: the most to look at.
         simulation = int(np.argmax(np.where(best["included"], counts, -1)))
@@ -148,15 +214,30 @@ def from_files(dataset, predictions, simulation: int | None = None, zoom_ms=None
     region, kind = C.channel_region_kind(ds)
     spk = ds["spike_time"].values[ds["spike_simulation"].values == simulation]
     nets = {}
-    for label, p in ((f"shallowest ({p_label(shallow)})", shallow), (f"best ({p_label(best)})", best)):
+    for label, p in (
+        (f"shallowest ({p_label(shallow)})", shallow),
+        (f"best ({p_label(best)})", best),
+    ):
         if not np.array_equal(p["time"], t_pred):
             raise DatasetError(f"{p['path']} has a different time axis from {best['path']}")
-        nets[label] = (p["spike_probability"][simulation][psel], p["soma_prediction"][simulation][psel])
+        nets[label] = (
+            p["spike_probability"][simulation][psel],
+            p["soma_prediction"][simulation][psel],
+        )
     if shallow is best:
         nets = {f"shallowest = best ({p_label(best)})": nets[f"best ({p_label(best)})"]}
     title = f"{ds.attrs.get('cell', '')} / {C.variant_label(variant)}: test simulation {simulation}"
-    return make(t_all[sel], inputs, region, kind, ds["soma_voltage"].values[simulation][sel], spk,
-                nets, zoom_ms=zoom_ms, title=title)
+    return make(
+        t_all[sel],
+        inputs,
+        region,
+        kind,
+        ds["soma_voltage"].values[simulation][sel],
+        spk,
+        nets,
+        zoom_ms=zoom_ms,
+        title=title,
+    )
 
 
 def p_label(p: dict) -> str:

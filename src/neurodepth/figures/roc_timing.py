@@ -6,8 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..errors import DatasetError
-from . import _common as C
+from neurodepth.core.errors import DatasetError
+from neurodepth.figures import _common as C
 
 save = C.save
 
@@ -27,8 +27,9 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002, no_spikes=()):
     C.style()
     if not curves:
         raise DatasetError("roc_timing needs at least one variant's ROC curve")
-    fig, (ax_roc, ax_t) = plt.subplots(1, 2, figsize=(C.FIG_WIDTH_IN, 5.2),
-                                       gridspec_kw={"width_ratios": (1, 1.15)})
+    fig, (ax_roc, ax_t) = plt.subplots(
+        1, 2, figsize=(C.FIG_WIDTH_IN, 5.2), gridspec_kw={"width_ratios": (1, 1.15)}
+    )
     inset = ax_roc.inset_axes([0.5, 0.25, 0.46, 0.42])
     for i, v in enumerate(C.variant_order(curves)):
         fpr, tpr, auc, suffix = curves[v]
@@ -58,8 +59,14 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002, no_spikes=()):
         lags, counts, n_true = timing[v]
         lags = np.asarray(lags, float)
         per_spike = np.asarray(counts, float) / max(float(n_true), 1.0)
-        ax_t.step(lags, per_spike, where="mid", color=C.variant_color(v, i), lw=1.6,
-                  label=C.variant_label(v))
+        ax_t.step(
+            lags,
+            per_spike,
+            where="mid",
+            color=C.variant_color(v, i),
+            lw=1.6,
+            label=C.variant_label(v),
+        )
     ax_t.axvline(0, color="0.5", lw=0.8, ls=":")
     ax_t.set_xlim(-50, 50)
     ax_t.set_xlabel("predicted − true spike time (ms)")
@@ -69,9 +76,13 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002, no_spikes=()):
     fig.suptitle("Spike prediction: ROC and timing of the best network per variant")
     # One legend for both panels (same colours), carrying each variant's AUC.
     for v in no_spikes:
-        ax_roc.plot([], [], ls="none", label=f"{C.variant_label(v)}: no output spikes in test set, no ROC")
+        ax_roc.plot(
+            [], [], ls="none", label=f"{C.variant_label(v)}: no output spikes in test set, no ROC"
+        )
     handles, labels = ax_roc.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(
+        handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0)
+    )
     fig.tight_layout(rect=(0, 0.04 + 0.05 * ((len(labels) + 1) // 2), 1, 1))
     return fig
 
@@ -91,10 +102,16 @@ def from_files(predictions, timing_fpr: float = 0.002):
         fpr, tpr, auc = roc
         curves[v] = (fpr, tpr, auc, f"{p['depth']} layer{'s' if p['depth'] != 1 else ''}")
         if p["timing_count"] is not None:
-            lags = p["timing_lag"] if p["timing_lag"] is not None else np.arange(p["timing_count"].size) - p["timing_count"].size // 2
+            lags = (
+                p["timing_lag"]
+                if p["timing_lag"] is not None
+                else np.arange(p["timing_count"].size) - p["timing_count"].size // 2
+            )
             n_true = p["n_true_scored"] if np.isfinite(p["n_true_scored"]) else 1.0
             timing[v] = (lags, p["timing_count"], n_true)
     if not curves:
-        raise DatasetError("no predictions file has output spikes in its scored test bins: "
-                           + ", ".join(str(p["path"]) for p in preds))
+        raise DatasetError(
+            "no predictions file has output spikes in its scored test bins: "
+            + ", ".join(str(p["path"]) for p in preds)
+        )
     return make(curves, timing, timing_fpr=timing_fpr, no_spikes=missing)

@@ -7,7 +7,16 @@ import json
 import platform
 from importlib import metadata
 
-PACKAGES = ("neurodepth", "neuron", "numpy", "scipy", "xarray", "netCDF4", "torch", "pytorch-lightning")
+PACKAGES = (
+    "neurodepth",
+    "neuron",
+    "numpy",
+    "scipy",
+    "xarray",
+    "netCDF4",
+    "torch",
+    "pytorch-lightning",
+)
 
 
 def package_versions() -> dict:
@@ -54,5 +63,3 @@ def provenance_attrs(**extra) -> dict:
             value = ""
         attrs[key] = value
     return attrs
-
-

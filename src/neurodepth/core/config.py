@@ -7,10 +7,11 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .errors import ConfigError
-from .provenance import config_hash
+from neurodepth.core.errors import ConfigError
+from neurodepth.core.provenance import config_hash
 
-DEFAULT_SCHEMA = Path("workflow") / "schemas" / "config.schema.yaml"
+# The schema ships inside the package, so it is found whatever the working directory.
+DEFAULT_SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -22,7 +23,9 @@ def describe_error(error: jsonschema.ValidationError) -> str:
     key = _key_path(error)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        extra = (
+            sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        )
         where = f"under '{key}'" if key != "(top level)" else "at the top level"
         return (
             f"unknown config key {', '.join(repr(e) for e in extra)} {where}; "

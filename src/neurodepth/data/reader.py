@@ -20,7 +20,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from .errors import DatasetError
+from neurodepth.core.errors import DatasetError
 
 SOMA_BIAS_MV = -67.7
 SOMA_THRESHOLD_MV = -55.0
@@ -62,8 +62,9 @@ REQUIRED_VARIABLES = ("input_spikes_packed", "soma_voltage", "spike_time", "spik
 class DatasetReader:
     """Random access to windows and full traces of one dataset file (any split)."""
 
-    def __init__(self, path, soma_bias_mv: float = SOMA_BIAS_MV,
-                 soma_threshold_mv: float = SOMA_THRESHOLD_MV):
+    def __init__(
+        self, path, soma_bias_mv: float = SOMA_BIAS_MV, soma_threshold_mv: float = SOMA_THRESHOLD_MV
+    ):
         self.path = Path(path)
         self.soma_bias_mv = float(soma_bias_mv)
         self.soma_threshold_mv = float(soma_threshold_mv)
@@ -79,22 +80,31 @@ class DatasetReader:
         self.n_simulations, self.n_channels, n_bytes = (int(s) for s in packed.shape)
         self.duration_ms = int(nc.variables["soma_voltage"].shape[1])
         if nc.variables["soma_voltage"].shape[0] != self.n_simulations:
-            raise DatasetError(f"dataset {self.path}: soma_voltage and input_spikes_packed disagree on simulations")
+            raise DatasetError(
+                f"dataset {self.path}: soma_voltage and input_spikes_packed disagree on simulations"
+            )
         if n_bytes != -(-self.duration_ms // 8):
             raise DatasetError(
-                f"dataset {self.path}: time_byte={n_bytes} but time={self.duration_ms} (expected ceil(time/8))")
+                f"dataset {self.path}: time_byte={n_bytes} but time={self.duration_ms} (expected ceil(time/8))"
+            )
         self.time_origin_ms = 0.0
         if "time" in nc.variables and self.duration_ms > 1:
             t = np.asarray(nc.variables["time"][:2], dtype=float)
             if not np.isclose(t[1] - t[0], 1.0):
-                raise DatasetError(f"dataset {self.path}: time step {t[1] - t[0]} ms, expected 1 ms bins")
+                raise DatasetError(
+                    f"dataset {self.path}: time step {t[1] - t[0]} ms, expected 1 ms bins"
+                )
             self.time_origin_ms = float(t[0])
         spike_time = np.asarray(nc.variables["spike_time"][:], dtype=np.float64)
         spike_sim = np.asarray(nc.variables["spike_simulation"][:], dtype=np.int64)
         if spike_time.shape != spike_sim.shape:
-            raise DatasetError(f"dataset {self.path}: spike_time and spike_simulation lengths differ")
+            raise DatasetError(
+                f"dataset {self.path}: spike_time and spike_simulation lengths differ"
+            )
         if spike_sim.size and (spike_sim.min() < 0 or spike_sim.max() >= self.n_simulations):
-            raise DatasetError(f"dataset {self.path}: spike_simulation out of range 0..{self.n_simulations - 1}")
+            raise DatasetError(
+                f"dataset {self.path}: spike_simulation out of range 0..{self.n_simulations - 1}"
+            )
         bins = np.floor(spike_time - self.time_origin_ms).astype(np.int64)
         keep = (bins >= 0) & (bins < self.duration_ms)
         order = np.argsort(spike_sim[keep], kind="stable")
@@ -144,9 +154,13 @@ class DatasetReader:
     # ---- access --------------------------------------------------------------------------------
     def _check(self, sim: int, start: int, stop: int) -> None:
         if not 0 <= sim < self.n_simulations:
-            raise DatasetError(f"{self.path}: simulation {sim} out of range 0..{self.n_simulations - 1}")
+            raise DatasetError(
+                f"{self.path}: simulation {sim} out of range 0..{self.n_simulations - 1}"
+            )
         if not 0 <= start < stop <= self.duration_ms:
-            raise DatasetError(f"{self.path}: time range [{start}, {stop}) outside 0..{self.duration_ms} ms")
+            raise DatasetError(
+                f"{self.path}: time range [{start}, {stop}) outside 0..{self.duration_ms} ms"
+            )
 
     def inputs(self, sim: int, start: int, stop: int, dtype=np.float32) -> np.ndarray:
         """Binary inputs (channels, stop - start) as ``dtype``, unpacking only the needed bytes."""
@@ -155,7 +169,7 @@ class DatasetReader:
         packed = self._handle().variables["input_spikes_packed"][sim, :, b0:b1]
         bits = np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
         off = start - 8 * b0
-        return bits[:, off:off + (stop - start)].astype(dtype, copy=dtype != np.uint8)
+        return bits[:, off : off + (stop - start)].astype(dtype, copy=dtype != np.uint8)
 
     def spike_bins(self, sim: int) -> np.ndarray:
         """Output spike bin indices (ms from the first time bin) of one simulation."""
@@ -173,7 +187,9 @@ class DatasetReader:
     def soma_voltage(self, sim: int, start: int, stop: int) -> np.ndarray:
         """Raw soma voltage (mV), float32."""
         self._check(sim, start, stop)
-        return np.asarray(self._handle().variables["soma_voltage"][sim, start:stop], dtype=np.float32)
+        return np.asarray(
+            self._handle().variables["soma_voltage"][sim, start:stop], dtype=np.float32
+        )
 
     def soma_target(self, sim: int, start: int, stop: int) -> np.ndarray:
         v = self.soma_voltage(sim, start, stop)
@@ -186,8 +202,11 @@ class DatasetReader:
         soma_target (length,) float32)``.
         """
         start = int(t_end) - int(length)
-        return (self.inputs(sim, start, int(t_end), dtype), self.spike_target(sim, start, int(t_end)),
-                self.soma_target(sim, start, int(t_end)))
+        return (
+            self.inputs(sim, start, int(t_end), dtype),
+            self.spike_target(sim, start, int(t_end)),
+            self.soma_target(sim, start, int(t_end)),
+        )
 
     def full(self, sim: int):
         """Whole simulation: same triple as ``window`` over ``[0, duration_ms)``."""

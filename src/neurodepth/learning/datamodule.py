@@ -14,8 +14,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from .errors import ConfigError, DatasetError
-from .reader import SOMA_BIAS_MV, DatasetReader
+from neurodepth.core.errors import ConfigError, DatasetError
+from neurodepth.data.reader import SOMA_BIAS_MV, DatasetReader
 
 
 def _end_range(reader: DatasetReader, window_ms: int, min_end_ms: int) -> tuple[int, int]:
@@ -23,7 +23,8 @@ def _end_range(reader: DatasetReader, window_ms: int, min_end_ms: int) -> tuple[
     if lo > reader.duration_ms:
         raise DatasetError(
             f"dataset {reader.path}: simulations of {reader.duration_ms} ms are too short for windows of "
-            f"{window_ms} ms ending >= {min_end_ms} ms (training.window_ms / training.min_window_end_ms)")
+            f"{window_ms} ms ending >= {min_end_ms} ms (training.window_ms / training.min_window_end_ms)"
+        )
     return lo, reader.duration_ms
 
 
@@ -35,14 +36,25 @@ def _batch(reader: DatasetReader, sims, ends, window_ms: int) -> dict[str, torch
     soma = np.empty((len(sims), window_ms), dtype=np.float32)
     for i, (s, e) in enumerate(zip(sims, ends)):
         x[i], spike[i], soma[i] = reader.window(int(s), int(e), window_ms, dtype=np.uint8)
-    return {"inputs": torch.from_numpy(x), "spike": torch.from_numpy(spike), "soma": torch.from_numpy(soma)}
+    return {
+        "inputs": torch.from_numpy(x),
+        "spike": torch.from_numpy(spike),
+        "soma": torch.from_numpy(soma),
+    }
 
 
 class RandomWindowBatches(IterableDataset):
     """Endless stream of whole batches (the DataLoader uses ``batch_size=None``)."""
 
-    def __init__(self, reader: DatasetReader, window_ms: int, min_end_ms: int, batch_size: int,
-                 seed: int, start_step: int = 0):
+    def __init__(
+        self,
+        reader: DatasetReader,
+        window_ms: int,
+        min_end_ms: int,
+        batch_size: int,
+        seed: int,
+        start_step: int = 0,
+    ):
         self.reader = reader
         self.window_ms = int(window_ms)
         self.batch_size = int(batch_size)
@@ -69,7 +81,9 @@ class RandomWindowBatches(IterableDataset):
 class FixedWindows(Dataset):
     """A fixed, seeded list of validation windows (one item = one window)."""
 
-    def __init__(self, reader: DatasetReader, window_ms: int, min_end_ms: int, n_windows: int, seed: int):
+    def __init__(
+        self, reader: DatasetReader, window_ms: int, min_end_ms: int, n_windows: int, seed: int
+    ):
         self.reader = reader
         self.window_ms = int(window_ms)
         lo, hi = _end_range(reader, window_ms, min_end_ms)
@@ -81,8 +95,14 @@ class FixedWindows(Dataset):
         return len(self.sims)
 
     def __getitem__(self, i):
-        x, spike, soma = self.reader.window(int(self.sims[i]), int(self.ends[i]), self.window_ms, dtype=np.uint8)
-        return {"inputs": torch.from_numpy(x), "spike": torch.from_numpy(spike), "soma": torch.from_numpy(soma)}
+        x, spike, soma = self.reader.window(
+            int(self.sims[i]), int(self.ends[i]), self.window_ms, dtype=np.uint8
+        )
+        return {
+            "inputs": torch.from_numpy(x),
+            "spike": torch.from_numpy(spike),
+            "soma": torch.from_numpy(soma),
+        }
 
 
 IDENTITY_ATTRS = ("cell", "variant", "config_hash")
@@ -105,14 +125,17 @@ def check_compatible(named: dict) -> dict:
                 raise DatasetError(
                     f"incompatible datasets: {role} set {path} has {key}={other[key]!r} but "
                     f"{first_role} set {first_path} has {key}={reference[key]!r} (made with a different "
-                    f"config; rerun the pipeline so both come from the same one)")
+                    f"config; rerun the pipeline so both come from the same one)"
+                )
     return reference
 
 
 class NeuronDataModule(pl.LightningDataModule):
     """Data for one training job. ``training_cfg`` is the config's ``training`` section."""
 
-    def __init__(self, train_path, valid_path, training_cfg: dict, seed: int = 0, start_step: int = 0):
+    def __init__(
+        self, train_path, valid_path, training_cfg: dict, seed: int = 0, start_step: int = 0
+    ):
         super().__init__()
         try:
             self.window_ms = int(training_cfg.get("window_ms", 400))
@@ -124,21 +147,37 @@ class NeuronDataModule(pl.LightningDataModule):
         except (TypeError, ValueError) as err:
             raise ConfigError(f"training section: bad value ({err})") from err
         if self.window_ms < 1 or self.batch_size < 1 or self.n_valid < 1 or self.num_workers < 0:
-            raise ConfigError("training.window_ms, batch_size, validation_windows must be >= 1 and num_workers >= 0")
+            raise ConfigError(
+                "training.window_ms, batch_size, validation_windows must be >= 1 and num_workers >= 0"
+            )
         self.train_path, self.valid_path = train_path, valid_path
         self.seed = int(seed)
         self.start_step = int(start_step)
         self.train_reader = DatasetReader(train_path, soma_bias_mv=self.soma_bias_mv)
         self.valid_reader = DatasetReader(valid_path, soma_bias_mv=self.soma_bias_mv)
         if self.train_reader.n_channels != self.valid_reader.n_channels:
-            raise DatasetError(f"{train_path} has {self.train_reader.n_channels} channels but "
-                               f"{valid_path} has {self.valid_reader.n_channels}")
+            raise DatasetError(
+                f"{train_path} has {self.train_reader.n_channels} channels but "
+                f"{valid_path} has {self.valid_reader.n_channels}"
+            )
         self.data_identity = check_compatible(
-            {"train": (train_path, self.train_reader.attrs), "valid": (valid_path, self.valid_reader.attrs)})
+            {
+                "train": (train_path, self.train_reader.attrs),
+                "valid": (valid_path, self.valid_reader.attrs),
+            }
+        )
         # Built eagerly so that configuration errors surface before the Trainer starts.
-        self.train_set = RandomWindowBatches(self.train_reader, self.window_ms, self.min_end_ms,
-                                             self.batch_size, self.seed, self.start_step)
-        self.valid_set = FixedWindows(self.valid_reader, self.window_ms, self.min_end_ms, self.n_valid, self.seed)
+        self.train_set = RandomWindowBatches(
+            self.train_reader,
+            self.window_ms,
+            self.min_end_ms,
+            self.batch_size,
+            self.seed,
+            self.start_step,
+        )
+        self.valid_set = FixedWindows(
+            self.valid_reader, self.window_ms, self.min_end_ms, self.n_valid, self.seed
+        )
 
     @property
     def n_inputs(self) -> int:
@@ -153,8 +192,13 @@ class NeuronDataModule(pl.LightningDataModule):
             # (e.g. a Snakemake script) in every worker.
             self.train_reader.close()
             self.valid_reader.close()
-        return DataLoader(self.train_set, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=workers, prefetch_factor=2 if workers else None)
+        return DataLoader(
+            self.train_set,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=workers,
+            prefetch_factor=2 if workers else None,
+        )
 
     def val_dataloader(self):
         # Validation is small; reading it in the main process avoids spawning workers each pass.

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import DiskSpaceError
+from neurodepth.core.errors import DiskSpaceError
 
 
 @contextlib.contextmanager

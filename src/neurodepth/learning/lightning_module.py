@@ -16,9 +16,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError, TrainingDivergedError
-from .metrics import roc_auc
-from .models import TCN
+from neurodepth.analysis.metrics import roc_auc
+from neurodepth.core.errors import ConfigError, TrainingDivergedError
+from neurodepth.learning.networks.tcn import TCN
 
 
 def validate_phases(phases) -> list[dict]:
@@ -27,11 +27,17 @@ def validate_phases(phases) -> list[dict]:
     out = []
     for i, ph in enumerate(phases):
         try:
-            p = {"steps": int(ph["steps"]), "lr": float(ph["lr"]),
-                 "spike_weight": float(ph["spike_weight"]), "soma_weight": float(ph["soma_weight"]),
-                 "dendritic_weight": float(ph.get("dendritic_weight", 0.0))}
+            p = {
+                "steps": int(ph["steps"]),
+                "lr": float(ph["lr"]),
+                "spike_weight": float(ph["spike_weight"]),
+                "soma_weight": float(ph["soma_weight"]),
+                "dendritic_weight": float(ph.get("dendritic_weight", 0.0)),
+            }
         except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"training.phases[{i}]: needs steps, lr, spike_weight, soma_weight ({err!r})") from err
+            raise ConfigError(
+                f"training.phases[{i}]: needs steps, lr, spike_weight, soma_weight ({err!r})"
+            ) from err
         if p["steps"] < 1 or p["lr"] <= 0:
             raise ConfigError(f"training.phases[{i}]: steps must be >= 1 and lr > 0")
         out.append(p)
@@ -39,15 +45,30 @@ def validate_phases(phases) -> list[dict]:
 
 
 class NeuronLightningModule(pl.LightningModule):
-    def __init__(self, n_inputs: int, architecture: dict, phases: list[dict], l2: float = 1e-8,
-                 n_dendritic: int = 0, init_std: float = 0.01, divergence_loss: float = 1e6,
-                 soma_bias_mv: float = -67.7, seed: int | None = None, data_identity: dict | None = None):
+    def __init__(
+        self,
+        n_inputs: int,
+        architecture: dict,
+        phases: list[dict],
+        l2: float = 1e-8,
+        n_dendritic: int = 0,
+        init_std: float = 0.01,
+        divergence_loss: float = 1e6,
+        soma_bias_mv: float = -67.7,
+        seed: int | None = None,
+        data_identity: dict | None = None,
+    ):
         # soma_bias_mv, seed and the training data's identity (cell, variant, config hash) are
         # stored as hyper-parameters for evaluation, integrity checks and provenance.
         super().__init__()
         self.save_hyperparameters()
-        self.model = TCN(n_inputs, architecture["kernels"], architecture["width"],
-                         n_dendritic=n_dendritic, init_std=init_std)
+        self.model = TCN(
+            n_inputs,
+            architecture["kernels"],
+            architecture["width"],
+            n_dendritic=n_dendritic,
+            init_std=init_std,
+        )
         self.phases = validate_phases(phases)
         self._phase_ends = np.cumsum([p["steps"] for p in self.phases])
         self.l2 = float(l2)
@@ -76,7 +97,11 @@ class NeuronLightningModule(pl.LightningModule):
 
     def _l2(self):
         # Keras-style kernel regulariser (the authors' L2 1e-8), on conv weights only.
-        return sum((m.weight.float() ** 2).sum() for m in self.model.modules() if isinstance(m, torch.nn.Conv1d))
+        return sum(
+            (m.weight.float() ** 2).sum()
+            for m in self.model.modules()
+            if isinstance(m, torch.nn.Conv1d)
+        )
 
     def on_train_batch_start(self, batch, batch_idx):
         lr = self.phase_at(self.global_step)["lr"]
@@ -93,7 +118,8 @@ class NeuronLightningModule(pl.LightningModule):
             # Raised before backward: the weights (and any saved checkpoint) stay the last good ones.
             raise TrainingDivergedError(
                 f"training loss {value} at step {self.global_step} is not finite or exceeds "
-                f"{self.divergence_loss:g}; last good checkpoint kept")
+                f"{self.divergence_loss:g}; last good checkpoint kept"
+            )
         # Log only on the steps the logger writes: self.log costs ~1 ms per call, which is
         # measurable against a few-ms GPU step.
         if (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
@@ -113,15 +139,22 @@ class NeuronLightningModule(pl.LightningModule):
         # Only bins whose full receptive field lies inside the window are scored.
         first = min(self.model.receptive_field - 1, batch["spike"].shape[1] - 1)
         prob = torch.sigmoid(out["spike_logit"].float())[:, first:]
-        self._val_outputs.append((prob.cpu().numpy(), batch["spike"][:, first:].cpu().numpy(),
-                                  out["soma"].float()[:, first:].cpu().numpy(),
-                                  batch["soma"][:, first:].cpu().numpy()))
+        self._val_outputs.append(
+            (
+                prob.cpu().numpy(),
+                batch["spike"][:, first:].cpu().numpy(),
+                out["soma"].float()[:, first:].cpu().numpy(),
+                batch["soma"][:, first:].cpu().numpy(),
+            )
+        )
         self.log("val_loss", loss, batch_size=batch["inputs"].shape[0])
 
     def on_validation_epoch_end(self):
         if not self._val_outputs:
             return
-        prob, spike, soma_pred, soma = (np.concatenate([o[i].ravel() for o in self._val_outputs]) for i in range(4))
+        prob, spike, soma_pred, soma = (
+            np.concatenate([o[i].ravel() for o in self._val_outputs]) for i in range(4)
+        )
         self._val_outputs = []
         if spike.min() == spike.max() or not np.all(np.isfinite(prob)):
             auc = 0.5 if np.all(np.isfinite(prob)) else 0.0  # undefined (one class) or broken model

@@ -4,7 +4,7 @@ GPU-hours and disk, from measured per-unit costs.
 Every constant lives in ``UNIT_COSTS`` with its unit and where it was measured, so a new
 measurement changes one line. ``estimate_cost(config)`` is pure arithmetic on the config (no
 Snakemake, no NEURON), so it runs on a login node in a fraction of a second and is unit-tested on
-hand-computed configs. ``neurodepth.resources`` derives each job's Slurm request from the same
+hand-computed configs. ``neurodepth.ops.resources`` derives each job's Slurm request from the same
 numbers, so the estimate and the requests cannot drift apart.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
-from .errors import ConfigError
+from neurodepth.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -37,63 +37,97 @@ _STYLIZED_ADAPTIVE_S_PER_SIM_S = 0.79 * 2.65 / (15.30 / 3.30)
 UNIT_COSTS: dict[str, UnitCost] = {
     # --- simulation (one core per shard job) -------------------------------------------------
     "hay2011_l5pc.fixed_s_per_sim_s": UnitCost(
-        10.0, "core-s per simulated s at dt_ref", PROTOCOL + ": fixed step dt 0.025 ms ~10 s"),
+        10.0, "core-s per simulated s at dt_ref", PROTOCOL + ": fixed step dt 0.025 ms ~10 s"
+    ),
     "hay2011_l5pc.fixed_dt_ref_ms": UnitCost(0.025, "ms", PROTOCOL),
     "hay2011_l5pc.cvode_s_per_sim_s": UnitCost(
-        18.5, "core-s per simulated s", PROTOCOL + ": CVODE ~18-19 s"),
+        18.5, "core-s per simulated s", PROTOCOL + ": CVODE ~18-19 s"
+    ),
     "hay2011_l5pc.adaptive_s_per_sim_s": UnitCost(
-        2.65, "core-s per simulated s",
-        "docs/benchmarks.md, section 'Simulation': adaptive dt 0.1/0.025 ms above -60 mV, 60 s measured"),
+        2.65,
+        "core-s per simulated s",
+        "docs/benchmarks.md, section 'Simulation': adaptive dt 0.1/0.025 ms above -60 mV, 60 s measured",
+    ),
     "hay2011_l5pc.adaptive_mid_s_per_sim_s": UnitCost(
-        15.30 / 4.40, "core-s per simulated s",
+        15.30 / 4.40,
+        "core-s per simulated s",
         "docs/benchmarks.md, section 'Simulation': three-level adaptive dt 0.1/0.05/0.0125 ms (above -65/-60 mV) "
         "ran 4.40x faster than the CVODE atol 1e-3 baseline over 60 s; that baseline costs 15.30 core-s per s "
-        "on the development machine when quiet"),
+        "on the development machine when quiet",
+    ),
     "hay2011_l5pc.n_segments": UnitCost(639, "dendritic segments", "paper_protocol.md, 'Cells'"),
     # The embedded stylized cell: CPU seconds (a dedicated cluster core sees CPU time, not the
     # wall time of a shared laptop), fixed step dt 0.05 ms, Crank-Nicolson.
     "stylized_l5pc.fixed_s_per_sim_s": UnitCost(
-        0.79, "core-s per simulated s at dt_ref", CELLS_BENCH + ": CPU s, median of 2 (Hay: 4.61)"),
+        0.79, "core-s per simulated s at dt_ref", CELLS_BENCH + ": CPU s, median of 2 (Hay: 4.61)"
+    ),
     "stylized_l5pc.fixed_dt_ref_ms": UnitCost(0.05, "ms", CELLS_BENCH),
     "stylized_l5pc.cvode_s_per_sim_s": UnitCost(
-        18.5 * 0.79 / 4.61, "core-s per simulated s",
-        "ASSUMED: Hay CVODE x the measured stylized/Hay fixed-step CPU ratio (0.79 / 4.61)"),
+        18.5 * 0.79 / 4.61,
+        "core-s per simulated s",
+        "ASSUMED: Hay CVODE x the measured stylized/Hay fixed-step CPU ratio (0.79 / 4.61)",
+    ),
     "stylized_l5pc.adaptive_s_per_sim_s": UnitCost(
-        _STYLIZED_ADAPTIVE_S_PER_SIM_S, "core-s per simulated s",
-        "ASSUMED: stylized fixed dt 0.05 cost x Hay's measured adaptive / fixed-0.05 ratio (2.65 / 4.64)"),
+        _STYLIZED_ADAPTIVE_S_PER_SIM_S,
+        "core-s per simulated s",
+        "ASSUMED: stylized fixed dt 0.05 cost x Hay's measured adaptive / fixed-0.05 ratio (2.65 / 4.64)",
+    ),
     "stylized_l5pc.adaptive_mid_s_per_sim_s": UnitCost(
-        _STYLIZED_ADAPTIVE_S_PER_SIM_S * 19.13 / 13.08, "core-s per simulated s",
+        _STYLIZED_ADAPTIVE_S_PER_SIM_S * 19.13 / 13.08,
+        "core-s per simulated s",
         "stylized two-level adaptive cost x the measured three-level / two-level CPU ratio on the stylized cell "
-        "(19.13 / 13.08 s; docs/benchmarks.md, 'Simulation')"),
+        "(19.13 / 13.08 s; docs/benchmarks.md, 'Simulation')",
+    ),
     "stylized_l5pc.n_segments": UnitCost(97, "dendritic segments", CELLS_BENCH),
     "stylized_l5pc.cell_build_s": UnitCost(0.08, "core-s per shard", CELLS_BENCH),
     # no_branching (equivalent cylinders) has fewer compartments: counting it at the full cell's
     # cost over-estimates, which is the safe side for a budget.
     "no_branching_cost_factor": UnitCost(1.0, "x full-cell cost", "ASSUMED upper bound"),
-    "hay2011_l5pc.cell_build_s": UnitCost(1.3, "core-s per shard (one build per process)", PROTOCOL),
+    "hay2011_l5pc.cell_build_s": UnitCost(
+        1.3, "core-s per shard (one build per process)", PROTOCOL
+    ),
     "input_generation_s_per_sim_s": UnitCost(
-        0.45 / 6.0, "core-s per simulated s", PROTOCOL + ": 0.45 s per 6 s simulation"),
+        0.45 / 6.0, "core-s per simulated s", PROTOCOL + ": 0.45 s per 6 s simulation"
+    ),
     "lif_s_per_sim_s": UnitCost(0.0076, "core-s per simulated s (I&F, numpy, 100 inputs)", BENCH),
     # --- storage (netCDF, zlib level 4; see shards.py) ----------------------------------------
     "disk_bytes_per_input_channel_ms": UnitCost(
-        0.0245, "bytes", BENCH + ": packed bits after zlib, 12.4 Hz exc inputs, 1278 channels"),
-    "disk_bytes_per_trace_ms": UnitCost(2.50, "bytes", BENCH + ": float32 voltage after shuffle+zlib"),
+        0.0245, "bytes", BENCH + ": packed bits after zlib, 12.4 Hz exc inputs, 1278 channels"
+    ),
+    "disk_bytes_per_trace_ms": UnitCost(
+        2.50, "bytes", BENCH + ": float32 voltage after shuffle+zlib"
+    ),
     "disk_bytes_per_dendrite_ms": UnitCost(
-        2.0, "bytes", "ASSUMED: int16 (2 bytes) uncompressed upper bound; not measured"),
+        2.0, "bytes", "ASSUMED: int16 (2 bytes) uncompressed upper bound; not measured"
+    ),
     # --- training / evaluation (one job per network) ------------------------------------------
     # step = max(overhead + GMAC / throughput, data reading / loader workers): on a GPU the
     # compute is ~3-7 ms, so reading windows from netCDF sets the pace unless workers overlap it
-    "train_step_overhead_s.cpu": UnitCost(0.78, "s per step (launch, optimiser, small-width convs)",
-                                          BENCH + ": fit over depths 2, 3, 6 on 2 shared cores (noisy)"),
+    "train_step_overhead_s.cpu": UnitCost(
+        0.78,
+        "s per step (launch, optimiser, small-width convs)",
+        BENCH + ": fit over depths 2, 3, 6 on 2 shared cores (noisy)",
+    ),
     "train_gmac_per_s.cpu": UnitCost(9.3, "G multiply-accumulates per s, fwd+bwd, 2 cores", BENCH),
-    "train_step_overhead_s.gpu": UnitCost(0.0030, "s per step (kernel launches, optimiser, loss sync)",
-                                          BENCH + ": NVIDIA H200, paper architectures 1-8"),
-    "train_gmac_per_s.gpu": UnitCost(68000.0, "G multiply-accumulates per s, fwd+bwd (fp32/TF32)",
-                                     BENCH + ": NVIDIA H200 fit, 2.4-6.9 ms per step"),
-    "reader_s_per_channel_ms": UnitCost(2.9e-9, "s per input channel-ms read (one loader worker)",
-                                        BENCH + ": 12 ms per batch of 8 x 400 ms x 1278 channels"),
+    "train_step_overhead_s.gpu": UnitCost(
+        0.0030,
+        "s per step (kernel launches, optimiser, loss sync)",
+        BENCH + ": NVIDIA H200, paper architectures 1-8",
+    ),
+    "train_gmac_per_s.gpu": UnitCost(
+        68000.0,
+        "G multiply-accumulates per s, fwd+bwd (fp32/TF32)",
+        BENCH + ": NVIDIA H200 fit, 2.4-6.9 ms per step",
+    ),
+    "reader_s_per_channel_ms": UnitCost(
+        2.9e-9,
+        "s per input channel-ms read (one loader worker)",
+        BENCH + ": 12 ms per batch of 8 x 400 ms x 1278 channels",
+    ),
     "backward_factor": UnitCost(3.0, "fwd+bwd MACs / fwd MACs", "standard: backward ~2x forward"),
-    "checkpoint_copies": UnitCost(2 * 3, "parameter copies on disk", "model.ckpt + last.ckpt, each weights + 2 NAdam moments"),
+    "checkpoint_copies": UnitCost(
+        2 * 3, "parameter copies on disk", "model.ckpt + last.ckpt, each weights + 2 NAdam moments"
+    ),
 }
 
 GPU_ACCELERATORS = ("gpu", "cuda")
@@ -107,12 +141,16 @@ def unit(key: str) -> float:
 def unit_cost_table() -> pd.DataFrame:
     """The constants with their units and sources, for printing and the docs."""
     return pd.DataFrame(
-        [{"constant": k, "value": c.value, "unit": c.unit, "source": c.source} for k, c in UNIT_COSTS.items()]
+        [
+            {"constant": k, "value": c.value, "unit": c.unit, "source": c.source}
+            for k, c in UNIT_COSTS.items()
+        ]
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# per-unit helpers (also used by neurodepth.resources)
+# per-unit helpers (also used by neurodepth.ops.resources)
+
 
 def cell_key(config: dict) -> str:
     """Cost-table key of the configured cell; a user's own spec is costed like the Hay cell."""
@@ -141,7 +179,9 @@ def neuron_s_per_sim_s(config: dict, variant: str) -> float:
         cost = unit(f"{key}.{levels}_s_per_sim_s")
     else:
         # fixed step: the loop runs duration/dt steps, so cost scales with dt_ref / dt
-        cost = unit(f"{key}.fixed_s_per_sim_s") * unit(f"{key}.fixed_dt_ref_ms") / float(sim["dt_ms"])
+        cost = (
+            unit(f"{key}.fixed_s_per_sim_s") * unit(f"{key}.fixed_dt_ref_ms") / float(sim["dt_ms"])
+        )
     if variant == "no_branching":
         cost *= unit("no_branching_cost_factor")
     return cost
@@ -178,7 +218,7 @@ def in_memory_bytes_per_simulation(config: dict, variant: str) -> float:
 
 
 def architecture_for(config: dict, depth: int) -> dict:
-    from .models import architecture_for_depth
+    from neurodepth.learning.networks.tcn import architecture_for_depth
 
     return architecture_for_depth(int(depth), config["network"])
 
@@ -208,7 +248,13 @@ def step_seconds(config: dict, n_inputs: int, arch: dict, device: str | None = N
     """Seconds per training step (forward + backward of one batch of windows)."""
     device = device or device_of(config)
     tr = config["training"]
-    gmacs = macs_per_ms(n_inputs, arch) * tr["window_ms"] * tr["batch_size"] * unit("backward_factor") / 1e9
+    gmacs = (
+        macs_per_ms(n_inputs, arch)
+        * tr["window_ms"]
+        * tr["batch_size"]
+        * unit("backward_factor")
+        / 1e9
+    )
     compute = unit(f"train_step_overhead_s.{device}") + gmacs / unit(f"train_gmac_per_s.{device}")
     read = n_inputs * tr["window_ms"] * tr["batch_size"] * unit("reader_s_per_channel_ms")
     workers = int(tr.get("num_workers", 0))
@@ -242,9 +288,10 @@ def evaluation_seconds(config: dict, variant: str, depth: int) -> float:
 
 # ---------------------------------------------------------------------------------------------
 
+
 def cell_needs_morphology(config: dict) -> bool:
     try:
-        from .cells.spec import spec_needs_morphology
+        from neurodepth.cells.spec import spec_needs_morphology
 
         return bool(spec_needs_morphology(config["cell"]["name"]))
     except Exception:  # spec module absent or spec unreadable: decide from the config alone
@@ -278,10 +325,16 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     rows = []
 
     def add(rule, jobs, slurm_jobs=None, core_s=0.0, gpu_s=0.0, disk_bytes=0.0, local=False):
-        rows.append({"rule": rule, "jobs": int(jobs),
-                     "slurm_jobs": 0 if local else int(jobs if slurm_jobs is None else slurm_jobs),
-                     "core_hours": core_s / 3600.0, "gpu_hours": gpu_s / 3600.0,
-                     "disk_gb": disk_bytes / 1e9})
+        rows.append(
+            {
+                "rule": rule,
+                "jobs": int(jobs),
+                "slurm_jobs": 0 if local else int(jobs if slurm_jobs is None else slurm_jobs),
+                "core_hours": core_s / 3600.0,
+                "gpu_hours": gpu_s / 3600.0,
+                "disk_gb": disk_bytes / 1e9,
+            }
+        )
 
     if neuron_variants:
         add("compile_mechanisms", 1, core_s=60.0)
@@ -293,8 +346,12 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     disk_sims = sum(n_shards * per_shard * bytes_per_simulation(config, v) for v in variants)
     add("simulate_shard", shard_jobs, slurm_shard_jobs, core_s=sim_core_s, disk_bytes=disk_sims)
     # merging reads and rewrites every simulation once (zlib dominates: ~1 core-s per 50 MB)
-    add("merge_dataset", 3 * len(variants), core_s=disk_sims / 50e6 + 3 * len(variants) * 20.0,
-        disk_bytes=disk_sims)
+    add(
+        "merge_dataset",
+        3 * len(variants),
+        core_s=disk_sims / 50e6 + 3 * len(variants) * 20.0,
+        disk_bytes=disk_sims,
+    )
 
     train_s = eval_s = ckpt_bytes = pred_bytes = 0.0
     n_test = shards["test"] * per_shard
@@ -303,14 +360,27 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
             arch = architecture_for(config, d)
             train_s += len(seeds) * training_seconds(config, v, d)
             eval_s += len(seeds) * evaluation_seconds(config, v, d)
-            ckpt_bytes += len(seeds) * n_parameters(n_channels(config, v), arch) * 4 * unit("checkpoint_copies")
+            ckpt_bytes += (
+                len(seeds)
+                * n_parameters(n_channels(config, v), arch)
+                * 4
+                * unit("checkpoint_copies")
+            )
             # predictions.nc: spike probability + soma prediction + 2 truth copies, float32
             pred_bytes += len(seeds) * n_test * sim["duration_ms"] * 4 * 4
     n_nets = len(variants) * len(depths) * len(seeds)
     # a GPU job also holds cores for data loading: count them as core-hours too
     cores = 1 + int(config["training"].get("num_workers", 0))
-    add("train_model", n_nets, core_s=train_s * cores, gpu_s=train_s if gpu else 0.0, disk_bytes=ckpt_bytes)
-    add("evaluate_model", n_nets, core_s=eval_s, gpu_s=eval_s if gpu else 0.0, disk_bytes=pred_bytes)
+    add(
+        "train_model",
+        n_nets,
+        core_s=train_s * cores,
+        gpu_s=train_s if gpu else 0.0,
+        disk_bytes=ckpt_bytes,
+    )
+    add(
+        "evaluate_model", n_nets, core_s=eval_s, gpu_s=eval_s if gpu else 0.0, disk_bytes=pred_bytes
+    )
     add("summarize", 1, core_s=30.0, local=True)
     per_rule = pd.DataFrame(rows)
     n_sims = n_shards * per_shard * len(variants)
@@ -340,7 +410,7 @@ def format_cost(estimate: dict, config_name: str = "") -> str:
         f"disk (GB)        {estimate['disk_gb']:>12,.1f}",
         f"Slurm jobs       {estimate['slurm_jobs']:>12,d}  (figures/summary run on the login node)",
         "",
-        "Per-unit costs (neurodepth.cost.UNIT_COSTS):",
+        "Per-unit costs (neurodepth.ops.cost.UNIT_COSTS):",
     ]
     units = estimate["units"]
     for row in units.itertuples(index=False):
@@ -365,9 +435,12 @@ def _group_components_from_profile(profile_dir) -> int:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--configfile", default="config/config.yaml", help="config YAML to cost")
-    parser.add_argument("--profile", default=None,
-                        help="Snakemake profile dir whose group-components count Slurm submissions "
-                             "(e.g. profiles/slurm)")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="Snakemake profile dir whose group-components count Slurm submissions "
+        "(e.g. profiles/slurm)",
+    )
     parser.add_argument("--csv", default=None, help="also write the per-rule table to this CSV")
     parser.add_argument("--no-validate", action="store_true", help="skip the schema check")
 
@@ -380,16 +453,14 @@ def run(args) -> int:
         raise ConfigError(f"config file {path} does not exist")
     config = yaml.safe_load(path.read_text())
     if not args.no_validate:
-        from .config import validate_config
+        from neurodepth.core.config import validate_config
 
-        schema = Path("workflow") / "schemas" / "config.schema.yaml"
-        if schema.exists():
-            validate_config(config, schema)
+        validate_config(config)
     groups = _group_components_from_profile(args.profile) if args.profile else 1
     estimate = estimate_cost(config, group_components=groups)
     print(format_cost(estimate, str(path)))
     if args.csv:
-        from .atomic import write_csv_atomic
+        from neurodepth.core.atomic import write_csv_atomic
 
         write_csv_atomic(estimate["per_rule"], args.csv)
     return 0

@@ -6,16 +6,19 @@ import argparse
 import importlib
 import sys
 
-from .errors import NeurodepthError
+from neurodepth.core.errors import NeurodepthError
 
 # command -> (module, help); each module defines add_arguments(parser) and run(args) -> int
 COMMANDS = {
-    "cost": ("neurodepth.cost", "estimate jobs, core-hours, GPU-hours and disk of a config before submitting"),
+    "cost": (
+        "neurodepth.ops.cost",
+        "estimate jobs, core-hours, GPU-hours and disk of a config before submitting",
+    ),
     "validate-integration": (
-        "neurodepth.validate_integration",
+        "neurodepth.simulation.validate_integration",
         "compare the configured integrator with a CVODE reference on the same inputs",
     ),
-    "check-config": ("neurodepth.config", "validate a config file against the schema"),
+    "check-config": ("neurodepth.core.config", "validate a config file against the schema"),
 }
 
 

@@ -1,6 +1,6 @@
 """Summary stage: aggregate per-model evaluation tables into per (variant, depth) results.
 
-Inputs are the tidy ``metrics.csv`` files written by ``neurodepth.evaluate`` (one per trained
+Inputs are the tidy ``metrics.csv`` files written by ``neurodepth.learning.evaluate`` (one per trained
 model, columns ``cell, variant, depth, seed, metric, subset, value`` plus model meta columns).
 Outputs (all written atomically into ``out_dir``):
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_csv_atomic, write_text_atomic
-from .errors import DatasetError
+from neurodepth.core.atomic import write_csv_atomic, write_text_atomic
+from neurodepth.core.errors import DatasetError
 
 ID_COLUMNS = ["cell", "variant", "depth", "seed", "metric", "subset", "value"]
 # Model-size columns; the first name found in a metrics file is used.  When a metrics file has
@@ -170,7 +170,9 @@ def bootstrap_depth_needed(depths, auc, margin: float, n_boot: int = 2000, seed:
     out = np.empty(n_boot, dtype=float)
     for b in range(n_boot):
         means = _nanmean_columns(auc[rng.integers(0, n_units, n_units)])
-        out[b] = depth_needed_from_means(depths, means, margin) if np.isfinite(means).any() else np.nan
+        out[b] = (
+            depth_needed_from_means(depths, means, margin) if np.isfinite(means).any() else np.nan
+        )
     return out
 
 
@@ -187,14 +189,26 @@ def depth_needed_table(df: pd.DataFrame, margin: float, n_boot: int = 2000) -> p
     for (cell, variant), group in auc_rows.groupby(["cell", "variant"], sort=True):
         depths, auc = _auc_matrix(group)
         means = _nanmean_columns(auc)
-        row = dict(cell=cell, variant=variant, margin=float(margin),
-                   depths_evaluated=" ".join(str(d) for d in depths), n_units=int(auc.shape[0]),
-                   n_bootstrap=int(n_boot), note="")
+        row = dict(
+            cell=cell,
+            variant=variant,
+            margin=float(margin),
+            depths_evaluated=" ".join(str(d) for d in depths),
+            n_units=int(auc.shape[0]),
+            n_bootstrap=int(n_boot),
+            note="",
+        )
         if not np.isfinite(means).any():
-            row.update(depth_needed=np.nan, depth_needed_p05=np.nan, depth_needed_p95=np.nan,
-                       bootstrap_fraction_same=np.nan, best_depth=np.nan, best_auc=np.nan,
-                       auc_at_depth_needed=np.nan,
-                       note="spike AUC undefined at every depth (no output spikes in the test set)")
+            row.update(
+                depth_needed=np.nan,
+                depth_needed_p05=np.nan,
+                depth_needed_p95=np.nan,
+                bootstrap_fraction_same=np.nan,
+                best_depth=np.nan,
+                best_auc=np.nan,
+                auc_at_depth_needed=np.nan,
+                note="spike AUC undefined at every depth (no output spikes in the test set)",
+            )
             parts.append(row)
             continue
         needed = depth_needed_from_means(depths, means, margin)
@@ -210,11 +224,28 @@ def depth_needed_table(df: pd.DataFrame, margin: float, n_boot: int = 2000) -> p
             auc_at_depth_needed=float(means[depths == needed][0]),
         )
         if not np.isfinite(means).all():
-            row["note"] = "depths " + " ".join(str(d) for d in depths[~np.isfinite(means)]) + " have no finite AUC"
+            row["note"] = (
+                "depths "
+                + " ".join(str(d) for d in depths[~np.isfinite(means)])
+                + " have no finite AUC"
+            )
         parts.append(row)
-    cols = ["cell", "variant", "depth_needed", "depth_needed_p05", "depth_needed_p95",
-            "bootstrap_fraction_same", "best_depth", "best_auc", "auc_at_depth_needed", "margin",
-            "depths_evaluated", "n_units", "n_bootstrap", "note"]
+    cols = [
+        "cell",
+        "variant",
+        "depth_needed",
+        "depth_needed_p05",
+        "depth_needed_p95",
+        "bootstrap_fraction_same",
+        "best_depth",
+        "best_auc",
+        "auc_at_depth_needed",
+        "margin",
+        "depths_evaluated",
+        "n_units",
+        "n_bootstrap",
+        "note",
+    ]
     out = pd.DataFrame(parts)[cols]
     out["depth_needed"] = out["depth_needed"].astype("Int64")
     out["best_depth"] = out["best_depth"].astype("Int64")
@@ -238,9 +269,7 @@ def results_table(df: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
     wide = agg.set_index(keys + ["metric"])[["mean", "sd"]].unstack("metric")
     for m in metrics:
         base = base.merge(
-            wide[[("mean", m), ("sd", m)]]
-            .set_axis([f"{m}_mean", f"{m}_sd"], axis=1)
-            .reset_index(),
+            wide[[("mean", m), ("sd", m)]].set_axis([f"{m}_mean", f"{m}_sd"], axis=1).reset_index(),
             on=keys,
             how="left",
         )
@@ -251,19 +280,32 @@ def _fmt_mean(value, metric: str) -> str:
     if pd.isna(value):
         return "–"
     # AUC-like fractions need 4 decimals to tell depths apart near 0.99; mV values need 3.
-    return f"{value:.4f}" if ("auc" in metric or "tpr" in metric or "variance" in metric) else f"{value:.3f}"
+    return (
+        f"{value:.4f}"
+        if ("auc" in metric or "tpr" in metric or "variance" in metric)
+        else f"{value:.3f}"
+    )
 
 
 def results_markdown(table: pd.DataFrame) -> str:
     """Markdown rendering of ``results_table``: metrics as ``mean ± SD``."""
     metric_names = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
     headers = ["cell", "variant", "depth", "seeds"]
-    labels = {"n_parameters": "parameters", "receptive_field_ms": "RF (ms)", "macs_per_ms": "MACs/ms"}
+    labels = {
+        "n_parameters": "parameters",
+        "receptive_field_ms": "RF (ms)",
+        "macs_per_ms": "MACs/ms",
+    }
     meta = [c for c in labels if c in table.columns]
     headers += [labels[c] for c in meta] + metric_names
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for _, row in table.iterrows():
-        cells = [str(row["cell"]), str(row["variant"]), str(int(row["depth"])), str(int(row["n_seeds"]))]
+        cells = [
+            str(row["cell"]),
+            str(row["variant"]),
+            str(int(row["depth"])),
+            str(int(row["n_seeds"])),
+        ]
         for c in meta:
             v = row[c]
             cells.append("–" if pd.isna(v) else f"{int(round(float(v))):,}")

@@ -43,13 +43,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DatasetError
-from .shards import build_shard_dataset, write_shard
+from neurodepth.core.errors import DatasetError
+from neurodepth.data.shards import build_shard_dataset, write_shard
 
 SPIKE_THRESHOLD_MV = -25.0
 
 
-def detect_spikes(voltage: np.ndarray, dt_ms: float, threshold_mv: float = SPIKE_THRESHOLD_MV) -> np.ndarray:
+def detect_spikes(
+    voltage: np.ndarray, dt_ms: float, threshold_mv: float = SPIKE_THRESHOLD_MV
+) -> np.ndarray:
     """Times (ms) of local maxima of ``voltage`` above ``threshold_mv`` (plateaus count once)."""
     v = np.asarray(voltage, dtype=np.float64)
     if v.size < 3:
@@ -71,9 +73,15 @@ def load_authors_pickle(path) -> dict:
         raise DatasetError(f"cannot unpickle authors' file {path}: {err}") from err
     if not isinstance(data, dict) or "Results" not in data:
         raise DatasetError(f"authors' file {path}: expected a dict with 'Params' and 'Results'")
-    sims = data["Results"].get("listOfSingleSimulationDicts") if isinstance(data["Results"], dict) else None
+    sims = (
+        data["Results"].get("listOfSingleSimulationDicts")
+        if isinstance(data["Results"], dict)
+        else None
+    )
     if not sims:
-        raise DatasetError(f"authors' file {path}: Results['listOfSingleSimulationDicts'] missing or empty")
+        raise DatasetError(
+            f"authors' file {path}: Results['listOfSingleSimulationDicts'] missing or empty"
+        )
     return data
 
 
@@ -88,8 +96,15 @@ def _spike_dict_to_bins(spike_dict: dict, row_offset: int, out: np.ndarray, wher
         out[row_offset + seg, bins] = True
 
 
-def authors_to_dataset(data: dict, source: str = "authors", cell: str = "hay2011_l5pc", variant: str = "full",
-                       split: str = "test", n_segments: int | None = None, include_dendritic: bool = False):
+def authors_to_dataset(
+    data: dict,
+    source: str = "authors",
+    cell: str = "hay2011_l5pc",
+    variant: str = "full",
+    split: str = "test",
+    n_segments: int | None = None,
+    include_dendritic: bool = False,
+):
     """Convert one loaded authors' dict to an xarray Dataset in our schema."""
     params = data.get("Params", {}) or {}
     sims = data["Results"]["listOfSingleSimulationDicts"]
@@ -98,18 +113,30 @@ def authors_to_dataset(data: dict, source: str = "authors", cell: str = "hay2011
         if seg_types is not None:
             n_segments = len(seg_types)
         else:
-            keys = [int(k) for s in sims for d in ("exInputSpikeTimes", "inhInputSpikeTimes") for k in s[d]]
+            keys = [
+                int(k)
+                for s in sims
+                for d in ("exInputSpikeTimes", "inhInputSpikeTimes")
+                for k in s[d]
+            ]
             n_segments = max(keys) + 1 if keys else 0
             # Without Params the count is a lower bound; the release has 639 segments.
     if not n_segments:
-        raise DatasetError(f"{source}: cannot tell the number of segments (no Params['allSegmentsType'])")
+        raise DatasetError(
+            f"{source}: cannot tell the number of segments (no Params['allSegmentsType'])"
+        )
     first = sims[0]
     if "somaVoltageLowRes" not in first:
         raise DatasetError(f"{source}: simulation 0 lacks 'somaVoltageLowRes'")
     T = len(first["somaVoltageLowRes"])
-    if "totalSimDurationInSec" in params and int(round(1000 * float(params["totalSimDurationInSec"]))) != T:
-        raise DatasetError(f"{source}: somaVoltageLowRes has {T} samples but totalSimDurationInSec="
-                           f"{params['totalSimDurationInSec']}")
+    if (
+        "totalSimDurationInSec" in params
+        and int(round(1000 * float(params["totalSimDurationInSec"]))) != T
+    ):
+        raise DatasetError(
+            f"{source}: somaVoltageLowRes has {T} samples but totalSimDurationInSec="
+            f"{params['totalSimDurationInSec']}"
+        )
     n = len(sims)
     inputs = np.zeros((n, 2 * n_segments, T), dtype=bool)
     soma = np.empty((n, T), np.float32)
@@ -123,7 +150,9 @@ def authors_to_dataset(data: dict, source: str = "authors", cell: str = "hay2011
             if key not in s:
                 raise DatasetError(f"{where}: missing {key!r}")
         if len(s["somaVoltageLowRes"]) != T:
-            raise DatasetError(f"{where}: somaVoltageLowRes has {len(s['somaVoltageLowRes'])} samples, expected {T}")
+            raise DatasetError(
+                f"{where}: somaVoltageLowRes has {len(s['somaVoltageLowRes'])} samples, expected {T}"
+            )
         _spike_dict_to_bins(s["exInputSpikeTimes"], 0, inputs[i], where)
         _spike_dict_to_bins(s["inhInputSpikeTimes"], n_segments, inputs[i], where)
         soma[i] = np.asarray(s["somaVoltageLowRes"], dtype=np.float32)
@@ -143,22 +172,58 @@ def authors_to_dataset(data: dict, source: str = "authors", cell: str = "hay2011
     table = {"segment": np.arange(n_segments)}
     if seg_types is not None:
         table["tree"] = [str(t) for t in seg_types]
-    for key, col in (("allSegmentsLength", "length_um"), ("allSegments_DistFromSoma", "path_distance_um")):
+    for key, col in (
+        ("allSegmentsLength", "length_um"),
+        ("allSegments_DistFromSoma", "path_distance_um"),
+    ):
         if key in params and len(params[key]) == n_segments:
             table[col] = np.asarray(params[key], dtype=float)
-    attrs = {"cell": cell, "variant": variant, "split": split, "seed": -1, "config_hash": "authors_release",
-             "duration_ms": T, "integrator": "authors_release", "dt_ms": float("nan"),
-             "source_file": source, "spike_time_source": "; ".join(sorted(sources))}
-    ds = build_shard_dataset(inputs, soma, spikes, attrs, segment_table=pd.DataFrame(table),
-                             nexus_voltage=nexus, dendritic_voltage=dend, n_exc=n_segments)
-    ds.attrs["history"] = f"imported from the authors' release file {source} by neurodepth.authors_data"
+    attrs = {
+        "cell": cell,
+        "variant": variant,
+        "split": split,
+        "seed": -1,
+        "config_hash": "authors_release",
+        "duration_ms": T,
+        "integrator": "authors_release",
+        "dt_ms": float("nan"),
+        "source_file": source,
+        "spike_time_source": "; ".join(sorted(sources)),
+    }
+    ds = build_shard_dataset(
+        inputs,
+        soma,
+        spikes,
+        attrs,
+        segment_table=pd.DataFrame(table),
+        nexus_voltage=nexus,
+        dendritic_voltage=dend,
+        n_exc=n_segments,
+    )
+    ds.attrs["history"] = (
+        f"imported from the authors' release file {source} by neurodepth.data.authors_data"
+    )
     return ds
 
 
-def import_authors_file(pickle_path, out_path, cell: str = "hay2011_l5pc", variant: str = "full",
-                        split: str = "test", n_segments: int | None = None, include_dendritic: bool = False) -> Path:
+def import_authors_file(
+    pickle_path,
+    out_path,
+    cell: str = "hay2011_l5pc",
+    variant: str = "full",
+    split: str = "test",
+    n_segments: int | None = None,
+    include_dendritic: bool = False,
+) -> Path:
     """Read one authors' pickle and write it as a dataset netCDF (atomic). Returns ``out_path``."""
     data = load_authors_pickle(pickle_path)
-    ds = authors_to_dataset(data, source=Path(pickle_path).name, cell=cell, variant=variant, split=split,
-                            n_segments=n_segments, include_dendritic=include_dendritic)
+    ds = authors_to_dataset(
+        data,
+        source=Path(pickle_path).name,
+        cell=cell,
+        variant=variant,
+        split=split,
+        n_segments=n_segments,
+        include_dendritic=include_dendritic,
+    )
     return write_shard(ds, out_path)

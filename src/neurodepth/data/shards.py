@@ -25,12 +25,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .atomic import check_free_space, write_netcdf_atomic
-from .errors import DatasetError, ShardError
-from .provenance import file_sha256, provenance_attrs
+from neurodepth.core.atomic import check_free_space, write_netcdf_atomic
+from neurodepth.core.errors import DatasetError, ShardError
+from neurodepth.core.provenance import file_sha256, provenance_attrs
 
 #: Global attributes every shard must carry (the caller passes them to ``build_shard_dataset``).
-REQUIRED_ATTRS = ("cell", "variant", "split", "seed", "config_hash", "duration_ms", "integrator", "dt_ms")
+REQUIRED_ATTRS = (
+    "cell",
+    "variant",
+    "split",
+    "seed",
+    "config_hash",
+    "duration_ms",
+    "integrator",
+    "dt_ms",
+)
 #: Variables every shard / dataset must contain.
 REQUIRED_VARS = (
     "input_spikes_packed",
@@ -98,7 +107,9 @@ def build_shard_dataset(
     n_sim, n_ch, n_time = inputs.shape
     soma_voltage = np.asarray(soma_voltage, dtype=np.float32)
     if soma_voltage.shape != (n_sim, n_time):
-        raise ShardError(f"soma_voltage shape {soma_voltage.shape} != (simulation, time) {(n_sim, n_time)}")
+        raise ShardError(
+            f"soma_voltage shape {soma_voltage.shape} != (simulation, time) {(n_sim, n_time)}"
+        )
     if len(spike_times) != n_sim:
         raise ShardError(f"spike_times has {len(spike_times)} entries for {n_sim} simulations")
     missing = [k for k in REQUIRED_ATTRS if k not in attrs]
@@ -108,7 +119,11 @@ def build_shard_dataset(
 
     spikes = [np.asarray(s, dtype=np.float64).ravel() for s in spike_times]
     spike_time = np.concatenate(spikes) if spikes else np.zeros(0)
-    spike_sim = np.concatenate([np.full(len(s), i, dtype=np.int32) for i, s in enumerate(spikes)]) if spikes else np.zeros(0, np.int32)
+    spike_sim = (
+        np.concatenate([np.full(len(s), i, dtype=np.int32) for i, s in enumerate(spikes)])
+        if spikes
+        else np.zeros(0, np.int32)
+    )
     spike_count = np.array([len(s) for s in spikes], dtype=np.int32)
 
     duration_s = n_time / 1000.0
@@ -119,31 +134,69 @@ def build_shard_dataset(
         "input_spikes_packed": (
             ("simulation", "channel", "time_byte"),
             pack_inputs(inputs),
-            {"long_name": "input spikes, bit-packed along time (np.packbits bitorder=little)",
-             "units": "1", "n_time": n_time, "flag_values": "bit i of byte b is the 1 ms bin 8*b+i"},
+            {
+                "long_name": "input spikes, bit-packed along time (np.packbits bitorder=little)",
+                "units": "1",
+                "n_time": n_time,
+                "flag_values": "bit i of byte b is the 1 ms bin 8*b+i",
+            },
         ),
-        "soma_voltage": (("simulation", "time"), soma_voltage,
-                         {"long_name": "somatic membrane potential", "units": "mV"}),
-        "spike_time": (("spike",), spike_time,
-                       {"long_name": "output spike time (soma voltage local maximum above -25 mV)", "units": "ms"}),
-        "spike_simulation": (("spike",), spike_sim,
-                             {"long_name": "simulation index (0-based within this file) of each output spike", "units": "1"}),
-        "spike_count": (("simulation",), spike_count, {"long_name": "number of output spikes", "units": "1"}),
-        "exc_rate_hz": (("simulation",), exc_rate.astype(np.float32),
-                        {"long_name": "mean input rate per excitatory channel", "units": "Hz"}),
-        "inh_rate_hz": (("simulation",), inh_rate.astype(np.float32),
-                        {"long_name": "mean input rate per inhibitory channel", "units": "Hz"}),
-        "output_rate_hz": (("simulation",), (spike_count / duration_s).astype(np.float32),
-                           {"long_name": "mean output spike rate", "units": "Hz"}),
-        "channel_kind": (("channel",), np.array(["exc"] * n_exc + ["inh"] * (n_ch - n_exc), dtype=object),
-                         {"long_name": "synapse kind of each input channel"}),
+        "soma_voltage": (
+            ("simulation", "time"),
+            soma_voltage,
+            {"long_name": "somatic membrane potential", "units": "mV"},
+        ),
+        "spike_time": (
+            ("spike",),
+            spike_time,
+            {
+                "long_name": "output spike time (soma voltage local maximum above -25 mV)",
+                "units": "ms",
+            },
+        ),
+        "spike_simulation": (
+            ("spike",),
+            spike_sim,
+            {
+                "long_name": "simulation index (0-based within this file) of each output spike",
+                "units": "1",
+            },
+        ),
+        "spike_count": (
+            ("simulation",),
+            spike_count,
+            {"long_name": "number of output spikes", "units": "1"},
+        ),
+        "exc_rate_hz": (
+            ("simulation",),
+            exc_rate.astype(np.float32),
+            {"long_name": "mean input rate per excitatory channel", "units": "Hz"},
+        ),
+        "inh_rate_hz": (
+            ("simulation",),
+            inh_rate.astype(np.float32),
+            {"long_name": "mean input rate per inhibitory channel", "units": "Hz"},
+        ),
+        "output_rate_hz": (
+            ("simulation",),
+            (spike_count / duration_s).astype(np.float32),
+            {"long_name": "mean output spike rate", "units": "Hz"},
+        ),
+        "channel_kind": (
+            ("channel",),
+            np.array(["exc"] * n_exc + ["inh"] * (n_ch - n_exc), dtype=object),
+            {"long_name": "synapse kind of each input channel"},
+        ),
     }
     if nexus_voltage is not None:
         nexus_voltage = np.asarray(nexus_voltage, dtype=np.float32)
         if nexus_voltage.shape != (n_sim, n_time):
             raise ShardError(f"nexus_voltage shape {nexus_voltage.shape} != {(n_sim, n_time)}")
-        data_vars["nexus_voltage"] = (("simulation", "time"), nexus_voltage,
-                                      {"long_name": "membrane potential at the apical nexus", "units": "mV"})
+        data_vars["nexus_voltage"] = (
+            ("simulation", "time"),
+            nexus_voltage,
+            {"long_name": "membrane potential at the apical nexus", "units": "mV"},
+        )
 
     if segment_table is not None:
         n_seg = len(segment_table)
@@ -152,46 +205,73 @@ def build_shard_dataset(
             if values.dtype.kind in "OUS":
                 values = values.astype(str).astype(object)
             units = "um" if col.endswith("_um") else ("um2" if col.endswith("_um2") else "1")
-            data_vars[f"segment_{col}"] = (("segment",), values, {"units": units} if values.dtype != object else {})
+            data_vars[f"segment_{col}"] = (
+                ("segment",),
+                values,
+                {"units": units} if values.dtype != object else {},
+            )
         if channel_segment is not None:
             pass
         elif n_exc == n_seg and n_ch == 2 * n_seg:
             channel_segment = np.concatenate([np.arange(n_seg), np.arange(n_seg)])
         elif n_seg == 1:
-            channel_segment = np.zeros(n_ch)  # point neuron: every synapse on its one pseudo-segment
+            channel_segment = np.zeros(
+                n_ch
+            )  # point neuron: every synapse on its one pseudo-segment
         else:
-            raise ShardError(f"{n_ch} channels / {n_exc} exc do not match {n_seg} segments: pass channel_segment")
+            raise ShardError(
+                f"{n_ch} channels / {n_exc} exc do not match {n_seg} segments: pass channel_segment"
+            )
     elif channel_segment is None:
         channel_segment = np.full(n_ch, -1)  # no segment table: no segments
     channel_segment = np.asarray(channel_segment, dtype=np.int32)
     if channel_segment.shape != (n_ch,):
         raise ShardError(f"channel_segment shape {channel_segment.shape} != ({n_ch},)")
-    data_vars["channel_segment"] = (("channel",), channel_segment,
-                                    {"long_name": "dendritic segment of each input channel (-1: none)", "units": "1"})
+    data_vars["channel_segment"] = (
+        ("channel",),
+        channel_segment,
+        {"long_name": "dendritic segment of each input channel (-1: none)", "units": "1"},
+    )
 
     if dendritic_voltage is not None:
         if segment_table is None:
             raise ShardError("dendritic_voltage given without a segment_table")
         dendritic_voltage = np.asarray(dendritic_voltage, dtype=np.float32)
         if dendritic_voltage.shape != (n_sim, len(segment_table), n_time):
-            raise ShardError(f"dendritic_voltage shape {dendritic_voltage.shape} != {(n_sim, len(segment_table), n_time)}")
-        data_vars["dendritic_voltage"] = (("simulation", "segment", "time"), dendritic_voltage,
-                                          {"long_name": "membrane potential of each dendritic segment", "units": "mV"})
+            raise ShardError(
+                f"dendritic_voltage shape {dendritic_voltage.shape} != {(n_sim, len(segment_table), n_time)}"
+            )
+        data_vars["dendritic_voltage"] = (
+            ("simulation", "segment", "time"),
+            dendritic_voltage,
+            {"long_name": "membrane potential of each dendritic segment", "units": "mV"},
+        )
 
     coords = {
-        "simulation": ("simulation", np.arange(n_sim, dtype=np.int32), {"long_name": "simulation index"}),
-        "time": ("time", np.arange(n_time, dtype=np.float64),
-                 {"units": "ms", "long_name": "time since simulation start (1 ms bins)", "axis": "T"}),
+        "simulation": (
+            "simulation",
+            np.arange(n_sim, dtype=np.int32),
+            {"long_name": "simulation index"},
+        ),
+        "time": (
+            "time",
+            np.arange(n_time, dtype=np.float64),
+            {"units": "ms", "long_name": "time since simulation start (1 ms bins)", "axis": "T"},
+        ),
         "channel": ("channel", np.arange(n_ch, dtype=np.int32), {"long_name": "input channel"}),
     }
     if segment_table is not None:
-        coords["segment"] = ("segment", np.arange(len(segment_table), dtype=np.int32), {"long_name": "dendritic segment"})
+        coords["segment"] = (
+            "segment",
+            np.arange(len(segment_table), dtype=np.int32),
+            {"long_name": "dendritic segment"},
+        )
 
     cell, variant, split = attrs["cell"], attrs["variant"], attrs["split"]
     ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs = provenance_attrs(
         title=f"neurodepth simulations: {cell} / {variant} / {split}",
-        history="simulated by neurodepth.simulate.run_shard",
+        history="simulated by neurodepth.simulation.simulate.run_shard",
         n_exc_channels=n_exc,
         **attrs,
     )
@@ -210,10 +290,20 @@ def shard_encoding(ds: xr.Dataset) -> dict:
         e = {"zlib": True, "complevel": ZLIB_LEVEL, "shuffle": True}
         if name == "input_spikes_packed":
             e.update(complevel=9, shuffle=False)  # sparse bits: level 9 is 20 % smaller, still fast
-        if "simulation" in var.dims and var.dims[0] == "simulation" and var.ndim > 1 and var.size > 0:
+        if (
+            "simulation" in var.dims
+            and var.dims[0] == "simulation"
+            and var.ndim > 1
+            and var.size > 0
+        ):
             e["chunksizes"] = (1,) + tuple(var.shape[1:])
         if name == "dendritic_voltage":
-            e.update(dtype="int16", scale_factor=np.float32(DENDRITE_SCALE_MV), add_offset=np.float32(0.0), _FillValue=np.int16(-32768))
+            e.update(
+                dtype="int16",
+                scale_factor=np.float32(DENDRITE_SCALE_MV),
+                add_offset=np.float32(0.0),
+                _FillValue=np.int16(-32768),
+            )
         elif var.dtype.kind == "f":
             e["_FillValue"] = None  # no fill value: a NaN must stay a NaN, not a masked sentinel
         enc[name] = e
@@ -257,7 +347,9 @@ def _validate(ds: xr.Dataset, path: Path, err=ShardError) -> None:
         raise err(f"{path}: time_byte={ds.sizes['time_byte']} inconsistent with time={n_time}")
     counts = ds["spike_count"].values
     if counts.sum() != ds.sizes["spike"]:
-        raise err(f"{path}: spike_count sums to {counts.sum()} but {ds.sizes['spike']} spikes are stored")
+        raise err(
+            f"{path}: spike_count sums to {counts.sum()} but {ds.sizes['spike']} spikes are stored"
+        )
     sims = ds["spike_simulation"].values
     if sims.size and (sims.min() < 0 or sims.max() >= n_sim):
         raise err(f"{path}: spike_simulation outside 0..{n_sim - 1}")
@@ -324,10 +416,14 @@ def merge_shards(shard_paths, out_path) -> Path:
             first, first_path = loaded[0], shard_paths[0]
             for key in MERGE_KEYS:
                 if str(ds.attrs[key]) != str(first.attrs[key]):
-                    raise ShardError(f"shard {path}: {key}={ds.attrs[key]!r} differs from {first_path} ({first.attrs[key]!r})")
+                    raise ShardError(
+                        f"shard {path}: {key}={ds.attrs[key]!r} differs from {first_path} ({first.attrs[key]!r})"
+                    )
             for dim in ("channel", "time", "segment"):
                 if ds.sizes.get(dim) != first.sizes.get(dim):
-                    raise ShardError(f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from {first_path} ({first.sizes.get(dim)})")
+                    raise ShardError(
+                        f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from {first_path} ({first.sizes.get(dim)})"
+                    )
             optional = {"nexus_voltage", "dendritic_voltage"}
             if optional & set(ds.data_vars) != optional & set(first.data_vars):
                 raise ShardError(f"shard {path}: recorded variables differ from {first_path}")
@@ -339,24 +435,51 @@ def merge_shards(shard_paths, out_path) -> Path:
         n = ds.sizes["simulation"]
         sim_vars = [v for v in ds.data_vars if "simulation" in ds[v].dims]
         part = ds[sim_vars].drop_vars("simulation")
-        part["simulation_shard"] = ("simulation", np.full(n, int(ds.attrs.get("shard", i)), np.int32),
-                                    {"long_name": "shard index the simulation came from", "units": "1"})
-        part["simulation_in_shard"] = ("simulation", np.arange(n, dtype=np.int32),
-                                       {"long_name": "simulation index within its shard", "units": "1"})
+        part["simulation_shard"] = (
+            "simulation",
+            np.full(n, int(ds.attrs.get("shard", i)), np.int32),
+            {"long_name": "shard index the simulation came from", "units": "1"},
+        )
+        part["simulation_in_shard"] = (
+            "simulation",
+            np.arange(n, dtype=np.int32),
+            {"long_name": "simulation index within its shard", "units": "1"},
+        )
         per_sim.append(part)
-        spikes.append((ds["spike_time"].values, ds["spike_simulation"].values.astype(np.int32) + offset))
+        spikes.append(
+            (ds["spike_time"].values, ds["spike_simulation"].values.astype(np.int32) + offset)
+        )
         offset += n
 
-    merged = xr.concat(per_sim, dim="simulation", data_vars="all", coords="minimal", compat="override",
-                       join="exact", combine_attrs="drop_conflicts")
+    merged = xr.concat(
+        per_sim,
+        dim="simulation",
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+        join="exact",
+        combine_attrs="drop_conflicts",
+    )
     first = loaded[0]
-    static = [v for v in first.data_vars if "simulation" not in first[v].dims and "spike" not in first[v].dims]
+    static = [
+        v
+        for v in first.data_vars
+        if "simulation" not in first[v].dims and "spike" not in first[v].dims
+    ]
     for v in static:
         merged[v] = first[v]
     merged = merged.assign_coords(simulation=np.arange(offset, dtype=np.int32))
     merged["simulation"].attrs = {"long_name": "simulation index"}
-    merged["spike_time"] = ("spike", np.concatenate([s[0] for s in spikes]).astype(np.float64), first["spike_time"].attrs)
-    merged["spike_simulation"] = ("spike", np.concatenate([s[1] for s in spikes]).astype(np.int32), first["spike_simulation"].attrs)
+    merged["spike_time"] = (
+        "spike",
+        np.concatenate([s[0] for s in spikes]).astype(np.float64),
+        first["spike_time"].attrs,
+    )
+    merged["spike_simulation"] = (
+        "spike",
+        np.concatenate([s[1] for s in spikes]).astype(np.int32),
+        first["spike_simulation"].attrs,
+    )
     for name in ("time", "channel", "segment"):
         if name in first.coords:
             merged[name].attrs = first[name].attrs
@@ -369,13 +492,16 @@ def merge_shards(shard_paths, out_path) -> Path:
         shard_files=json.dumps([p.name for p in shard_paths]),
         shard_sha256=json.dumps(hashes),
         shard_config_hashes=json.dumps([str(ds.attrs["config_hash"]) for ds in loaded]),
-        history=f"merged from {len(loaded)} shards by neurodepth.shards.merge_shards",
+        history=f"merged from {len(loaded)} shards by neurodepth.data.shards.merge_shards",
     )
     merged.attrs = attrs
     _validate(merged, Path(out_path))
     _require_spikes_for_training(merged, out_path)
-    check_free_space(Path(out_path).parent, int(1.2 * sum(p.stat().st_size for p in shard_paths)),
-                     what=f"dataset {out_path}")
+    check_free_space(
+        Path(out_path).parent,
+        int(1.2 * sum(p.stat().st_size for p in shard_paths)),
+        what=f"dataset {out_path}",
+    )
     return write_shard(merged, out_path)
 
 
@@ -385,9 +511,11 @@ def _require_spikes_for_training(ds: xr.Dataset, out_path) -> None:
     n_spikes = int(ds.sizes.get("spike", 0))
     split, variant = str(ds.attrs.get("split", "")), str(ds.attrs.get("variant", ""))
     if n_spikes == 0:
-        message = (f"dataset {out_path}: no output spikes in any of its {ds.sizes['simulation']} "
-                   f"simulations; the {variant} cell never fired. Raise its input rates (config key "
-                   f"'inputs.{variant}.exc_per_100ms') or simulate more (simulation.shards.{split})")
+        message = (
+            f"dataset {out_path}: no output spikes in any of its {ds.sizes['simulation']} "
+            f"simulations; the {variant} cell never fired. Raise its input rates (config key "
+            f"'inputs.{variant}.exc_per_100ms') or simulate more (simulation.shards.{split})"
+        )
         if split == "train":
             raise DatasetError(message)
         import logging

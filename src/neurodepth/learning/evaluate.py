@@ -22,19 +22,33 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from .atomic import write_csv_atomic, write_netcdf_atomic
-from .errors import ConfigError, DatasetError
-from .metrics import (roc_points_for_plot, soma_metrics, spike_metrics, spike_timing_histogram,
-                      threshold_at_fpr)
-from .models import TCN
-from .provenance import provenance_attrs
-from .reader import DatasetReader
+from neurodepth.analysis.metrics import (
+    roc_points_for_plot,
+    soma_metrics,
+    spike_metrics,
+    spike_timing_histogram,
+    threshold_at_fpr,
+)
+from neurodepth.core.atomic import write_csv_atomic, write_netcdf_atomic
+from neurodepth.core.errors import ConfigError, DatasetError
+from neurodepth.core.provenance import provenance_attrs
+from neurodepth.data.reader import DatasetReader
+from neurodepth.learning.networks.tcn import TCN
 
 log = logging.getLogger(__name__)
 
-EVAL_DEFAULTS = {"drop_first_ms": 500, "min_output_spikes": 0, "max_output_spikes": 24, "subsets": 12,
-                 "subset_fraction": 0.67, "fpr_points": [0.001, 0.0025], "timing_fpr": 0.002,
-                 "timing_max_lag_ms": 50, "subset_seed": 0, "window_ms": 400}
+EVAL_DEFAULTS = {
+    "drop_first_ms": 500,
+    "min_output_spikes": 0,
+    "max_output_spikes": 24,
+    "subsets": 12,
+    "subset_fraction": 0.67,
+    "fpr_points": [0.001, 0.0025],
+    "timing_fpr": 0.002,
+    "timing_max_lag_ms": 50,
+    "subset_seed": 0,
+    "window_ms": 400,
+}
 
 
 def window_plan(duration: int, window: int, receptive_field: int) -> list[tuple[int, int]]:
@@ -59,32 +73,43 @@ def predict_trace(model: TCN, inputs: np.ndarray, window_ms: int = 400, device="
     window = min(duration, max(int(window_ms), 2 * rf))
     plan = window_plan(duration, window, rf)
     x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
-    batch = torch.stack([x[:, s:s + window] for s, _ in plan]).to(device)
+    batch = torch.stack([x[:, s : s + window] for s, _ in plan]).to(device)
     out = model(batch)
     prob_w = torch.sigmoid(out["spike_logit"].float()).cpu().numpy()
     soma_w = out["soma"].float().cpu().numpy()
     prob = np.empty(duration, np.float32)
     soma = np.empty(duration, np.float32)
     for i, (s, keep) in enumerate(plan):
-        prob[keep:s + window] = prob_w[i, keep - s:]
-        soma[keep:s + window] = soma_w[i, keep - s:]
+        prob[keep : s + window] = prob_w[i, keep - s :]
+        soma[keep : s + window] = soma_w[i, keep - s :]
     return prob, soma
 
 
 def _cfg(evaluation_cfg: dict) -> dict:
     cfg = {**EVAL_DEFAULTS, **(evaluation_cfg or {})}
     if not 0 < float(cfg["subset_fraction"]) <= 1:
-        raise ConfigError(f"evaluation.subset_fraction must be in (0, 1], got {cfg['subset_fraction']}")
+        raise ConfigError(
+            f"evaluation.subset_fraction must be in (0, 1], got {cfg['subset_fraction']}"
+        )
     if int(cfg["drop_first_ms"]) < 0 or int(cfg["subsets"]) < 0:
         raise ConfigError("evaluation.drop_first_ms and evaluation.subsets must be >= 0")
     return cfg
 
 
-def all_metrics(spike_target: np.ndarray, spike_prob: np.ndarray, soma_truth: np.ndarray,
-                soma_pred: np.ndarray, fpr_points) -> dict[str, float]:
+def all_metrics(
+    spike_target: np.ndarray,
+    spike_prob: np.ndarray,
+    soma_truth: np.ndarray,
+    soma_pred: np.ndarray,
+    fpr_points,
+) -> dict[str, float]:
     """Every protocol metric for arrays (simulation, time) already cut to the scored bins."""
     if spike_target.min() == spike_target.max():
-        out = {"spike_auc": np.nan, **{f"tpr_at_fpr_{f:g}": np.nan for f in fpr_points}, "d_prime": np.nan}
+        out = {
+            "spike_auc": np.nan,
+            **{f"tpr_at_fpr_{f:g}": np.nan for f in fpr_points},
+            "d_prime": np.nan,
+        }
     else:
         out = spike_metrics(spike_target, spike_prob, fpr_points)
     out.update(soma_metrics(soma_truth, soma_pred))
@@ -95,23 +120,39 @@ def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count
     """Apply the protocol to full-trace arrays (simulation, time). Returns (rows, extras)."""
     cfg = _cfg(cfg)
     drop = int(cfg["drop_first_ms"])
-    included = (spike_count >= int(cfg["min_output_spikes"])) & (spike_count <= int(cfg["max_output_spikes"]))
+    included = (spike_count >= int(cfg["min_output_spikes"])) & (
+        spike_count <= int(cfg["max_output_spikes"])
+    )
     idx = np.nonzero(included)[0]
     if idx.size == 0:
-        raise DatasetError(f"no simulation has {cfg['min_output_spikes']}..{cfg['max_output_spikes']} output spikes")
+        raise DatasetError(
+            f"no simulation has {cfg['min_output_spikes']}..{cfg['max_output_spikes']} output spikes"
+        )
     if drop >= spike_target.shape[1]:
-        raise ConfigError(f"evaluation.drop_first_ms={drop} >= trace length {spike_target.shape[1]}")
-    cut = (lambda a, sel: a[sel, drop:])
+        raise ConfigError(
+            f"evaluation.drop_first_ms={drop} >= trace length {spike_target.shape[1]}"
+        )
+    cut = lambda a, sel: a[sel, drop:]
     rows = []
-    full = all_metrics(cut(spike_target, idx), cut(spike_prob, idx), cut(soma_truth, idx), cut(soma_pred, idx),
-                       cfg["fpr_points"])
+    full = all_metrics(
+        cut(spike_target, idx),
+        cut(spike_prob, idx),
+        cut(soma_truth, idx),
+        cut(soma_pred, idx),
+        cfg["fpr_points"],
+    )
     rows += [(m, "all", v) for m, v in full.items()]
     rng = np.random.default_rng(int(cfg["subset_seed"]))
     n_sub = max(1, int(round(float(cfg["subset_fraction"]) * idx.size)))
     for k in range(int(cfg["subsets"])):
         sel = np.sort(rng.choice(idx, size=n_sub, replace=False))
-        sub = all_metrics(cut(spike_target, sel), cut(spike_prob, sel), cut(soma_truth, sel), cut(soma_pred, sel),
-                          cfg["fpr_points"])
+        sub = all_metrics(
+            cut(spike_target, sel),
+            cut(spike_prob, sel),
+            cut(soma_truth, sel),
+            cut(soma_pred, sel),
+            cfg["fpr_points"],
+        )
         rows += [(m, str(k), v) for m, v in sub.items()]
     extras = {"included": included}
     target_kept, prob_kept = cut(spike_target, idx), cut(spike_prob, idx)
@@ -120,20 +161,30 @@ def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count
         thr = threshold_at_fpr(target_kept, prob_kept, float(cfg["timing_fpr"]))
         true_bins = [np.nonzero(r)[0] for r in target_kept]
         pred_bins = [np.nonzero(r >= thr)[0] for r in prob_kept]
-        extras["lag_ms"], extras["timing_count"] = spike_timing_histogram(true_bins, pred_bins,
-                                                                          int(cfg["timing_max_lag_ms"]))
+        extras["lag_ms"], extras["timing_count"] = spike_timing_histogram(
+            true_bins, pred_bins, int(cfg["timing_max_lag_ms"])
+        )
         extras["timing_threshold"] = thr
     return rows, extras
 
 
-def evaluate_checkpoint(ckpt, test_path, evaluation_cfg: dict, out_metrics, out_predictions,
-                        meta: dict | None = None, device: str | None = None) -> pd.DataFrame:
+def evaluate_checkpoint(
+    ckpt,
+    test_path,
+    evaluation_cfg: dict,
+    out_metrics,
+    out_predictions,
+    meta: dict | None = None,
+    device: str | None = None,
+) -> pd.DataFrame:
     """Score one checkpoint on a test dataset; write metrics CSV and predictions netCDF atomically.
 
     ``meta`` supplies the identifying columns ``cell, variant, depth, seed`` (missing ones are
     taken from the checkpoint / dataset attributes). Returns the tidy metrics table.
     """
-    from .train import load_model  # late import: evaluation does not need Lightning otherwise
+    from neurodepth.learning.train import (
+        load_model,  # late import: evaluation does not need Lightning otherwise
+    )
 
     cfg = _cfg(evaluation_cfg)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -142,13 +193,19 @@ def evaluate_checkpoint(ckpt, test_path, evaluation_cfg: dict, out_metrics, out_
     bias = mmeta["soma_bias_mv"]
     reader = DatasetReader(test_path, soma_bias_mv=bias)
     if mmeta.get("data_identity"):
-        from .datamodule import check_compatible
+        from neurodepth.learning.datamodule import check_compatible
 
-        check_compatible({"training": (f"of checkpoint {ckpt}", mmeta["data_identity"]),
-                          "test": (test_path, reader.attrs)})
+        check_compatible(
+            {
+                "training": (f"of checkpoint {ckpt}", mmeta["data_identity"]),
+                "test": (test_path, reader.attrs),
+            }
+        )
     if reader.n_channels != mmeta["n_inputs"]:
-        raise DatasetError(f"{test_path} has {reader.n_channels} input channels, checkpoint {ckpt} expects "
-                           f"{mmeta['n_inputs']}")
+        raise DatasetError(
+            f"{test_path} has {reader.n_channels} input channels, checkpoint {ckpt} expects "
+            f"{mmeta['n_inputs']}"
+        )
     n, T = reader.n_simulations, reader.duration_ms
     prob = np.empty((n, T), np.float32)
     soma_pred = np.empty((n, T), np.float32)
@@ -161,47 +218,97 @@ def evaluate_checkpoint(ckpt, test_path, evaluation_cfg: dict, out_metrics, out_
         spike_target[sim] = spk
         soma_truth[sim] = soma_t + bias  # soma voltage clipped at -55 mV, in mV
     try:
-        rows, extras = evaluate_arrays(spike_target, prob, soma_truth, soma_pred, reader.spike_count, cfg)
+        rows, extras = evaluate_arrays(
+            spike_target, prob, soma_truth, soma_pred, reader.spike_count, cfg
+        )
     except DatasetError as err:
         raise DatasetError(f"{test_path}: {err}") from err
 
     attrs = reader.attrs
-    log.info("%s: scored %d of %d simulations (%d..%d output spikes)", test_path, int(extras["included"].sum()), n,
-             int(cfg["min_output_spikes"]), int(cfg["max_output_spikes"]))
+    log.info(
+        "%s: scored %d of %d simulations (%d..%d output spikes)",
+        test_path,
+        int(extras["included"].sum()),
+        n,
+        int(cfg["min_output_spikes"]),
+        int(cfg["max_output_spikes"]),
+    )
     meta = dict(meta or {})
-    ident = {"cell": meta.get("cell", attrs.get("cell", "")), "variant": meta.get("variant", attrs.get("variant", "")),
-             "depth": int(meta.get("depth", mmeta["architecture"]["depth"])),
-             "seed": int(meta["seed"]) if meta.get("seed") is not None else int(mmeta.get("seed") or 0)}
+    ident = {
+        "cell": meta.get("cell", attrs.get("cell", "")),
+        "variant": meta.get("variant", attrs.get("variant", "")),
+        "depth": int(meta.get("depth", mmeta["architecture"]["depth"])),
+        "seed": int(meta["seed"]) if meta.get("seed") is not None else int(mmeta.get("seed") or 0),
+    }
     df = pd.DataFrame(rows, columns=["metric", "subset", "value"])
     for key in ("seed", "depth", "variant", "cell"):
         df.insert(0, key, ident[key])
     write_csv_atomic(df, out_metrics)
 
     data = {
-        "spike_probability": (("simulation", "time"), prob, {"long_name": "predicted output spike probability per 1 ms bin"}),
-        "soma_prediction": (("simulation", "time"), soma_pred, {"units": "mV", "long_name": "predicted soma voltage (bias added back)"}),
-        "spike_target": (("simulation", "time"), spike_target, {"long_name": "true output spike in bin (0/1)"}),
-        "soma_truth": (("simulation", "time"), soma_truth, {"units": "mV", "long_name": "soma voltage clipped at -55 mV"}),
-        "included": (("simulation",), extras["included"].astype(np.int8),
-                     {"long_name": "simulation scored (output spike count within limits)"}),
+        "spike_probability": (
+            ("simulation", "time"),
+            prob,
+            {"long_name": "predicted output spike probability per 1 ms bin"},
+        ),
+        "soma_prediction": (
+            ("simulation", "time"),
+            soma_pred,
+            {"units": "mV", "long_name": "predicted soma voltage (bias added back)"},
+        ),
+        "spike_target": (
+            ("simulation", "time"),
+            spike_target,
+            {"long_name": "true output spike in bin (0/1)"},
+        ),
+        "soma_truth": (
+            ("simulation", "time"),
+            soma_truth,
+            {"units": "mV", "long_name": "soma voltage clipped at -55 mV"},
+        ),
+        "included": (
+            ("simulation",),
+            extras["included"].astype(np.int8),
+            {"long_name": "simulation scored (output spike count within limits)"},
+        ),
         "spike_count": (("simulation",), reader.spike_count.astype(np.int32)),
     }
-    coords = {"time": ("time", np.arange(T, dtype=np.float64), {"units": "ms"}), "simulation": np.arange(n)}
+    coords = {
+        "time": ("time", np.arange(T, dtype=np.float64), {"units": "ms"}),
+        "simulation": np.arange(n),
+    }
     if "roc_fpr" in extras:
         data["roc_fpr"] = (("roc_point",), extras["roc_fpr"], {"long_name": "false-positive rate"})
         data["roc_tpr"] = (("roc_point",), extras["roc_tpr"], {"long_name": "true-positive rate"})
-        data["spike_timing_count"] = (("lag_ms",), extras["timing_count"],
-                                      {"long_name": f"predicted - true spike lags at FPR {cfg['timing_fpr']:g}"})
+        data["spike_timing_count"] = (
+            ("lag_ms",),
+            extras["timing_count"],
+            {"long_name": f"predicted - true spike lags at FPR {cfg['timing_fpr']:g}"},
+        )
         coords["lag_ms"] = ("lag_ms", extras["lag_ms"], {"units": "ms"})
     ds = xr.Dataset(data, coords=coords)
-    ds.attrs.update(provenance_attrs(
-        title="neurodepth predictions", checkpoint=str(ckpt), test_path=str(test_path), **ident,
-        model_n_parameters=mmeta["n_parameters"], model_receptive_field=mmeta["receptive_field"],
-        model_macs_per_ms=mmeta["macs_per_ms"], model_kernels=mmeta["architecture"]["kernels"],
-        model_width=mmeta["architecture"]["width"], model_depth=mmeta["architecture"]["depth"],
-        model_global_step=mmeta["global_step"], drop_first_ms=int(cfg["drop_first_ms"]),
-        timing_threshold=float(extras.get("timing_threshold", np.nan)), evaluation=json.dumps(cfg, default=str)))
-    enc = {v: {"zlib": True, "complevel": 4} for v in ("spike_probability", "soma_prediction", "spike_target", "soma_truth")}
+    ds.attrs.update(
+        provenance_attrs(
+            title="neurodepth predictions",
+            checkpoint=str(ckpt),
+            test_path=str(test_path),
+            **ident,
+            model_n_parameters=mmeta["n_parameters"],
+            model_receptive_field=mmeta["receptive_field"],
+            model_macs_per_ms=mmeta["macs_per_ms"],
+            model_kernels=mmeta["architecture"]["kernels"],
+            model_width=mmeta["architecture"]["width"],
+            model_depth=mmeta["architecture"]["depth"],
+            model_global_step=mmeta["global_step"],
+            drop_first_ms=int(cfg["drop_first_ms"]),
+            timing_threshold=float(extras.get("timing_threshold", np.nan)),
+            evaluation=json.dumps(cfg, default=str),
+        )
+    )
+    enc = {
+        v: {"zlib": True, "complevel": 4}
+        for v in ("spike_probability", "soma_prediction", "spike_target", "soma_truth")
+    }
     write_netcdf_atomic(ds, out_predictions, encoding=enc)
     reader.close()
     return df

@@ -19,12 +19,12 @@ the same generator state always gives the same inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.signal import fftconvolve
 
-from .errors import ConfigError
+from neurodepth.core.errors import ConfigError
 
 HOLD_INTERVALS_MS = (25, 30, 35, 40, 45, 55, 60, 65, 70, 75, 80, 85, 90, 100, 150, 200, 300, 450)
 SMOOTHING_SIGMAS_MS = (25, 30, 35, 40, 50, 60, 80, 100, 150, 200, 300, 400, 500, 600)
@@ -54,22 +54,34 @@ class InputRates:
     }
 
     @classmethod
-    def from_config(cls, cfg: dict | None, where: str = "inputs") -> "InputRates":
+    def from_config(cls, cfg: dict | None, where: str = "inputs") -> InputRates:
         """Build from a config section such as ``config["inputs"]["full"]``; unknown or malformed
         keys raise ``ConfigError`` naming ``where.key``."""
         cfg = dict(cfg or {})
         kwargs = {}
         for key, value in cfg.items():
             if key not in cls._KEYS:
-                raise ConfigError(f"{where}.{key}: unknown input-protocol key (known: {sorted(cls._KEYS)})")
+                raise ConfigError(
+                    f"{where}.{key}: unknown input-protocol key (known: {sorted(cls._KEYS)})"
+                )
             name = cls._KEYS[key]
             if name in ("exc_range", "inh_minus_exc", "gain_range"):
-                if not (isinstance(value, (list, tuple)) and len(value) == 2 and float(value[0]) <= float(value[1])):
-                    raise ConfigError(f"{where}.{key}: expected [low, high] with low <= high, got {value!r}")
+                if not (
+                    isinstance(value, (list, tuple))
+                    and len(value) == 2
+                    and float(value[0]) <= float(value[1])
+                ):
+                    raise ConfigError(
+                        f"{where}.{key}: expected [low, high] with low <= high, got {value!r}"
+                    )
                 value = (float(value[0]), float(value[1]))
             elif name in ("hold_intervals_ms", "smoothing_sigmas_ms"):
-                if not (isinstance(value, (list, tuple)) and value and all(float(v) > 0 for v in value)):
-                    raise ConfigError(f"{where}.{key}: expected a non-empty list of positive ms, got {value!r}")
+                if not (
+                    isinstance(value, (list, tuple)) and value and all(float(v) > 0 for v in value)
+                ):
+                    raise ConfigError(
+                        f"{where}.{key}: expected a non-empty list of positive ms, got {value!r}"
+                    )
                 value = tuple(int(v) for v in value)
             else:
                 value = type(getattr(cls, name))(value)
@@ -79,8 +91,13 @@ class InputRates:
             raise ConfigError(f"{where}.exc_per_100ms: rates must be >= 0, got {rates.exc_range}")
         if rates.gain_range[0] < 0:
             raise ConfigError(f"{where}.gain_range: gains must be >= 0, got {rates.gain_range}")
-        if min(rates.hold_intervals_ms) - rates.jitter_ms < 1 or min(rates.smoothing_sigmas_ms) - rates.jitter_ms < 1:
-            raise ConfigError(f"{where}.jitter_ms={rates.jitter_ms}: would allow intervals or sigmas < 1 ms")
+        if (
+            min(rates.hold_intervals_ms) - rates.jitter_ms < 1
+            or min(rates.smoothing_sigmas_ms) - rates.jitter_ms < 1
+        ):
+            raise ConfigError(
+                f"{where}.jitter_ms={rates.jitter_ms}: would allow intervals or sigmas < 1 ms"
+            )
         return rates
 
     def as_dict(self) -> dict:
@@ -140,7 +157,9 @@ def _generate(rng, weights, trees, n_trees, n_exc, duration_ms, rates: InputRate
             m = (is_exc == kind) & (trees == tree)
             if m.any():
                 share[m] = weights[m] / weights[m].sum()
-    totals = np.where(is_exc[:, None], exc_tot.T[trees], inh_tot.T[trees])  # (n_ch, n_int) per 100 ms
+    totals = np.where(
+        is_exc[:, None], exc_tot.T[trees], inh_tot.T[trees]
+    )  # (n_ch, n_int) per 100 ms
     gains = rng.uniform(rates.gain_range[0], rates.gain_range[1], size=(n_ch, n_int))
     rate_per_ms = totals * share[:, None] * gains / 100.0
 
@@ -149,8 +168,9 @@ def _generate(rng, weights, trees, n_trees, n_exc, duration_ms, rates: InputRate
     return sample_bernoulli_exponential(rng, smoothed)
 
 
-def generate_inputs(rng: np.random.Generator, segment_length_um, segment_tree, duration_ms: int,
-                    rates: InputRates) -> np.ndarray:
+def generate_inputs(
+    rng: np.random.Generator, segment_length_um, segment_tree, duration_ms: int, rates: InputRates
+) -> np.ndarray:
     """Input spikes for one simulation of a morphological cell.
 
     Returns bool (2 * n_seg, duration_ms): channel c < n_seg is the excitatory synapse on segment
@@ -160,10 +180,14 @@ def generate_inputs(rng: np.random.Generator, segment_length_um, segment_tree, d
     lengths = np.asarray(segment_length_um, dtype=float)
     tree_names = np.asarray(segment_tree).astype(str)
     if lengths.ndim != 1 or lengths.shape != tree_names.shape:
-        raise ValueError(f"segment_length_um {lengths.shape} and segment_tree {tree_names.shape} must be equal 1-D")
+        raise ValueError(
+            f"segment_length_um {lengths.shape} and segment_tree {tree_names.shape} must be equal 1-D"
+        )
     if (lengths < 0).any() or not np.isfinite(lengths).all():
         raise ValueError("segment_length_um must be finite and >= 0")
-    uniq = sorted(set(tree_names.tolist()))  # sorted: the draw order must not depend on segment order
+    uniq = sorted(
+        set(tree_names.tolist())
+    )  # sorted: the draw order must not depend on segment order
     tree_idx = np.searchsorted(np.array(uniq), tree_names)
     w = lengths + rates.length_offset_um
     weights = np.concatenate([w, w])
@@ -171,8 +195,9 @@ def generate_inputs(rng: np.random.Generator, segment_length_um, segment_tree, d
     return _generate(rng, weights, trees, len(uniq), len(lengths), duration_ms, rates)
 
 
-def generate_point_inputs(rng: np.random.Generator, n_exc: int, n_inh: int, duration_ms: int,
-                          rates: InputRates) -> np.ndarray:
+def generate_point_inputs(
+    rng: np.random.Generator, n_exc: int, n_inh: int, duration_ms: int, rates: InputRates
+) -> np.ndarray:
     """Inputs for a point neuron (the I&F cell): one 'tree', totals spread evenly over ``n_exc``
     excitatory then ``n_inh`` inhibitory channels. Returns bool (n_exc + n_inh, duration_ms)."""
     weights = np.ones(n_exc + n_inh)
@@ -180,7 +205,9 @@ def generate_point_inputs(rng: np.random.Generator, n_exc: int, n_inh: int, dura
     return _generate(rng, weights, trees, 1, n_exc, duration_ms, rates)
 
 
-def expected_mean_rate_hz(segment_length_um, segment_tree, rates: InputRates) -> tuple[float, float]:
+def expected_mean_rate_hz(
+    segment_length_um, segment_tree, rates: InputRates
+) -> tuple[float, float]:
     """Mean (exc, inh) rate per synapse in Hz implied by the ranges, before smoothing edges
     (an analytic check for tests and docs)."""
     n_seg = len(segment_length_um)

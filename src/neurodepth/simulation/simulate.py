@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
-from .inputs import InputRates, generate_inputs, generate_point_inputs
-from .seeds import shard_seed
+from neurodepth.core.errors import ConfigError
+from neurodepth.core.seeds import shard_seed
+from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
 
 SPIKE_THRESHOLD_MV = -25.0
 V_INIT_MV = -76.0
@@ -62,11 +62,13 @@ class SimulationSettings:
     dt_fine_ms: float = 0.0  # > 0: adaptive fixed step (fine step near threshold); 0: uniform dt_ms
     refine_above_mv: float = -60.0
     refine_hold_ms: int = 10
-    dt_mid_ms: float = 0.0  # > 0: a middle step while the soma was above mid_above_mv; 0: two levels
+    dt_mid_ms: float = (
+        0.0  # > 0: a middle step while the soma was above mid_above_mv; 0: two levels
+    )
     mid_above_mv: float = -65.0
 
     @classmethod
-    def from_config(cls, cfg: dict, where: str = "simulation") -> "SimulationSettings":
+    def from_config(cls, cfg: dict, where: str = "simulation") -> SimulationSettings:
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {}
         for key in known:
@@ -78,18 +80,32 @@ class SimulationSettings:
         if s.integrator == "fixed" and not (0 < s.dt_ms <= 1):
             raise ConfigError(f"{where}.dt_ms={s.dt_ms}: expected 0 < dt_ms <= 1")
         if s.integrator == "fixed" and not _divides_one_ms(s.dt_ms):
-            raise ConfigError(f"{where}.dt_ms={s.dt_ms}: must divide 1 ms (samples are taken at integer ms)")
-        if s.dt_fine_ms < 0 or (s.dt_fine_ms > 0 and (s.dt_fine_ms > s.dt_ms
-                                                       or not _divides_one_ms(s.dt_fine_ms))):
-            raise ConfigError(f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that divides 1 ms")
-        if s.dt_mid_ms < 0 or (s.dt_mid_ms > 0 and (
-                s.dt_fine_ms == 0 or not s.dt_fine_ms <= s.dt_mid_ms <= s.dt_ms
-                or not _divides_one_ms(s.dt_mid_ms))):
-            raise ConfigError(f"{where}.dt_mid_ms={s.dt_mid_ms}: expected 0 (off) or a step that divides 1 ms, "
-                              "between dt_fine_ms (which must be set) and dt_ms")
+            raise ConfigError(
+                f"{where}.dt_ms={s.dt_ms}: must divide 1 ms (samples are taken at integer ms)"
+            )
+        if s.dt_fine_ms < 0 or (
+            s.dt_fine_ms > 0 and (s.dt_fine_ms > s.dt_ms or not _divides_one_ms(s.dt_fine_ms))
+        ):
+            raise ConfigError(
+                f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that divides 1 ms"
+            )
+        if s.dt_mid_ms < 0 or (
+            s.dt_mid_ms > 0
+            and (
+                s.dt_fine_ms == 0
+                or not s.dt_fine_ms <= s.dt_mid_ms <= s.dt_ms
+                or not _divides_one_ms(s.dt_mid_ms)
+            )
+        ):
+            raise ConfigError(
+                f"{where}.dt_mid_ms={s.dt_mid_ms}: expected 0 (off) or a step that divides 1 ms, "
+                "between dt_fine_ms (which must be set) and dt_ms"
+            )
         if s.dt_mid_ms > 0 and s.mid_above_mv > s.refine_above_mv:
-            raise ConfigError(f"{where}.mid_above_mv={s.mid_above_mv}: must not be above refine_above_mv="
-                              f"{s.refine_above_mv} (the middle step covers the band below the fine one)")
+            raise ConfigError(
+                f"{where}.mid_above_mv={s.mid_above_mv}: must not be above refine_above_mv="
+                f"{s.refine_above_mv} (the middle step covers the band below the fine one)"
+            )
         if s.refine_hold_ms < 1:
             raise ConfigError(f"{where}.refine_hold_ms={s.refine_hold_ms}: must be >= 1")
         if s.secondorder not in (0, 1, 2):
@@ -100,11 +116,13 @@ class SimulationSettings:
             raise ConfigError(f"{where}.cvode_atol={s.cvode_atol}: must be > 0")
         return s
 
-    def replace(self, **kw) -> "SimulationSettings":
+    def replace(self, **kw) -> SimulationSettings:
         return SimulationSettings(**{**self.__dict__, **kw})
 
 
-def detect_spikes(t: np.ndarray, v: np.ndarray, threshold_mv: float = SPIKE_THRESHOLD_MV) -> np.ndarray:
+def detect_spikes(
+    t: np.ndarray, v: np.ndarray, threshold_mv: float = SPIKE_THRESHOLD_MV
+) -> np.ndarray:
     """Output spike times (ms, float64): one per excursion of ``v`` above ``threshold_mv``, at
     the excursion's maximum (the paper's "local maximum above -25 mV").
 
@@ -171,12 +189,18 @@ class NeuronRunner:
         rec_dend = settings.record_dendrites if record_dendrites is None else record_dendrites
         self._setup_recording(settings.duration_ms, settings.record_nexus, rec_dend)
 
-    def _setup_recording(self, duration_ms: int, record_nexus: bool, record_dendrites: bool,
-                         every_step: bool = False) -> None:
+    def _setup_recording(
+        self, duration_ms: int, record_nexus: bool, record_dendrites: bool, every_step: bool = False
+    ) -> None:
         self.set_recording(record_nexus, record_dendrites, every_step, duration_ms)
 
-    def set_recording(self, record_nexus: bool, record_dendrites: bool, every_step: bool = False,
-                      duration_ms: int | None = None) -> None:
+    def set_recording(
+        self,
+        record_nexus: bool,
+        record_dendrites: bool,
+        every_step: bool = False,
+        duration_ms: int | None = None,
+    ) -> None:
         """Choose what to record. ``every_step=True`` records at every integration step and
         resamples to 1 ms afterwards (the original protocol, kept as the benchmark baseline);
         otherwise NEURON samples at integer ms itself (``Vector.record(ref, tvec)``)."""
@@ -194,7 +218,9 @@ class NeuronRunner:
         self._nexus_ms = None
         if record_nexus and getattr(self.cell, "nexus_seg", None) is not None:
             self._nexus_ms = rec(self.cell.nexus_seg._ref_v)
-        self._dend_ms = [rec(seg._ref_v) for seg in self.cell.segments] if record_dendrites else None
+        self._dend_ms = (
+            [rec(seg._ref_v) for seg in self.cell.segments] if record_dendrites else None
+        )
 
     def _samples(self, vec, t_full) -> np.ndarray:
         if self.every_step:
@@ -224,7 +250,7 @@ class NeuronRunner:
         chunks of the last run are kept in ``self.fine_fraction`` and ``self.mid_fraction``."""
         h, soma = self.h, self.cell.soma_seg
         mid_on = s.dt_mid_ms > 0
-        last_near = last_mid = -(10 ** 9)
+        last_near = last_mid = -(10**9)
         n_fine = n_mid = 0
         current = None
         for ms in range(self.duration_ms):
@@ -254,7 +280,9 @@ class NeuronRunner:
         h = self.h
         inputs = np.asarray(inputs, dtype=bool)
         if inputs.shape != (len(self.synapses), self.duration_ms):
-            raise ValueError(f"inputs shape {inputs.shape} != ({len(self.synapses)}, {self.duration_ms})")
+            raise ValueError(
+                f"inputs shape {inputs.shape} != ({len(self.synapses)}, {self.duration_ms})"
+            )
         ch, tt = np.nonzero(inputs)
         order = np.lexsort((ch, tt))  # time order (PatternStim walks the vectors in order)
         self._tvec.from_python(tt[order].astype(np.float64))
@@ -272,13 +300,17 @@ class NeuronRunner:
         out = {
             "soma": self._samples(self._soma_ms, t_full),
             "nexus": self._samples(self._nexus_ms, t_full) if self._nexus_ms is not None else None,
-            "dendrites": np.array([self._samples(v, t_full) for v in self._dend_ms]) if self._dend_ms else None,
+            "dendrites": np.array([self._samples(v, t_full) for v in self._dend_ms])
+            if self._dend_ms
+            else None,
             "spike_times": detect_spikes(t_full, np.array(self._soma_full)),
         }
         # the clock includes reading the recordings back (part of the cost of recording)
         out["cpu_s"], out["wall_s"] = time.process_time() - c0, time.perf_counter() - w0
         if len(out["soma"]) != self.duration_ms:
-            raise RuntimeError(f"recorded {len(out['soma'])} soma samples, expected {self.duration_ms}")
+            raise RuntimeError(
+                f"recorded {len(out['soma'])} soma samples, expected {self.duration_ms}"
+            )
         return out
 
 
@@ -288,18 +320,33 @@ def simulation_rng(seed_value: int, index: int) -> np.random.Generator:
 
 
 def _build(cell_name, variant, mechanisms_dir, morphology_path):
-    from .cells.builder import build_cell
-    from .cells.mechanisms_build import load_mechanisms
-    from .cells.spec import load_cell_spec
+    from neurodepth.cells.builder import build_cell
+    from neurodepth.cells.mechanisms_build import load_mechanisms
+    from neurodepth.cells.spec import load_cell_spec
 
     load_mechanisms(mechanisms_dir)
-    spec = load_cell_spec(cell_name, morphology_path=morphology_path) if morphology_path else load_cell_spec(cell_name)
+    spec = (
+        load_cell_spec(cell_name, morphology_path=morphology_path)
+        if morphology_path
+        else load_cell_spec(cell_name)
+    )
     return build_cell(spec, variant)
 
 
-def simulate_shard(cell_name: str, variant: str, split: str, shard: int, seed: int, simulation_cfg: dict,
-                   inputs_cfg: dict, mechanisms_dir=None, morphology_path=None, config_hash: str = "",
-                   progress: bool = True, cell=None):
+def simulate_shard(
+    cell_name: str,
+    variant: str,
+    split: str,
+    shard: int,
+    seed: int,
+    simulation_cfg: dict,
+    inputs_cfg: dict,
+    mechanisms_dir=None,
+    morphology_path=None,
+    config_hash: str = "",
+    progress: bool = True,
+    cell=None,
+):
     """Run one shard's simulations in this process and return the shard as an xr.Dataset.
 
     ``seed`` is the global seed; the shard's generator derives from (seed, cell, variant, split,
@@ -309,30 +356,47 @@ def simulate_shard(cell_name: str, variant: str, split: str, shard: int, seed: i
     """
     from tqdm import tqdm
 
-    from .shards import build_shard_dataset
+    from neurodepth.data.shards import build_shard_dataset
 
     settings = SimulationSettings.from_config(simulation_cfg)
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
     seed_value = shard_seed(seed, cell_name, variant, split, shard)
     T, n = settings.duration_ms, settings.simulations_per_shard
-    attrs = dict(cell=cell_name, variant=variant, split=split, shard=int(shard), seed=int(seed_value),
-                 global_seed=int(seed), config_hash=str(config_hash), duration_ms=int(T),
-                 integrator=settings.integrator if variant != "lif" else "lif_exact",
-                 dt_ms=float(settings.dt_ms) if settings.integrator == "fixed" and variant != "lif" else 0.0,
-                 secondorder=int(settings.secondorder), cvode_atol=float(settings.cvode_atol),
-                 dt_fine_ms=float(settings.dt_fine_ms), refine_above_mv=float(settings.refine_above_mv),
-                 refine_hold_ms=int(settings.refine_hold_ms), dt_mid_ms=float(settings.dt_mid_ms),
-                 mid_above_mv=float(settings.mid_above_mv),
-                 input_protocol=rates.as_dict(), spike_threshold_mv=SPIKE_THRESHOLD_MV,
-                 spike_definition="local maxima of soma voltage above spike_threshold_mv, parabolic peak time",
-                 v_init_mv=V_INIT_MV)
+    attrs = dict(
+        cell=cell_name,
+        variant=variant,
+        split=split,
+        shard=int(shard),
+        seed=int(seed_value),
+        global_seed=int(seed),
+        config_hash=str(config_hash),
+        duration_ms=int(T),
+        integrator=settings.integrator if variant != "lif" else "lif_exact",
+        dt_ms=float(settings.dt_ms) if settings.integrator == "fixed" and variant != "lif" else 0.0,
+        secondorder=int(settings.secondorder),
+        cvode_atol=float(settings.cvode_atol),
+        dt_fine_ms=float(settings.dt_fine_ms),
+        refine_above_mv=float(settings.refine_above_mv),
+        refine_hold_ms=int(settings.refine_hold_ms),
+        dt_mid_ms=float(settings.dt_mid_ms),
+        mid_above_mv=float(settings.mid_above_mv),
+        input_protocol=rates.as_dict(),
+        spike_threshold_mv=SPIKE_THRESHOLD_MV,
+        spike_definition="local maxima of soma voltage above spike_threshold_mv, parabolic peak time",
+        v_init_mv=V_INIT_MV,
+    )
 
     inputs, soma, nexus, dend, spikes = [], [], [], [], []
-    bar = tqdm(total=n, desc=f"{cell_name}/{variant}/{split}/shard {shard}", unit="sim", disable=not progress,
-               mininterval=1.0)
+    bar = tqdm(
+        total=n,
+        desc=f"{cell_name}/{variant}/{split}/shard {shard}",
+        unit="sim",
+        disable=not progress,
+        mininterval=1.0,
+    )
     wall0 = time.perf_counter()
     if variant == "lif":
-        from .cells.lif import lif_segment_table, simulate_lif
+        from neurodepth.cells.lif import lif_segment_table, simulate_lif
 
         for i in range(n):
             x = generate_point_inputs(simulation_rng(seed_value, i), LIF_N_EXC, LIF_N_INH, T, rates)
@@ -340,44 +404,96 @@ def simulate_shard(cell_name: str, variant: str, split: str, shard: int, seed: i
             inputs.append(x), soma.append(v), spikes.append(spk)
             bar.update(1)
         bar.close()
-        return build_shard_dataset(np.array(inputs), np.array(soma), spikes, attrs,
-                                   segment_table=lif_segment_table(), n_exc=LIF_N_EXC)
+        return build_shard_dataset(
+            np.array(inputs),
+            np.array(soma),
+            spikes,
+            attrs,
+            segment_table=lif_segment_table(),
+            n_exc=LIF_N_EXC,
+        )
 
     if cell is None:
         cell = _build(cell_name, variant, mechanisms_dir, morphology_path)
     runner = NeuronRunner(cell, settings)
     table = cell.segment_table
     for i in range(n):
-        x = generate_inputs(simulation_rng(seed_value, i), table["length_um"].to_numpy(),
-                            table["tree"].to_numpy(), T, rates)
+        x = generate_inputs(
+            simulation_rng(seed_value, i),
+            table["length_um"].to_numpy(),
+            table["tree"].to_numpy(),
+            T,
+            rates,
+        )
         out = runner.run(x)
         # float32 now: a shard of dendritic traces in float64 would double peak memory
-        inputs.append(x), soma.append(out["soma"].astype(np.float32)), spikes.append(out["spike_times"])
+        (
+            inputs.append(x),
+            soma.append(out["soma"].astype(np.float32)),
+            spikes.append(out["spike_times"]),
+        )
         if out["nexus"] is not None:
             nexus.append(out["nexus"].astype(np.float32))
         if out["dendrites"] is not None:
             dend.append(out["dendrites"].astype(np.float32))
         bar.update(1)
-        bar.set_postfix(sim_s_per_wall_s=f"{(i + 1) * T / 1000 / (time.perf_counter() - wall0):.3f}")
+        bar.set_postfix(
+            sim_s_per_wall_s=f"{(i + 1) * T / 1000 / (time.perf_counter() - wall0):.3f}"
+        )
     bar.close()
-    return build_shard_dataset(np.array(inputs), np.array(soma), spikes, attrs, segment_table=table,
-                               nexus_voltage=np.array(nexus) if nexus else None,
-                               dendritic_voltage=np.array(dend) if dend else None)
+    return build_shard_dataset(
+        np.array(inputs),
+        np.array(soma),
+        spikes,
+        attrs,
+        segment_table=table,
+        nexus_voltage=np.array(nexus) if nexus else None,
+        dendritic_voltage=np.array(dend) if dend else None,
+    )
 
 
-def run_shard(cell_name: str, variant: str, split: str, shard: int, seed: int, simulation_cfg: dict,
-              inputs_cfg: dict, mechanisms_dir, morphology_path, out_path, config_hash: str,
-              progress: bool = True) -> Path:
+def run_shard(
+    cell_name: str,
+    variant: str,
+    split: str,
+    shard: int,
+    seed: int,
+    simulation_cfg: dict,
+    inputs_cfg: dict,
+    mechanisms_dir,
+    morphology_path,
+    out_path,
+    config_hash: str,
+    progress: bool = True,
+) -> Path:
     """Simulate one shard and write it atomically to ``out_path`` (the Snakemake entry point)."""
-    from .atomic import check_free_space
-    from .shards import write_shard
+    from neurodepth.core.atomic import check_free_space
+    from neurodepth.data.shards import write_shard
 
     # before hours of simulation, not after: the shard's size is known from the config
     settings = SimulationSettings.from_config(simulation_cfg)
-    per_sim = 0.1e6 * settings.duration_ms / 1000.0 * (1 + 8 * bool(simulation_cfg.get("record_dendrites")))
-    check_free_space(Path(out_path).parent, int(2 * per_sim * settings.simulations_per_shard),
-                     what=f"shard {out_path}")
-    ds = simulate_shard(cell_name, variant, split, shard, seed, simulation_cfg, inputs_cfg,
-                        mechanisms_dir=mechanisms_dir, morphology_path=morphology_path,
-                        config_hash=config_hash, progress=progress)
+    per_sim = (
+        0.1e6
+        * settings.duration_ms
+        / 1000.0
+        * (1 + 8 * bool(simulation_cfg.get("record_dendrites")))
+    )
+    check_free_space(
+        Path(out_path).parent,
+        int(2 * per_sim * settings.simulations_per_shard),
+        what=f"shard {out_path}",
+    )
+    ds = simulate_shard(
+        cell_name,
+        variant,
+        split,
+        shard,
+        seed,
+        simulation_cfg,
+        inputs_cfg,
+        mechanisms_dir=mechanisms_dir,
+        morphology_path=morphology_path,
+        config_hash=config_hash,
+        progress=progress,
+    )
     return write_shard(ds, out_path)

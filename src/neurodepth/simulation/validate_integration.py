@@ -23,16 +23,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_csv_atomic
-from .errors import ConfigError
-from .inputs import InputRates, generate_inputs
-from .simulate import NeuronRunner, SimulationSettings, simulation_rng
-from .seeds import derive_seed
+from neurodepth.core.atomic import write_csv_atomic
+from neurodepth.core.errors import ConfigError
+from neurodepth.core.seeds import derive_seed
+from neurodepth.simulation.inputs import InputRates, generate_inputs
+from neurodepth.simulation.simulate import NeuronRunner, SimulationSettings, simulation_rng
 
 SOMA_CLIP_MV = -55.0
 
 
-def match_spikes(reference: np.ndarray, candidate: np.ndarray, tolerance_ms: float = 1.0) -> tuple[int, float]:
+def match_spikes(
+    reference: np.ndarray, candidate: np.ndarray, tolerance_ms: float = 1.0
+) -> tuple[int, float]:
     """One-to-one matching of spike times, closest pairs first, within ``tolerance_ms``.
 
     Returns (number of matched pairs, largest |shift| among them in ms; nan when none)."""
@@ -54,9 +56,16 @@ def soma_rms_clipped(a: np.ndarray, b: np.ndarray, clip_mv: float = SOMA_CLIP_MV
     return float(np.sqrt(np.mean((np.minimum(a, clip_mv) - np.minimum(b, clip_mv)) ** 2)))
 
 
-def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSettings, reference_atol: float = 1e-3,
-                      tolerance_ms: float = 1.0, reference_records_all: bool = True,
-                      log=None, converged_atol: float | None = None) -> pd.DataFrame:
+def compare_on_inputs(
+    runner: NeuronRunner,
+    inputs_list,
+    candidate: SimulationSettings,
+    reference_atol: float = 1e-3,
+    tolerance_ms: float = 1.0,
+    reference_records_all: bool = True,
+    log=None,
+    converged_atol: float | None = None,
+) -> pd.DataFrame:
     """Run every input array with the candidate settings and a CVODE reference; one row each.
 
     The candidate records what its settings say (soma, nexus, dendrites if configured); the
@@ -68,7 +77,9 @@ def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSe
     """
     reference = candidate.replace(integrator="cvode", cvode_atol=reference_atol)
     if converged_atol is not None and not 0 < converged_atol < reference_atol:
-        raise ConfigError(f"converged_atol={converged_atol:g}: must be > 0 and tighter than reference_atol={reference_atol:g}")
+        raise ConfigError(
+            f"converged_atol={converged_atol:g}: must be > 0 and tighter than reference_atol={reference_atol:g}"
+        )
     rows = []
     for k, x in enumerate(inputs_list):
         runner.set_recording(candidate.record_nexus, candidate.record_dendrites, every_step=False)
@@ -80,7 +91,8 @@ def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSe
             "simulation": k,
             "duration_ms": x.shape[1],
             "candidate": describe(candidate),
-            "reference": describe(reference) + (" all segments every step" if reference_records_all else ""),
+            "reference": describe(reference)
+            + (" all segments every step" if reference_records_all else ""),
             "reference_spikes": len(ref["spike_times"]),
             "candidate_spikes": len(cand["spike_times"]),
             "matched_spikes": n_match,
@@ -101,13 +113,17 @@ def compare_on_inputs(runner: NeuronRunner, inputs_list, candidate: SimulationSe
     return pd.DataFrame(rows)
 
 
-def run_converged(runner: NeuronRunner, inputs: np.ndarray, settings: SimulationSettings, atol: float) -> dict:
+def run_converged(
+    runner: NeuronRunner, inputs: np.ndarray, settings: SimulationSettings, atol: float
+) -> dict:
     """The converged solution of ``inputs``: CVODE at ``atol``, soma recorded at every step."""
     runner.set_recording(False, False, every_step=True)
     return runner.run(inputs, settings.replace(integrator="cvode", cvode_atol=atol))
 
 
-def converged_scores(converged: dict, reference: dict, candidate: dict, tolerance_ms: float = 1.0) -> dict:
+def converged_scores(
+    converged: dict, reference: dict, candidate: dict, tolerance_ms: float = 1.0
+) -> dict:
     """Spike matches and clipped soma RMS of the reference and of the candidate, each against a
     converged solution of the same inputs (dicts as returned by ``NeuronRunner.run``)."""
     out = {"converged_spikes": len(converged["spike_times"])}
@@ -123,8 +139,10 @@ def describe(s: SimulationSettings) -> str:
         return f"cvode atol={s.cvode_atol:g}"
     if s.dt_fine_ms > 0:
         mid = f"{s.dt_mid_ms:g} above {s.mid_above_mv:g} mV, " if s.dt_mid_ms > 0 else ""
-        return (f"fixed dt={s.dt_ms:g} ({mid}fine {s.dt_fine_ms:g} above {s.refine_above_mv:g} mV, hold "
-                f"{s.refine_hold_ms} ms) secondorder={s.secondorder}")
+        return (
+            f"fixed dt={s.dt_ms:g} ({mid}fine {s.dt_fine_ms:g} above {s.refine_above_mv:g} mV, hold "
+            f"{s.refine_hold_ms} ms) secondorder={s.secondorder}"
+        )
     return f"fixed dt={s.dt_ms:g} secondorder={s.secondorder}"
 
 
@@ -139,9 +157,13 @@ def summarize(df: pd.DataFrame) -> dict:
         "candidate_spikes": int(cand),
         "matched_spikes": int(m),
         "spike_match_fraction": float(m / max(ref, cand)) if max(ref, cand) else 1.0,
-        "soma_rms_clipped_mv": float(np.sqrt(np.mean(df.soma_rms_clipped_mv ** 2))),
-        "reference_cpu_s_per_sim_s": float(df.reference_cpu_s.sum() / (df.duration_ms.sum() / 1000)),
-        "candidate_cpu_s_per_sim_s": float(df.candidate_cpu_s.sum() / (df.duration_ms.sum() / 1000)),
+        "soma_rms_clipped_mv": float(np.sqrt(np.mean(df.soma_rms_clipped_mv**2))),
+        "reference_cpu_s_per_sim_s": float(
+            df.reference_cpu_s.sum() / (df.duration_ms.sum() / 1000)
+        ),
+        "candidate_cpu_s_per_sim_s": float(
+            df.candidate_cpu_s.sum() / (df.duration_ms.sum() / 1000)
+        ),
         "speedup_cpu": float(df.reference_cpu_s.sum() / df.candidate_cpu_s.sum()),
     }
     if "converged_spikes" in df:
@@ -149,8 +171,9 @@ def summarize(df: pd.DataFrame) -> dict:
     return out
 
 
-def summarize_converged(df: pd.DataFrame, spike_columns: tuple[str, str] = ("reference_spikes", "candidate_spikes")
-                        ) -> dict:
+def summarize_converged(
+    df: pd.DataFrame, spike_columns: tuple[str, str] = ("reference_spikes", "candidate_spikes")
+) -> dict:
     """Pooled agreement with the converged runs of rows holding ``converged_scores`` columns:
     matched / max(converged, method) spikes, the RMS of the per-simulation soma RMS, and the
     simulations where each method misses. ``spike_columns`` name the reference's and the
@@ -158,10 +181,15 @@ def summarize_converged(df: pd.DataFrame, spike_columns: tuple[str, str] = ("ref
     conv = int(df.converged_spikes.sum())
     out = {"converged_spikes": conv}
     for name, column in zip(("reference", "candidate"), spike_columns):
-        matched, denom = int(df[f"{name}_matched_converged"].sum()), max(conv, int(df[column].sum()))
+        matched, denom = (
+            int(df[f"{name}_matched_converged"].sum()),
+            max(conv, int(df[column].sum())),
+        )
         out[f"{name}_matched_converged"] = matched
         out[f"{name}_vs_converged_match_fraction"] = matched / denom if denom else 1.0
-        out[f"{name}_soma_rms_vs_converged_mv"] = float(np.sqrt(np.mean(df[f"{name}_soma_rms_vs_converged_mv"] ** 2)))
+        out[f"{name}_soma_rms_vs_converged_mv"] = float(
+            np.sqrt(np.mean(df[f"{name}_soma_rms_vs_converged_mv"] ** 2))
+        )
         out[f"{name}_misses_by_simulation"] = misses_by_simulation(df, name, column)
     return out
 
@@ -173,22 +201,37 @@ def misses_by_simulation(df: pd.DataFrame, method: str, spikes_column: str) -> s
     The misses of a near-threshold cell come in clusters (one divergent draw holds most of them),
     which a pooled fraction hides; this tells a user which draws to look at."""
     parts = []
-    for k, conv, matched, n in zip(df.simulation, df.converged_spikes, df[f"{method}_matched_converged"],
-                                   df[spikes_column]):
+    for k, conv, matched, n in zip(
+        df.simulation, df.converged_spikes, df[f"{method}_matched_converged"], df[spikes_column]
+    ):
         if matched < max(conv, n):
             parts.append(f"{k}: {matched}/{max(conv, n)}")
     return ", ".join(parts)
 
 
-def validate_integration(cell_name: str, variant: str, simulation_cfg: dict, inputs_cfg: dict, mechanisms_dir,
-                         morphology_path=None, n_simulations: int = 2, duration_ms: int | None = None,
-                         seed: int = 0, out_csv=None, reference_atol: float = 1e-3, tolerance_ms: float = 1.0,
-                         log=print, converged_atol: float | None = None) -> pd.DataFrame:
+def validate_integration(
+    cell_name: str,
+    variant: str,
+    simulation_cfg: dict,
+    inputs_cfg: dict,
+    mechanisms_dir,
+    morphology_path=None,
+    n_simulations: int = 2,
+    duration_ms: int | None = None,
+    seed: int = 0,
+    out_csv=None,
+    reference_atol: float = 1e-3,
+    tolerance_ms: float = 1.0,
+    log=print,
+    converged_atol: float | None = None,
+) -> pd.DataFrame:
     """Library entry point: build the cell, draw inputs, compare, write ``out_csv`` (if given)."""
-    from .simulate import _build
+    from neurodepth.simulation.simulate import _build
 
     if variant == "lif":
-        raise ConfigError("validate-integration: variant 'lif' has no NEURON integrator to validate")
+        raise ConfigError(
+            "validate-integration: variant 'lif' has no NEURON integrator to validate"
+        )
     settings = SimulationSettings.from_config(simulation_cfg)
     if duration_ms:
         settings = settings.replace(duration_ms=int(duration_ms))
@@ -197,10 +240,25 @@ def validate_integration(cell_name: str, variant: str, simulation_cfg: dict, inp
     runner = NeuronRunner(cell, settings)
     table = cell.segment_table
     base = derive_seed("validate-integration", seed, cell_name, variant)
-    inputs = [generate_inputs(simulation_rng(base, i), table["length_um"].to_numpy(), table["tree"].to_numpy(),
-                              settings.duration_ms, rates) for i in range(n_simulations)]
-    df = compare_on_inputs(runner, inputs, settings, reference_atol, tolerance_ms, log=log,
-                           converged_atol=converged_atol)
+    inputs = [
+        generate_inputs(
+            simulation_rng(base, i),
+            table["length_um"].to_numpy(),
+            table["tree"].to_numpy(),
+            settings.duration_ms,
+            rates,
+        )
+        for i in range(n_simulations)
+    ]
+    df = compare_on_inputs(
+        runner,
+        inputs,
+        settings,
+        reference_atol,
+        tolerance_ms,
+        log=log,
+        converged_atol=converged_atol,
+    )
     df.insert(0, "cell", cell_name)
     df.insert(1, "variant", variant)
     if out_csv:
@@ -209,24 +267,36 @@ def validate_integration(cell_name: str, variant: str, simulation_cfg: dict, inp
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="config/config.yaml", help="config file (simulation, inputs, cell)")
+    parser.add_argument(
+        "--config", default="config/config.yaml", help="config file (simulation, inputs, cell)"
+    )
     parser.add_argument("--cell", help="cell spec name or path (default: config cell.name)")
     parser.add_argument("--variant", default="full")
-    parser.add_argument("--mechanisms", required=True, help="compiled mechanisms folder (results/mechanisms)")
+    parser.add_argument(
+        "--mechanisms", required=True, help="compiled mechanisms folder (results/mechanisms)"
+    )
     parser.add_argument("--morphology", help="morphology file for cells that need one")
     parser.add_argument("--simulations", type=int, default=2)
     parser.add_argument("--duration-ms", type=int, help="override simulation.duration_ms")
     parser.add_argument("--tolerance-ms", type=float, default=1.0)
     parser.add_argument("--reference-atol", type=float, default=1e-3)
-    parser.add_argument("--converged-atol", type=float, default=None,
-                        help="also score both methods against CVODE at this tighter tolerance (e.g. 1e-5)")
+    parser.add_argument(
+        "--converged-atol",
+        type=float,
+        default=None,
+        help="also score both methods against CVODE at this tighter tolerance (e.g. 1e-5)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="validate_integration.csv", help="CSV, one row per simulation")
+    parser.add_argument(
+        "--out", default="validate_integration.csv", help="CSV, one row per simulation"
+    )
 
 
 def _load_config(path) -> dict:
     try:
-        from .config import load_config  # validates against the schema when available
+        from neurodepth.core.config import (
+            load_config,  # validates against the schema when available
+        )
 
         return load_config(path)
     except ImportError:
@@ -241,27 +311,49 @@ def run(args) -> int:
     cell = args.cell or cfg["cell"]["name"]
     morphology = args.morphology or (cfg.get("cell", {}).get("morphology", {}).get("path") or None)
     if args.variant not in cfg.get("inputs", {}):
-        raise ConfigError(f"inputs.{args.variant}: no input rates for variant {args.variant!r} in {args.config}")
+        raise ConfigError(
+            f"inputs.{args.variant}: no input rates for variant {args.variant!r} in {args.config}"
+        )
 
     def log(row):
-        print(f"sim {row['simulation']}: spikes ref {row['reference_spikes']} cand {row['candidate_spikes']} "
-              f"matched {row['matched_spikes']}, soma RMS {row['soma_rms_clipped_mv']:.3f} mV, "
-              f"cpu ref {row['reference_cpu_s']:.1f} s cand {row['candidate_cpu_s']:.1f} s", flush=True)
+        print(
+            f"sim {row['simulation']}: spikes ref {row['reference_spikes']} cand {row['candidate_spikes']} "
+            f"matched {row['matched_spikes']}, soma RMS {row['soma_rms_clipped_mv']:.3f} mV, "
+            f"cpu ref {row['reference_cpu_s']:.1f} s cand {row['candidate_cpu_s']:.1f} s",
+            flush=True,
+        )
 
-    df = validate_integration(cell, args.variant, cfg["simulation"], cfg["inputs"][args.variant], args.mechanisms,
-                              morphology, args.simulations, args.duration_ms, args.seed, Path(args.out),
-                              args.reference_atol, args.tolerance_ms, log=log, converged_atol=args.converged_atol)
+    df = validate_integration(
+        cell,
+        args.variant,
+        cfg["simulation"],
+        cfg["inputs"][args.variant],
+        args.mechanisms,
+        morphology,
+        args.simulations,
+        args.duration_ms,
+        args.seed,
+        Path(args.out),
+        args.reference_atol,
+        args.tolerance_ms,
+        log=log,
+        converged_atol=args.converged_atol,
+    )
     s = summarize(df)
-    print(f"{df.candidate.iloc[0]} vs {df.reference.iloc[0]} over {s['simulated_s']:g} simulated s: "
-          f"spikes matched {s['matched_spikes']}/{max(s['reference_spikes'], s['candidate_spikes'])} "
-          f"({100 * s['spike_match_fraction']:.1f} %), soma RMS {s['soma_rms_clipped_mv']:.3f} mV, "
-          f"CPU speed-up {s['speedup_cpu']:.2f}x; wrote {args.out}")
+    print(
+        f"{df.candidate.iloc[0]} vs {df.reference.iloc[0]} over {s['simulated_s']:g} simulated s: "
+        f"spikes matched {s['matched_spikes']}/{max(s['reference_spikes'], s['candidate_spikes'])} "
+        f"({100 * s['spike_match_fraction']:.1f} %), soma RMS {s['soma_rms_clipped_mv']:.3f} mV, "
+        f"CPU speed-up {s['speedup_cpu']:.2f}x; wrote {args.out}"
+    )
     if "converged_spikes" in s:
-        print(f"against {df.converged.iloc[0]} ({s['converged_spikes']} spikes): reference "
-              f"{100 * s['reference_vs_converged_match_fraction']:.1f} % of spikes within {args.tolerance_ms:g} ms, "
-              f"soma RMS {s['reference_soma_rms_vs_converged_mv']:.3f} mV; candidate "
-              f"{100 * s['candidate_vs_converged_match_fraction']:.1f} %, "
-              f"soma RMS {s['candidate_soma_rms_vs_converged_mv']:.3f} mV")
+        print(
+            f"against {df.converged.iloc[0]} ({s['converged_spikes']} spikes): reference "
+            f"{100 * s['reference_vs_converged_match_fraction']:.1f} % of spikes within {args.tolerance_ms:g} ms, "
+            f"soma RMS {s['reference_soma_rms_vs_converged_mv']:.3f} mV; candidate "
+            f"{100 * s['candidate_vs_converged_match_fraction']:.1f} %, "
+            f"soma RMS {s['candidate_soma_rms_vs_converged_mv']:.3f} mV"
+        )
         for name in ("reference", "candidate"):
             where = s[f"{name}_misses_by_simulation"] or "none"
             print(f"  {name} misses converged spikes in simulation(s) {where} (matched/spikes)")

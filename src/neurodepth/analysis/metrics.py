@@ -76,13 +76,17 @@ def soma_metrics(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     for suffix, pred in (("", prediction), ("_realigned", realign(prediction, truth))):
         err = truth - pred
         var_t = truth.var()
-        out["soma_explained_variance" + suffix] = float(1.0 - err.var() / var_t) if var_t > 0 else float("nan")
-        out["soma_rmse_mv" + suffix] = float(np.sqrt(np.mean(err ** 2)))
+        out["soma_explained_variance" + suffix] = (
+            float(1.0 - err.var() / var_t) if var_t > 0 else float("nan")
+        )
+        out["soma_rmse_mv" + suffix] = float(np.sqrt(np.mean(err**2)))
         out["soma_mae_mv" + suffix] = float(np.mean(np.abs(err)))
     return out
 
 
-def spike_metrics(target: np.ndarray, score: np.ndarray, fpr_points=(0.001, 0.0025)) -> dict[str, float]:
+def spike_metrics(
+    target: np.ndarray, score: np.ndarray, fpr_points=(0.001, 0.0025)
+) -> dict[str, float]:
     """AUC, TPR at each FPR in ``fpr_points`` (keys ``tpr_at_fpr_<x>``) and d'."""
     fpr, tpr, _ = roc_curve(target, score)
     auc = float(np.trapezoid(tpr, fpr))
@@ -93,16 +97,20 @@ def spike_metrics(target: np.ndarray, score: np.ndarray, fpr_points=(0.001, 0.00
     return out
 
 
-def roc_points_for_plot(target, score, n_linear: int = 501, n_log: int = 400,
-                        min_fpr: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+def roc_points_for_plot(
+    target, score, n_linear: int = 501, n_log: int = 400, min_fpr: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray]:
     """ROC resampled on a fixed FPR grid (linear + log-spaced), small enough to store and plot."""
     fpr, tpr, _ = roc_curve(target, score)
-    grid = np.unique(np.r_[np.linspace(0.0, 1.0, n_linear), np.logspace(np.log10(min_fpr), 0.0, n_log)])
+    grid = np.unique(
+        np.r_[np.linspace(0.0, 1.0, n_linear), np.logspace(np.log10(min_fpr), 0.0, n_log)]
+    )
     return grid, np.interp(grid, fpr, tpr)
 
 
-def spike_timing_histogram(true_spikes: list[np.ndarray], predicted: list[np.ndarray],
-                           max_lag_ms: int = 50) -> tuple[np.ndarray, np.ndarray]:
+def spike_timing_histogram(
+    true_spikes: list[np.ndarray], predicted: list[np.ndarray], max_lag_ms: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts of (predicted - true) lags in ms within +-max_lag, pooled over simulations.
 
     ``true_spikes[i]`` are true spike bins of simulation i, ``predicted[i]`` the bins where the

@@ -10,12 +10,14 @@ and optionally whitened-PCA dendritic components (linear). Depth 1 is the one-hi
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-from .errors import ConfigError
+from neurodepth.core.errors import ConfigError
 
-SPIKE_BIAS_INIT = -2.0  # paper: spike head bias starts at -2 (sigmoid ~ 0.12) to speed early training
+SPIKE_BIAS_INIT = (
+    -2.0
+)  # paper: spike head bias starts at -2 (sigmoid ~ 0.12) to speed early training
 
 
 class CausalConv1d(nn.Conv1d):
@@ -36,14 +38,22 @@ class TCN(nn.Module):
     when ``n_dendritic > 0``, ``dendritic`` (batch, n_dendritic, time).
     """
 
-    def __init__(self, n_inputs: int, kernels: list[int], width: int, n_dendritic: int = 0,
-                 init_std: float = 0.01):
+    def __init__(
+        self,
+        n_inputs: int,
+        kernels: list[int],
+        width: int,
+        n_dendritic: int = 0,
+        init_std: float = 0.01,
+    ):
         super().__init__()
         kernels = [int(k) for k in kernels]
         if n_inputs < 1:
             raise ConfigError(f"TCN n_inputs must be >= 1, got {n_inputs}")
         if not kernels or any(k < 1 for k in kernels):
-            raise ConfigError(f"TCN kernels must be a non-empty list of positive ints, got {kernels}")
+            raise ConfigError(
+                f"TCN kernels must be a non-empty list of positive ints, got {kernels}"
+            )
         if width < 1:
             raise ConfigError(f"TCN width must be >= 1, got {width}")
         self.n_inputs = int(n_inputs)
@@ -59,7 +69,9 @@ class TCN(nn.Module):
         self.body = nn.Sequential(*layers)
         self.spike_head = nn.Conv1d(self.width, 1, 1)
         self.soma_head = nn.Conv1d(self.width, 1, 1)
-        self.dendritic_head = nn.Conv1d(self.width, self.n_dendritic, 1) if self.n_dendritic else None
+        self.dendritic_head = (
+            nn.Conv1d(self.width, self.n_dendritic, 1) if self.n_dendritic else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -67,8 +79,9 @@ class TCN(nn.Module):
         # re-normalises activations, so the exact scale matters little beyond avoiding dead units.
         for module in self.modules():
             if isinstance(module, nn.Conv1d):
-                nn.init.trunc_normal_(module.weight, std=self.init_std, a=-2 * self.init_std,
-                                      b=2 * self.init_std)
+                nn.init.trunc_normal_(
+                    module.weight, std=self.init_std, a=-2 * self.init_std, b=2 * self.init_std
+                )
                 nn.init.zeros_(module.bias)
         nn.init.constant_(self.spike_head.bias, SPIKE_BIAS_INIT)
 
@@ -133,8 +146,12 @@ def architecture_for_depth(depth: int, network_cfg: dict) -> dict:
         for key in ("first_kernel_ms", "kernel_ms", "width"):
             if key not in network_cfg:
                 raise ConfigError(f"network.{key} missing (needed for depth {depth})")
-        kernels = [int(network_cfg["first_kernel_ms"])] + [int(network_cfg["kernel_ms"])] * (depth - 1)
+        kernels = [int(network_cfg["first_kernel_ms"])] + [int(network_cfg["kernel_ms"])] * (
+            depth - 1
+        )
         width = network_cfg["width"]
     if any(k < 1 for k in kernels) or int(width) < 1:
-        raise ConfigError(f"network architecture for depth {depth}: kernels {kernels}, width {width} must be positive")
+        raise ConfigError(
+            f"network architecture for depth {depth}: kernels {kernels}, width {width} must be positive"
+        )
     return {"depth": depth, "kernels": kernels, "width": int(width)}

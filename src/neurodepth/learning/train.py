@@ -22,11 +22,11 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from .atomic import atomic_path, write_csv_atomic
-from .datamodule import NeuronDataModule
-from .errors import ConfigError, DatasetError, TrainingDivergedError
-from .lightning_module import NeuronLightningModule, validate_phases
-from .models import TCN
+from neurodepth.core.atomic import atomic_path, write_csv_atomic
+from neurodepth.core.errors import ConfigError, DatasetError, TrainingDivergedError
+from neurodepth.learning.datamodule import NeuronDataModule
+from neurodepth.learning.lightning_module import NeuronLightningModule, validate_phases
+from neurodepth.learning.networks.tcn import TCN
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ class SafeCheckpoint(ModelCheckpoint):
         if bad:
             raise TrainingDivergedError(
                 f"non-finite weights ({bad[0]} and {len(bad) - 1} more) at step {trainer.global_step}; "
-                f"not overwriting {filepath}")
+                f"not overwriting {filepath}"
+            )
         with atomic_path(filepath) as tmp:
             super()._save_checkpoint(trainer, str(tmp))
         self._last_checkpoint_saved = filepath
@@ -64,19 +65,28 @@ def _checkpoint_step(path: Path, architecture: dict) -> int:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # a torn file cannot happen (atomic writes) but a foreign one can
-        raise DatasetError(f"cannot read {path} to resume from ({err}); delete it to start afresh") from err
+        raise DatasetError(
+            f"cannot read {path} to resume from ({err}); delete it to start afresh"
+        ) from err
     saved = (ckpt.get("hyper_parameters") or {}).get("architecture") or {}
-    if list(saved.get("kernels", [])) != [int(k) for k in architecture["kernels"]] or \
-            int(saved.get("width", -1)) != int(architecture["width"]):
-        raise ConfigError(f"{path} was trained with architecture {saved}, not {architecture}; "
-                          f"delete it (and best.ckpt) to retrain")
+    if list(saved.get("kernels", [])) != [int(k) for k in architecture["kernels"]] or int(
+        saved.get("width", -1)
+    ) != int(architecture["width"]):
+        raise ConfigError(
+            f"{path} was trained with architecture {saved}, not {architecture}; "
+            f"delete it (and best.ckpt) to retrain"
+        )
     return int(ckpt.get("global_step", 0))
 
 
 def _tidy_log(log_root: Path, out_csv: Path) -> None:
     """Merge CSVLogger files of every (resumed) run into one table, one row per step."""
-    frames = [pd.read_csv(p) for p in sorted(log_root.glob("version_*/metrics.csv"),
-                                            key=lambda p: int(p.parent.name.split("_")[1]))]
+    frames = [
+        pd.read_csv(p)
+        for p in sorted(
+            log_root.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])
+        )
+    ]
     frames = [f for f in frames if len(f)]
     if not frames:
         write_csv_atomic(pd.DataFrame(columns=["step"]), out_csv)
@@ -88,8 +98,16 @@ def _tidy_log(log_root: Path, out_csv: Path) -> None:
     write_csv_atomic(df, out_csv)
 
 
-def train_model(train_path, valid_path, out_dir, architecture: dict, training_cfg: dict, seed: int,
-                max_steps: int | None = None, threads: int | None = None) -> Path:
+def train_model(
+    train_path,
+    valid_path,
+    out_dir,
+    architecture: dict,
+    training_cfg: dict,
+    seed: int,
+    max_steps: int | None = None,
+    threads: int | None = None,
+) -> Path:
     """Train one network; return the path of ``model.ckpt`` (best validation spike AUC).
 
     ``threads``: torch intra-op threads on CPU (pass the job's core count; on a busy machine
@@ -115,26 +133,49 @@ def train_model(train_path, valid_path, out_dir, architecture: dict, training_cf
     if start_step:
         log.info("resuming %s from %s at step %d", out_dir, last, start_step)
     pl.seed_everything(int(seed), workers=True)
-    dm = NeuronDataModule(train_path, valid_path, training_cfg, seed=int(seed), start_step=start_step)
+    dm = NeuronDataModule(
+        train_path, valid_path, training_cfg, seed=int(seed), start_step=start_step
+    )
     module = NeuronLightningModule(
-        n_inputs=dm.n_inputs, architecture=dict(architecture), phases=phases,
-        l2=float(training_cfg.get("l2", 1e-8)), init_std=float(training_cfg.get("init_std", 0.01)),
+        n_inputs=dm.n_inputs,
+        architecture=dict(architecture),
+        phases=phases,
+        l2=float(training_cfg.get("l2", 1e-8)),
+        init_std=float(training_cfg.get("init_std", 0.01)),
         divergence_loss=float(training_cfg.get("divergence_loss", 1e6)),
-        soma_bias_mv=dm.soma_bias_mv, seed=int(seed), data_identity=dm.data_identity)
+        soma_bias_mv=dm.soma_bias_mv,
+        seed=int(seed),
+        data_identity=dm.data_identity,
+    )
 
     accelerator, precision = _precision_and_accelerator(training_cfg)
-    checkpoint = SafeCheckpoint(dirpath=out_dir, filename="best", monitor=MONITOR, mode="max",
-                                save_top_k=1, save_last=True, enable_version_counter=False,
-                                auto_insert_metric_name=False)
+    checkpoint = SafeCheckpoint(
+        dirpath=out_dir,
+        filename="best",
+        monitor=MONITOR,
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
     log_root = out_dir / "logs"
     # A new CSV version per (re)start: CSVLogger deletes an existing metrics file it reopens.
     logger = CSVLogger(save_dir=out_dir, name="logs", version=None)
     trainer = pl.Trainer(
-        accelerator=accelerator, devices=1, precision=precision,
-        max_steps=int(max_steps or total_steps), max_epochs=-1,
-        val_check_interval=val_every, check_val_every_n_epoch=None, num_sanity_val_steps=0,
-        callbacks=[checkpoint], logger=logger, log_every_n_steps=min(10, val_every),
-        enable_progress_bar=bool(training_cfg.get("progress_bar", True)), enable_model_summary=False,
+        accelerator=accelerator,
+        devices=1,
+        precision=precision,
+        max_steps=int(max_steps or total_steps),
+        max_epochs=-1,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        callbacks=[checkpoint],
+        logger=logger,
+        log_every_n_steps=min(10, val_every),
+        enable_progress_bar=bool(training_cfg.get("progress_bar", True)),
+        enable_model_summary=False,
         default_root_dir=out_dir,
     )
     try:
@@ -166,9 +207,13 @@ def load_model(ckpt_path, map_location="cpu") -> tuple[TCN, dict]:
         hp = ckpt["hyper_parameters"]
         arch = hp["architecture"]
     except (KeyError, RuntimeError, EOFError, OSError) as err:
-        raise DatasetError(f"checkpoint {ckpt_path} is not a neurodepth training checkpoint ({err!r})") from err
-    model = TCN(hp["n_inputs"], arch["kernels"], arch["width"], n_dendritic=hp.get("n_dendritic", 0))
-    state = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+        raise DatasetError(
+            f"checkpoint {ckpt_path} is not a neurodepth training checkpoint ({err!r})"
+        ) from err
+    model = TCN(
+        hp["n_inputs"], arch["kernels"], arch["width"], n_dendritic=hp.get("n_dendritic", 0)
+    )
+    state = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(state)
     model.eval()
     best = None
@@ -177,11 +222,19 @@ def load_model(ckpt_path, map_location="cpu") -> tuple[TCN, dict]:
             score = value.get("best_model_score")
             best = float(score) if score is not None else None
     meta = {
-        "architecture": {"depth": len(arch["kernels"]), "kernels": list(arch["kernels"]), "width": int(arch["width"])},
-        "n_inputs": int(hp["n_inputs"]), "n_parameters": model.n_parameters,
-        "receptive_field": model.receptive_field, "macs_per_ms": model.macs_per_ms,
-        "global_step": int(ckpt.get("global_step", 0)), "best_val_spike_auc": best,
-        "soma_bias_mv": float(hp.get("soma_bias_mv", -67.7)), "seed": hp.get("seed"),
+        "architecture": {
+            "depth": len(arch["kernels"]),
+            "kernels": list(arch["kernels"]),
+            "width": int(arch["width"]),
+        },
+        "n_inputs": int(hp["n_inputs"]),
+        "n_parameters": model.n_parameters,
+        "receptive_field": model.receptive_field,
+        "macs_per_ms": model.macs_per_ms,
+        "global_step": int(ckpt.get("global_step", 0)),
+        "best_val_spike_auc": best,
+        "soma_bias_mv": float(hp.get("soma_bias_mv", -67.7)),
+        "seed": hp.get("seed"),
         "data_identity": dict(hp.get("data_identity") or {}),
     }
     return model, meta

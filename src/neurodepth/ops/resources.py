@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from . import cost
+from neurodepth.ops import cost
 
 #: Slack over the estimate: cluster cores are often slower than the machine the costs came
 #: from, and a shard's spike count (hence event load) varies with its random rates.
@@ -43,7 +43,10 @@ def simulate_resources(config: dict, attempt: int = 1) -> dict:
     # the shard is assembled in memory (inputs as bools before packing: 8x the packed size)
     data = max(8 * cost.in_memory_bytes_per_simulation(config, v) for v in variants) * per_shard
     mem = NEURON_BASE_MB + 2 * data / 1e6
-    return {"mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt), "runtime": _minutes(seconds, attempt)}
+    return {
+        "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
+        "runtime": _minutes(seconds, attempt),
+    }
 
 
 def merge_resources(config: dict, attempt: int = 1) -> dict:
@@ -52,8 +55,13 @@ def merge_resources(config: dict, attempt: int = 1) -> dict:
     biggest = max(sim["shards"].values()) * sim["simulations_per_shard"]
     data = max(cost.in_memory_bytes_per_simulation(config, v) for v in _variants(config)) * biggest
     mem = NEURON_BASE_MB + 2.5 * data / 1e6
-    seconds = 60.0 + max(cost.bytes_per_simulation(config, v) for v in _variants(config)) * biggest / 50e6
-    return {"mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt), "runtime": _minutes(seconds, attempt)}
+    seconds = (
+        60.0 + max(cost.bytes_per_simulation(config, v) for v in _variants(config)) * biggest / 50e6
+    )
+    return {
+        "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
+        "runtime": _minutes(seconds, attempt),
+    }
 
 
 def _largest_network(config: dict) -> tuple[str, int]:
@@ -70,7 +78,9 @@ def train_resources(config: dict, attempt: int = 1) -> dict:
     tr = config["training"]
     params = cost.n_parameters(n_in, arch)
     # weights + grads + 2 NAdam moments, activations of one batch (kept for backward), loader prefetch
-    activations = 4 * tr["batch_size"] * tr["window_ms"] * (n_in + 3 * arch["width"] * len(arch["kernels"]))
+    activations = (
+        4 * tr["batch_size"] * tr["window_ms"] * (n_in + 3 * arch["width"] * len(arch["kernels"]))
+    )
     mem = TORCH_BASE_MB + (16 * params + 2 * activations) / 1e6 + 200 * int(tr["num_workers"])
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
@@ -91,8 +101,12 @@ def evaluate_resources(config: dict, attempt: int = 1) -> dict:
     variant, depth = _largest_network(config)
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
-    data = n_test * (cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"])
-    params = cost.n_parameters(cost.n_channels(config, variant), cost.architecture_for(config, depth))
+    data = n_test * (
+        cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"]
+    )
+    params = cost.n_parameters(
+        cost.n_channels(config, variant), cost.architecture_for(config, depth)
+    )
     mem = TORCH_BASE_MB + 2 * data / 1e6 + 4 * params / 1e6
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
