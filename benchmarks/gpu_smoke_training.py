@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 import torch
-from toy_data import write_toy_dataset
 
-from neurodepth.learning.evaluate import evaluate_checkpoint
-from neurodepth.learning.train import load_model, train_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from toy_data import write_toy_dataset  # noqa: E402  (the tests' synthetic dataset)
+
+from neurodepth.learning.evaluate import evaluate_checkpoint  # noqa: E402
+from neurodepth.learning.train import load_model, train_model  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "gpu_smoke")
 out.mkdir(parents=True, exist_ok=True)

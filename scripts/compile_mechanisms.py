@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from neurodepth.cells.mechanisms_build import compile_mechanisms
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     compile_mechanisms(Path(snakemake.output[0]).parent)

@@ -2,10 +2,10 @@
 
 import torch
 
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 from neurodepth.learning.evaluate import evaluate_checkpoint
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     torch.set_num_threads(snakemake.threads)
     evaluate_checkpoint(
         ckpt=snakemake.input.model,

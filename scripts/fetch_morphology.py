@@ -1,9 +1,9 @@
 """Rule fetch_morphology: download (or copy) the morphology and check its sha256."""
 
 from neurodepth.cells.morphology import fetch_morphology
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     fetch_morphology(
         url=snakemake.params.url,
         sha256=snakemake.params.sha256,

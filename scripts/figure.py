@@ -2,9 +2,9 @@
 
 import importlib
 
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     module = importlib.import_module(f"neurodepth.figures.{snakemake.params.figure}")
     figure = module.from_files(**dict(snakemake.input.items()))
     module.save(figure, snakemake.output.png)

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 from neurodepth.simulation.simulate import run_shard
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     mechanisms = snakemake.input.get("mechanisms")
     run_shard(
         cell_name=snakemake.params.cell_name,

@@ -1,7 +1,7 @@
 """Rule summarize: tidy per-(variant, depth) metrics and the depth each variant needs."""
 
 from neurodepth.analysis.summary import summarize
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     summarize(list(snakemake.input.metrics), snakemake.params.margin, snakemake.params.out_dir)

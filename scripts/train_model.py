@@ -2,10 +2,10 @@
 
 import torch
 
-from neurodepth.core.logs import log_to
+from neurodepth.core.job import rule_job
 from neurodepth.learning.train import train_model
 
-with log_to(snakemake.log[0]):
+with rule_job(snakemake):
     torch.set_num_threads(snakemake.threads)
     train_model(
         train_path=snakemake.input.train,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .shards import build_shard_dataset, write_shard
+from neurodepth.data.shards import build_shard_dataset, write_shard
 
 
 def toy_dataset(
