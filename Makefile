@@ -5,12 +5,16 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint report clean-results
+.PHONY: help setup run test test-cluster test-fast lint report clean-results
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -e '.[test]'
 	touch $@
+
+## list the targets
+help:
+	@awk '/^## /{doc = doc substr($$0, 4) " "; next} /^[a-z-]+:/{if (doc) printf "%-13s %s\n", $$1, doc; doc = ""} !/^## /{doc = ""}' $(MAKEFILE_LIST)
 
 ## set up the virtual environment (torch CPU wheel, NEURON, Snakemake, Lightning, ...)
 setup: $(VENV)/.installed
@@ -23,14 +27,22 @@ run: setup
 report: setup
 	$(VENV)/bin/snakemake --configfile $(CONFIG) --report report.html
 
-## every test: unit, end-to-end (tiny pipeline) and the real-Slurm cluster test
+## unit and end-to-end (tiny pipeline) tests; installs nothing outside .venv
 test: setup
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -m "not cluster" $(PYTEST_ARGS)
+
+## the real-Slurm cluster test: as root, brings up a local one-node Slurm (apt-get installs
+## Slurm, munge and MariaDB when missing), runs `pytest -m cluster`, then stops what it started
+test-cluster: setup
+	bash tests/cluster/run_cluster_tests.sh $(PYTEST_ARGS)
 
 ## fast unit tests only
 test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow and not cluster" $(PYTEST_ARGS)
 
+## ruff (lint and format) on the Python, snakefmt and snakemake --lint on the workflow
 lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint
-	$(VENV)/bin/snakefmt --check Snakefile workflow/rules

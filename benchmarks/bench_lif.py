@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from neurodepth.cells.lif import simulate_lif
+from neurodepth.cells.lif import N_EXC, N_INH, simulate_lif
 
 
-def per_ms_loop(x, n_exc=80, tau=20.0):
+def per_ms_loop(x, n_exc=N_EXC, tau=20.0):
     """Baseline: filter state and reset state updated bin by bin in Python."""
     a = np.exp(-1.0 / tau)
     drive = x[:n_exc].sum(0).astype(float) - x[n_exc:].sum(0)
@@ -41,9 +41,9 @@ def main(n_sims: int = 50, p_exc: float = 0.012, p_inh: float = 0.012) -> None:
     rng = np.random.default_rng(0)
     sims = []
     for _ in range(n_sims):
-        x = np.zeros((100, 6000), dtype=bool)
-        x[:80] = rng.random((80, 6000)) < p_exc
-        x[80:] = rng.random((20, 6000)) < p_inh
+        x = np.zeros((N_EXC + N_INH, 6000), dtype=bool)
+        x[:N_EXC] = rng.random((N_EXC, 6000)) < p_exc
+        x[N_EXC:] = rng.random((N_INH, 6000)) < p_inh
         sims.append(x)
     t0 = time.perf_counter()
     ours = [simulate_lif(x) for x in sims]

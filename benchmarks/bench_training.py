@@ -21,9 +21,11 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from neurodepth.core.config import section_defaults
 from neurodepth.data.shards import build_shard_dataset, write_shard
 from neurodepth.learning.datamodule import NeuronDataModule
 from neurodepth.learning.lightning_module import NeuronLightningModule
+from neurodepth.learning.networks import build_network
 from neurodepth.learning.networks.tcn import TCN
 
 
@@ -189,7 +191,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench_training_"))
     data = tmp / "train.nc"
     make_dataset(data, args.sims, 6000, 1278)
-    cfg = {
+    cfg = section_defaults("training") | {
         "window_ms": args.window,
         "min_window_end_ms": 500,
         "batch_size": args.batch,
@@ -208,14 +210,25 @@ def main():
     )
 
     bare_p, bare_w, light_p, round_ratios = [], [], [], []
+
+    def make_module():
+        return NeuronLightningModule(
+            build_network("tcn", 1278, arch, init_std=cfg["init_std"]),
+            phases,
+            family="tcn",
+            l2=cfg["l2"],
+            divergence_loss=cfg["divergence_loss"],
+        )
+
     for r in range(args.rounds):
         dm = NeuronDataModule(data, data, cfg, seed=r)
-        module = NeuronLightningModule(1278, arch, phases)
+        dm.setup("fit")
+        module = make_module()
         p, w = bare_loop(module, dm.train_dataloader(), args.steps, args.device)
         bare_p += p
         bare_w += w
         dm = NeuronDataModule(data, data, cfg, seed=r)
-        module = NeuronLightningModule(1278, arch, phases)
+        module = make_module()
         lp = lightning_run(module, dm, args.steps, args.device)
         light_p += lp
         round_ratios.append(statistics.median(lp) / statistics.median(p))

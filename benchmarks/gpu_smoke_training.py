@@ -13,13 +13,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from toy_data import write_toy_dataset  # noqa: E402  (the tests' synthetic dataset)
 
+from neurodepth.core.config import section_defaults  # noqa: E402
+from neurodepth.learning.checkpoints import load_model  # noqa: E402
 from neurodepth.learning.evaluate import evaluate_checkpoint  # noqa: E402
-from neurodepth.learning.train import load_model, train_model  # noqa: E402
+from neurodepth.learning.train import train_model  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "gpu_smoke")
 out.mkdir(parents=True, exist_ok=True)
 write_toy_dataset(out / "toy.nc", n_simulations=8, duration_ms=1000, n_channels=16, seed=5)
-cfg = {
+cfg = section_defaults("training") | {
     "window_ms": 200,
     "min_window_end_ms": 500,
     "batch_size": 8,
@@ -43,7 +45,7 @@ print("meta", meta)
 df = evaluate_checkpoint(
     ckpt,
     out / "toy.nc",
-    {"max_output_spikes": 100},
+    section_defaults("evaluation") | {"max_output_spikes": 100},
     out / "metrics.csv",
     out / "pred.nc",
     {"cell": "toy", "variant": "full", "depth": 2, "seed": 0},

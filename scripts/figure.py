@@ -1,10 +1,10 @@
-"""Rules figure_<name>: load already-computed files and draw one figure (PNG + PDF)."""
-
-import importlib
+"""Rules figure_<name>: load already-computed files and draw one registered figure (PNG + PDF)."""
 
 from neurodepth.core.job import rule_job
+from neurodepth.figures import FIGURES
+from neurodepth.figures._common import save
 
 with rule_job(snakemake):
-    module = importlib.import_module(f"neurodepth.figures.{snakemake.params.figure}")
-    figure = module.from_files(**dict(snakemake.input.items()))
-    module.save(figure, snakemake.output.png)
+    # Looked up inside rule_job: a figure from a config plugin is registered only once it loads.
+    figure = FIGURES[snakemake.params.figure]
+    save(figure.draw(**dict(snakemake.input.items())), snakemake.output.png)

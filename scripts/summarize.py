@@ -1,4 +1,5 @@
-"""Rule summarize: tidy per-(variant, depth) metrics and the depth each variant needs."""
+"""Rule summarize: tidy per-(variant, depth) metrics, the depth each variant needs and its best
+network."""
 
 from neurodepth.analysis.summary import summarize
 from neurodepth.core.job import rule_job

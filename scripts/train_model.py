@@ -14,4 +14,5 @@ with rule_job(snakemake):
         architecture=snakemake.params.architecture,
         training_cfg=snakemake.params.training,
         seed=int(snakemake.wildcards.seed),
+        family=snakemake.params.family,
     )

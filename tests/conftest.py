@@ -11,6 +11,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT / ".." / "shared"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``REQUIRE_SLURM=1`` (CI), a cluster test that skips, for whatever reason, fails."""
+    report = yield
+    if (
+        os.environ.get("REQUIRE_SLURM") == "1"
+        and report.skipped
+        and item.get_closest_marker("cluster") is not None
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"REQUIRE_SLURM=1 but the cluster test was skipped: {reason}"
+    return report
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

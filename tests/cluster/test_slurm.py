@@ -1,14 +1,15 @@
 """The tiny pipeline through a real Slurm (``snakemake --profile profiles/slurm``).
 
-Brings up a one-node Slurm on localhost with ``local_slurm_up.sh`` (root + apt, Debian 12) unless
-one is already up, runs ``tests/e2e/tiny_config.yaml`` through the Slurm profile, then checks:
+Needs a Slurm that is already running: ``make test-cluster`` brings up a one-node Slurm on
+localhost (``local_slurm_up.sh``: root, and apt-get on Debian 12), runs these tests and takes it
+down again. The tests never start Slurm themselves, so a plain ``pytest`` or ``make test`` installs
+nothing. They run ``tests/e2e/tiny_config.yaml`` through the Slurm profile, then check:
 
 * every job Snakemake submitted is a Slurm job that ``sacct`` reports COMPLETED (exit 0:0);
 * every non-local rule's job ran inside a Slurm job (its rule/wildcards appear in a Slurm job log);
 * the results equal a local run's: dataset arrays bit for bit, metrics within tolerance.
 
-Skipped (saying why) where Slurm cannot be started; with ``REQUIRE_SLURM=1`` it fails instead.
-Slurm is torn down afterwards (``local_slurm_down.sh``) unless it was already up before.
+Skipped (saying why) when no Slurm is running; with ``REQUIRE_SLURM=1`` (CI) that is a failure.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from workflow_helpers import copy_workflow
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-UP = REPO / "tests" / "cluster" / "local_slurm_up.sh"
-DOWN = REPO / "tests" / "cluster" / "local_slurm_down.sh"
 PARTITION = "debug"
 RUN_TIMEOUT_S = 2400  # the whole Slurm run, enforced with `timeout -s INT` so jobs get cancelled
 
@@ -63,40 +62,17 @@ def slurm_is_up() -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
+# session scope: pytest sets up wider-scoped fixtures first, and this check must come before the
+# session's tiny local run (minutes) that the pipeline test also asks for
+@pytest.fixture(scope="session")
 def slurm_cluster():
-    if slurm_is_up():
-        print("\nlocal Slurm already up: using it and leaving it up")
-        yield {"started_here": False}
-        return
-    if os.name != "posix" or os.geteuid() != 0:
+    if not slurm_is_up():
         skip_or_fail(
-            "no Slurm is up and starting one needs root (run tests/cluster/local_slurm_up.sh as root)"
+            "no usable Slurm is running (controller, an idle node and sacct); "
+            "`make test-cluster` brings one up on localhost and runs these tests"
         )
-    if not shutil.which("apt-get") and not shutil.which("slurmctld"):
-        skip_or_fail("no Slurm is up, and neither apt-get nor slurmctld is available to start one")
     if not shutil.which("timeout"):
         skip_or_fail("coreutils `timeout` is missing")
-    env = dict(os.environ, LOCAL_SLURM_DBD="1")
-    # the node's RealMemory must not exceed physical memory
-    mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    env.setdefault("LOCAL_SLURM_MEM_MB", str(min(4000, int(mem_mb * 0.8))))
-    try:
-        up = _run(["bash", str(UP)], env=env, timeout=900)
-    except subprocess.TimeoutExpired:
-        _run(["bash", str(DOWN)], timeout=300)
-        skip_or_fail("local_slurm_up.sh did not finish within 900 s")
-    print(up.stdout[-2000:])
-    if up.returncode != 0:
-        _run(["bash", str(DOWN)], timeout=300)
-        skip_or_fail(
-            f"local_slurm_up.sh failed (rc {up.returncode}): {(up.stderr or up.stdout)[-1500:]}"
-        )
-    try:
-        yield {"started_here": True}
-    finally:
-        down = _run(["bash", str(DOWN)], timeout=300)
-        print(down.stdout[-1000:])
 
 
 def run_logged(cmd, cwd: Path, env: dict, timeout_s: int, log: Path) -> subprocess.CompletedProcess:

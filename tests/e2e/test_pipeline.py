@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
+from scipy.stats import norm
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +36,15 @@ def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
                     assert ds.sizes["channel"] == n_channels
                 v = ds["soma_voltage"].values
                 assert np.isfinite(v).all()
+                # output spikes: inside the simulation, each owned by one, counted and rated
+                times = ds["spike_time"].values
+                assert ds["spike_time"].attrs["units"] == "ms"
+                assert ((times >= 0) & (times < ds.sizes["time"])).all()
+                counts = np.bincount(ds["spike_simulation"].values, minlength=n_sims)
+                np.testing.assert_array_equal(ds["spike_count"].values, counts)
+                assert ds["output_rate_hz"].attrs["units"] == "Hz"
+                rate = counts / (ds.sizes["time"] / 1000)
+                np.testing.assert_allclose(ds["output_rate_hz"].values, rate, rtol=1e-6)
                 if (
                     variant == "lif"
                 ):  # V = -75 + 2 x filtered input: inhibition can pull it far down
@@ -47,29 +60,81 @@ def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
         assert full.sizes["channel"] == no_nmda.sizes["channel"] == 2 * full.sizes["segment"]
 
 
+def _config(run) -> dict:
+    return yaml.safe_load(run.path(run.configfile).read_text())
+
+
+def _evaluation_metrics(run) -> pd.DataFrame:
+    """Every model's metrics.csv, checked against the model its folder names."""
+    frames = []
+    for path in sorted(run.path("results/evaluation").rglob("metrics.csv")):
+        frame = pd.read_csv(path, dtype={"subset": str})
+        depth, seed = re.fullmatch(r"d(\d+)_s(\d+)", path.parent.name).groups()
+        assert set(frame["variant"]) == {path.parent.parent.name}, path
+        assert set(frame["depth"]) == {int(depth)} and set(frame["seed"]) == {int(seed)}, path
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def test_metrics_are_within_valid_ranges(tiny_run):
-    frames = [
-        pd.read_csv(p) for p in sorted((tiny_run.root / "results/evaluation").rglob("metrics.csv"))
-    ]
-    assert len(frames) == 3 * 2  # variants x depths
-    metrics = pd.concat(frames)
-    auc = metrics.query("metric == 'spike_auc'")["value"].dropna()
-    assert len(auc) > 0 and auc.between(0, 1).all()
-    rmse = metrics.query("metric == 'soma_rmse_mv'")["value"]
-    assert (rmse >= 0).all() and np.isfinite(rmse).all()
-    summary = pd.read_csv(tiny_run.root / "results/summary/depth_needed.csv")
-    assert set(summary["variant"]) == {"full", "no_nmda", "lif"}
+    config = _config(tiny_run)
+    metrics = _evaluation_metrics(tiny_run)
+    variants, depths = config["variants"], config["network"]["depths"]
+    models = metrics[["variant", "depth", "seed"]].drop_duplicates()
+    assert len(models) == len(variants) * len(depths) * len(config["network"]["seeds"])
+    subsets = {"all"} | {str(k) for k in range(config["evaluation"]["subsets"])}
+    for (variant, depth), group in metrics.groupby(["variant", "depth"]):
+        assert set(group["subset"]) == subsets, (variant, depth)
+        wide = group.set_index(["subset", "metric"])["value"].unstack("metric")
+        auc = wide["spike_auc"].dropna()
+        assert auc.between(0, 1).all(), (variant, depth, auc)
+        # d' is defined from the AUC: sqrt(2) * Phi^-1(AUC)
+        expected_d = np.sqrt(2) * norm.ppf(wide["spike_auc"])
+        np.testing.assert_allclose(wide["d_prime"], expected_d, rtol=1e-9, equal_nan=True)
+        # points of one ROC curve: the TPR cannot fall as the allowed FPR grows
+        low, high = (f"tpr_at_fpr_{f:g}" for f in sorted(config["evaluation"]["fpr_points"]))
+        both = wide[[low, high]].dropna()
+        assert both[low].between(0, 1).all() and (both[high] >= both[low]).all()
+        # soma errors in mV: finite, MAE <= RMSE, and smaller than the clipped voltage range
+        rmse, mae = wide["soma_rmse_mv"], wide["soma_mae_mv"]
+        assert np.isfinite(rmse).all() and (rmse > 0).all(), (variant, depth)
+        assert (mae <= rmse + 1e-9).all() and (rmse < 200).all(), (variant, depth)
+        assert (wide["soma_explained_variance"].dropna() <= 1).all()
+
+
+def test_depth_needed_is_recomputed_from_the_metrics_written(tiny_run):
+    """depth_needed.csv against its definition applied to the per-model metrics files."""
+    config = _config(tiny_run)
+    margin = config["summary"]["auc_margin"]
+    auc = _evaluation_metrics(tiny_run).query("metric == 'spike_auc' and subset != 'all'")
+    summary = pd.read_csv(tiny_run.path("results/summary/depth_needed.csv"))
+    summary_metrics = pd.read_csv(tiny_run.path("results/summary/metrics.csv"))
+    assert sorted(summary["variant"]) == sorted(config["variants"])
+    assert (summary["margin"] == margin).all()
+    assert set(summary["depths_evaluated"]) == {" ".join(map(str, config["network"]["depths"]))}
+    defined = 0
     for _, row in summary.iterrows():
-        test_spikes = (
-            metrics.query("variant == @row.variant and metric == 'spike_auc'")["value"]
-            .notna()
-            .any()
+        means = auc[auc["variant"] == row["variant"]].groupby("depth")["value"].mean()
+        published = summary_metrics.query("variant == @row.variant and metric == 'spike_auc'")
+        np.testing.assert_allclose(
+            published.set_index("depth")["mean"].loc[means.index], means, rtol=1e-12
         )
-        if test_spikes:
-            assert row["depth_needed"] in (1, 2)
-            assert row["depth_needed_p05"] <= row["depth_needed"] <= row["depth_needed_p95"]
-        else:  # a tiny test split can hold no output spike: the AUC and the depth are undefined
+        if means.isna().all():  # a tiny test split can hold no output spike: depth undefined
             assert np.isnan(row["depth_needed"]) and "no output spikes" in row["note"]
+            continue
+        defined += 1
+        best = means.max()
+        needed = int(means[means >= best - margin].index.min())
+        assert row["depth_needed"] == needed, (row["variant"], means.to_dict())
+        assert row["best_depth"] == int(means.idxmax())
+        assert row["best_auc"] == pytest.approx(best, rel=1e-12)
+        assert row["auc_at_depth_needed"] == pytest.approx(means[needed], rel=1e-12)
+        assert row["auc_at_depth_needed"] >= row["best_auc"] - margin
+        # the bootstrap interval holds depths that were trained, and brackets the estimate
+        assert {row["depth_needed_p05"], row["depth_needed_p95"]} <= set(means.index)
+        assert row["depth_needed_p05"] <= needed <= row["depth_needed_p95"]
+        assert 0 <= row["bootstrap_fraction_same"] <= 1
+    assert defined >= 1, "no variant of the tiny run has a defined depth needed"
 
 
 def test_figures_are_nonempty_images(tiny_run):

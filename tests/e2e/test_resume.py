@@ -1,9 +1,11 @@
 """Robustness: SIGKILL a simulation shard and a training job mid-way, rerun, and get exactly the
-results of an uninterrupted run; a killed job leaves nothing a later stage could mistake for output."""
+results of an uninterrupted run; a killed job leaves nothing a later stage could mistake for
+output."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -65,12 +67,10 @@ def test_killed_simulation_shard_reruns_to_identical_data(tmp_path, mechanisms):
     kill_when(process, lambda: log.exists() and log.stat().st_size > 0)
     shard = killed.path(SHARD)
     assert not shard.exists(), "a killed shard must not leave a file under its final name"
-    leftovers = (
-        [p.name for p in shard.parent.glob("*") if not p.name.startswith(".tmp-")]
-        if shard.parent.exists()
-        else []
-    )
-    assert "shard_0000.nc" not in leftovers
+    # only an atomic temporary (.tmp-shard_0000.nc.*) may remain, never a partial file that
+    # looks like the shard; the other shard may have finished before the kill, so it may exist
+    partial = sorted(p.name for p in shard.parent.glob("shard_0000*"))
+    assert partial == [], f"the killed job left {partial}"
 
     killed.run("--unlock")  # a SIGKILLed Snakemake leaves its lock behind
     killed.run(DATASET, "--cores", "2", "--rerun-incomplete")
@@ -104,9 +104,10 @@ def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
     killed.run("--unlock")
     result = killed.run(target, "--cores", "1", "--rerun-incomplete")
     log = killed.path("logs/train_model/stylized_l5pc/lif/d1_s0.log").read_text()
-    assert (
-        f"resuming from {killed.path(MODEL_DIR).name}" in log.lower() or "resum" in log.lower()
-    ), result.stderr[-2000:]
+    # identical weights alone would also follow from a deterministic restart at step 0
+    assert re.search(rf"resuming .*last\.ckpt at step {step_at_kill}\b", log), (
+        log[-2000:] + result.stderr[-2000:]
+    )
     a, b = _weights(reference.path(target)), _weights(killed.path(target))
     assert a.keys() == b.keys()
     for key in a:

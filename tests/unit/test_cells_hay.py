@@ -111,7 +111,7 @@ def test_somatic_step_gives_repetitive_firing(hay):
 
 def test_no_nmda_variant_and_rebuild(mechanisms, hay_morphology_path, hay):
     spec = load_cell_spec("hay2011_l5pc", morphology_path=hay_morphology_path)
-    other = build_cell(spec, variant="no_nmda")
+    other = build_cell(spec, synapses="no_nmda")
     assert other.variant == "no_nmda" and len(other.segments) == 639
     assert other.exc_synapses[10].hname().startswith("nd_AMPA[")
     pd.testing.assert_frame_equal(other.segment_table, hay.segment_table)
@@ -197,7 +197,8 @@ def test_dendritic_calcium_spike_in_hot_zone(hay):
 @pytest.mark.slow
 @pytest.mark.parametrize("amp, spikes, latency", [(0.3, 0, None), (0.5, 10, 37.9), (1.0, 34, 9.5)])
 def test_f_i_table(hay, amp, spikes, latency):
-    """2 s somatic steps reproduce the facts sheet's f-I table (spike counts +-2, latency +-3 ms)."""
+    """2 s somatic steps reproduce the facts sheet's f-I table (spike counts +-2, latency
+    +-3 ms)."""
     t, v, _ = _run(hay, 2300.0, clamp_amp=amp, delay=200.0, dur=2000.0)
     up = np.flatnonzero((v[1:] > -20) & (v[:-1] <= -20)) + 1
     assert abs(len(up) - spikes) <= 2

@@ -8,7 +8,14 @@ import pytest
 import yaml
 
 from neurodepth.cells.morphology import fetch_morphology, odd_nseg
-from neurodepth.cells.spec import SPEC_DIR, SpecError, available_specs, load_cell_spec
+from neurodepth.cells.spec import (
+    SPEC_DIR,
+    SpecError,
+    available_specs,
+    load_cell_spec,
+    spec_needs_morphology,
+    spec_path,
+)
 from neurodepth.core.errors import ConfigError, MorphologyError
 
 
@@ -30,6 +37,59 @@ def test_builtin_specs_load():
 def test_morphology_path_override(tmp_path):
     spec = load_cell_spec("hay2011_l5pc", morphology_path=tmp_path / "x.asc")
     assert spec.morphology_path == tmp_path / "x.asc"
+
+
+def test_spec_needs_morphology(tmp_path):
+    assert spec_needs_morphology("hay2011_l5pc")
+    assert not spec_needs_morphology("stylized_l5pc")
+    assert spec_path("stylized_l5pc") == SPEC_DIR / "stylized_l5pc.yaml"
+    raw = yaml.safe_load((SPEC_DIR / "hay2011_l5pc.yaml").read_text())
+    raw["morphology"]["path"] = str(tmp_path / "cell1.asc")
+    given = tmp_path / "with_path.yaml"
+    given.write_text(yaml.safe_dump(raw))
+    assert not spec_needs_morphology(given)
+    assert spec_needs_morphology(str(SPEC_DIR / "hay2011_l5pc.yaml"))
+    with pytest.raises(SpecError, match="no such built-in spec"):
+        spec_needs_morphology("no_such_cell")
+
+
+def test_builtin_variants_registered_without_neuron():
+    """Importing the registry must not start NEURON (the workflow imports it at start-up)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from neurodepth.cells.variants import VARIANTS; "
+        "assert 'neuron' not in sys.modules, 'neuron imported'; print(','.join(VARIANTS))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "full,no_nmda,no_branching,lif"
+
+
+def test_variant_entries():
+    from neurodepth.cells.lif import N_EXC, N_INH
+    from neurodepth.cells.variants import VARIANTS, PointModel, Variant
+
+    assert [VARIANTS[v].uses_neuron for v in VARIANTS] == [True, True, True, False]
+    assert VARIANTS["lif"].fixed_channels == (N_EXC, N_INH) == (80, 20)
+    assert all(VARIANTS[v].fixed_channels is None for v in ("full", "no_nmda", "no_branching"))
+    assert VARIANTS["no_nmda"].compact_label == "AMPA\nonly"
+    assert VARIANTS["full"].compact_label == "full"
+    with pytest.raises(ConfigError, match="unknown cell variant 'nope'"):
+        VARIANTS["nope"]
+    with pytest.raises(ConfigError, match="needs build"):
+        Variant("x", "x", "x", "k", True)
+    model = VARIANTS["lif"].point_model
+    assert isinstance(model, PointModel)
+    with pytest.raises(ConfigError, match="needs point_model"):
+        Variant("x", "x", "x", "k", False, build=lambda spec: None)
+
+
+def test_build_cell_rejects_unknown_synapse_set():
+    from neurodepth.cells.builder import build_cell
+
+    with pytest.raises(ConfigError, match="no excitatory synapse set 'no_branching'"):
+        build_cell(load_cell_spec("stylized_l5pc"), "no_branching")
 
 
 def _write(tmp_path, mutate):

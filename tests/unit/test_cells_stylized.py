@@ -103,7 +103,7 @@ def test_nmda_spike_in_thin_basal_branch_needs_nmda(mechanisms, spec, cell):
     plateau_full, v_full, _ = _branch_burst(cell, branch)
     assert plateau_full > 20.0  # a regenerative plateau outlasting the input by > 20 ms
     assert v_full.max() > -20.0
-    ampa = build_cell(spec, variant="no_nmda")
+    ampa = build_cell(spec, synapses="no_nmda")
     try:
         plateau_ampa, _, _ = _branch_burst(ampa, branch)
     finally:

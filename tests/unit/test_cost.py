@@ -8,11 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from neurodepth.core.config import fill_defaults, load_schema
 from neurodepth.core.errors import ConfigError
+from neurodepth.learning.networks import network_size
 from neurodepth.ops import cost, resources
 from neurodepth.ops.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _read(path: Path) -> dict:
+    """A config file completed with the schema's defaults (as the workflow sees it)."""
+    return fill_defaults(yaml.safe_load(path.read_text()), load_schema())
 
 
 def hand_config(**over):
@@ -65,7 +72,7 @@ def hand_config(**over):
         "summary": {"auc_margin": 0.01},
     }
     cfg.update(over)
-    return cfg
+    return fill_defaults(cfg, load_schema())
 
 
 def test_shard_seconds_by_hand():
@@ -103,8 +110,9 @@ def test_estimate_jobs_hours_and_disk_by_hand():
 def test_training_seconds_by_hand():
     cfg = hand_config()
     arch = {"depth": 1, "kernels": [3], "width": 4}
+    assert cost.architecture_for(cfg, 1) == arch
     macs = 1278 * 4 * 3 + 2 * 4
-    assert cost.macs_per_ms(1278, arch) == macs
+    assert cost.network_size(cfg, "full", 1).macs_per_ms == macs
     gmac_step = macs * 100 * 2 * 3 / 1e9
     read = 1278 * 100 * 2 * 2.9e-9
     step = 0.78 + gmac_step / 9.3 + read  # num_workers 0: read then compute
@@ -166,7 +174,7 @@ def test_simulate_runtime_tracks_shard_cost():
 
 
 def test_paper_config_costs_are_paper_scale():
-    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    cfg = _read(REPO / "config" / "paper.yaml")
     est = cost.estimate_cost(cfg)
     assert est["simulations"] == 4 * (625 + 64 + 64) * 16
     # three NEURON variants x 12,048 simulations x 6 s x ~3.4 core-s per s (three-level adaptive
@@ -205,7 +213,7 @@ def test_bad_config_names_key():
 
 
 def test_tiny_config_uses_the_stylized_cell_measurement():
-    cfg = yaml.safe_load((REPO / "tests" / "e2e" / "tiny_config.yaml").read_text())
+    cfg = _read(REPO / "tests" / "e2e" / "tiny_config.yaml")
     # stylized cell: 0.79 core-s per simulated s at dt 0.05 (the tiny config's dt), 97 segments
     assert cost.n_channels(cfg, "full") == 194
     assert cost.shard_core_seconds(cfg, "full") == pytest.approx(0.08 + 2 * 1.2 * (0.79 + 0.075))
@@ -213,6 +221,19 @@ def test_tiny_config_uses_the_stylized_cell_measurement():
     # the same counts `snakemake -n` plans for this config (3 variants x 4 shards, 3 x 3 merges,
     # 3 variants x 2 depths x 1 seed networks)
     assert (jobs["simulate_shard"], jobs["merge_dataset"], jobs["train_model"]) == (12, 9, 6)
+
+
+def test_network_numbers_come_from_the_family():
+    cfg = hand_config()
+    cfg["network"]["architectures"] = {"2": {"kernels": [35, 35], "width": 128}}
+    size = cost.network_size(cfg, "full", 2)
+    arch = {"depth": 2, "kernels": [35, 35], "width": 128}
+    assert size == network_size("tcn", 1278, arch)
+    params = 1278 * 128 * 35 + 128 + 2 * 128 + 128 * 128 * 35 + 128 + 2 * 128 + 2 * 129
+    assert size.n_parameters == params
+    ckpt = cost.estimate_cost(cfg)["per_rule"].set_index("rule").loc["train_model", "disk_gb"]
+    depth1 = cost.network_size(cfg, "full", 1).n_parameters
+    assert ckpt == pytest.approx(2 * (depth1 + params) * 4 * 6 / 1e9)  # 2 seeds, 6 copies
 
 
 def test_every_constant_names_its_source():

@@ -1,4 +1,5 @@
-"""Every figure renders from a tiny precomputed result set; content checked on the Figure objects."""
+"""Every figure renders from a tiny precomputed result set; content checked on the Figure objects;
+the figure registry lists each figure once and the workflow's figure rules follow it."""
 
 from __future__ import annotations
 
@@ -14,15 +15,21 @@ import pytest  # noqa: E402
 import tiny_results  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from neurodepth.core.errors import DatasetError  # noqa: E402
+from neurodepth.core.errors import ConfigError, DatasetError  # noqa: E402
+from neurodepth.data.predictions import write_predictions  # noqa: E402
 from neurodepth.figures import (  # noqa: E402
+    FIGURES,
+    Input,
     _common,
     accuracy_vs_depth,
     cell_morphology,
     dataset_overview,
     example_predictions,
+    figures_for,
     first_layer_weights,
+    input_paths,
     lif_check,
+    main_variant,
     roc_timing,
 )
 
@@ -64,6 +71,11 @@ def _check_saved(fig, tmp_path, name, min_width=800):
     assert not list(tmp_path.glob(".tmp-*"))
 
 
+def _best(tiny, variant):
+    best = pd.read_csv(tiny["summary"]["best_networks"]).set_index("variant")
+    return int(best.loc[variant, "depth"]), int(best.loc[variant, "seed"])
+
+
 def _variant_lines(ax, colors):
     return [ln for ln in ax.get_lines() if ln.get_color() in colors and len(ln.get_xdata()) > 1]
 
@@ -101,14 +113,18 @@ def test_accuracy_vs_depth_rejects_bad_table():
 
 def test_example_predictions(tiny, tmp_path):
     preds = [tiny["predictions"][("full", d)] for d in tiny_results.DEPTHS]
-    fig = example_predictions.from_files(tiny["datasets"]["full"], preds)
+    fig = example_predictions.from_files(
+        tiny["datasets"]["full"], preds, tiny["summary"]["best_networks"]
+    )
     assert len(fig.axes) == 6
     assert "soma voltage (mV)" in _labels(fig) and "time (ms)" in _labels(fig)
     ax_v = fig.axes[2]  # full-window voltage panel
     labels = [ln.get_label() for ln in ax_v.get_lines()]
     assert labels[0] == "simulated (truth)"
     assert any(lab.startswith("shallowest (1 layer") for lab in labels)
-    assert any(lab.startswith("best (") for lab in labels)
+    # The best network is the one best_networks.csv names (tiny: deepest is best, seed 0).
+    depth, seed = _best(tiny, "full")
+    assert f"best ({example_predictions.p_label(dict(depth=depth, seed=seed))})" in labels
     # Only the scored part of the trace is drawn (after drop_first_ms).
     assert ax_v.get_lines()[0].get_xdata().min() >= tiny_results.DROP_MS
     # The zoomed window (right column) is narrower than the full window.
@@ -122,7 +138,9 @@ def test_example_predictions(tiny, tmp_path):
 
 
 def test_roc_timing(tiny, tmp_path):
-    fig = roc_timing.from_files(list(tiny["predictions"].values()))
+    fig = roc_timing.from_files(
+        list(tiny["predictions"].values()), tiny["summary"]["best_networks"]
+    )
     assert len(fig.axes) == 2  # ROC (with its low-FP inset as a child axes) and timing
     ax_roc, ax_t = fig.axes
     assert len(ax_roc.child_axes) == 1
@@ -140,6 +158,10 @@ def test_roc_timing(tiny, tmp_path):
     assert all(ln.get_xdata()[0] == pytest.approx(0.25) for ln in dots)
     # Legend reports each variant's AUC from its best network; lif (easiest) is highest.
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    for v in tiny_results.VARIANTS:  # each curve is labelled with the best network's depth
+        depth = _best(tiny, v)[0]
+        label = f"{_common.variant_label(v)} ({depth} layer{'s' if depth != 1 else ''}"
+        assert any(t.startswith(label) for t in texts), (label, texts)
     aucs = {t.split(" ")[0]: float(t.rsplit("AUC ", 1)[1]) for t in texts if "AUC" in t}
     assert aucs["integrate-and-fire"] > aucs["full"]
     _check_saved(fig, tmp_path, "roc_timing")
@@ -147,14 +169,13 @@ def test_roc_timing(tiny, tmp_path):
 
 def test_first_layer_weights(tiny, tmp_path):
     ckpts = [tiny["checkpoints"][("full", d)] for d in tiny_results.DEPTHS]
-    best = first_layer_weights.pick_checkpoint(ckpts, tiny["summary"]["metrics"], "full")
+    best_csv = tiny["summary"]["best_networks"]
+    best = _common.best_file(ckpts, best_csv, "full")
     agg = pd.read_csv(tiny["summary"]["metrics"])
     auc = agg[(agg.metric == "spike_auc") & (agg.variant == "full")].set_index("depth")["mean"]
-    assert f"d{auc.idxmax()}_s0" in str(best)
-    assert "d3_s0" in str(first_layer_weights.pick_checkpoint(ckpts))  # no summary: deepest
-    fig = first_layer_weights.from_files(
-        ckpts, tiny["datasets"]["full"], tiny["summary"]["metrics"], n_show=3
-    )
+    assert best.parent.name == f"d{auc.idxmax()}_s0"
+    fig = first_layer_weights.from_files(ckpts, tiny["datasets"]["full"], best_csv, n_show=3)
+    assert f"({auc.idxmax()} layers" in fig._suptitle.get_text()
     images = [ax for ax in fig.axes if ax.images]
     assert len(images) == 3
     # Channel rows grouped exc/inh x basal/oblique/tuft: six region profiles per filter panel.
@@ -175,7 +196,15 @@ def test_first_layer_weights(tiny, tmp_path):
 
 
 def test_cell_morphology(tiny, tmp_path):
-    fig = cell_morphology.from_files(tiny["datasets"]["full"], tiny["checkpoints"][("full", 2)])
+    ckpts = [tiny["checkpoints"][("full", d)] for d in tiny_results.DEPTHS]
+    fig = cell_morphology.from_files(
+        tiny["datasets"]["full"], ckpts, tiny["summary"]["best_networks"]
+    )
+    # Panel B is coloured by a filter of the best network (not simply the deepest one).
+    colorbar = next(ax for ax in fig.axes if "weight" in ax.get_ylabel())
+    assert f"of the {_best(tiny, 'full')[0]}-layer network" in colorbar.get_ylabel()
+    with pytest.raises(DatasetError, match="best_networks"):
+        cell_morphology.from_files(tiny["datasets"]["full"], ckpts)
     panels = [ax for ax in fig.axes if ax.get_xlabel() == "x (µm)"]
     assert len(panels) == 2 and all(ax.get_ylabel() == "y (µm)" for ax in panels)
     assert any("weight" in ax.get_ylabel() for ax in fig.axes if ax not in panels)  # colour bar
@@ -258,7 +287,9 @@ def test_save_requires_png(tmp_path):
 def test_each_figure_regenerates_fast(tiny, tmp_path):
     """Issue 7: regenerating one figure takes <= 30 s; the tiny set must be far below."""
     start = time.perf_counter()
-    fig = roc_timing.from_files(list(tiny["predictions"].values()))
+    fig = roc_timing.from_files(
+        list(tiny["predictions"].values()), tiny["summary"]["best_networks"]
+    )
     _common.save(fig, tmp_path / "again.png")
     plt.close(fig)
     assert time.perf_counter() - start < 30
@@ -276,13 +307,18 @@ def test_variant_without_test_spikes_is_named_not_fatal(tiny, tmp_path):
     ds = ds.drop_vars(["roc_fpr", "roc_tpr", "spike_timing_count", "lag_ms"])
     ds["spike_target"][:] = 0
     ds.attrs["variant"] = "no_branching"
-    ds.to_netcdf(silent)
-    fig = roc_timing.from_files([tiny["predictions"][("full", 2)], silent])
+    write_predictions(ds, silent)
+    best_csv = tmp_path / "best_networks.csv"
+    best = pd.read_csv(tiny["summary"]["best_networks"])
+    best.loc[best.variant == "full", "depth"] = 2
+    silent_row = best.iloc[[0]].assign(variant="no_branching", depth=1, seed=0)
+    pd.concat([best, silent_row]).to_csv(best_csv, index=False)
+    fig = roc_timing.from_files([tiny["predictions"][("full", 2)], silent], best_csv)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("branching removed: no output spikes" in t for t in texts)
     plt.close(fig)
     with pytest.raises(DatasetError, match="no predictions file has output spikes"):
-        roc_timing.from_files([silent])
+        roc_timing.from_files([silent], best_csv)
 
     summary = pd.read_csv(tiny["summary"]["metrics"])
     need = pd.read_csv(tiny["summary"]["depth_needed"])
@@ -297,3 +333,110 @@ def test_variant_without_test_spikes_is_named_not_fatal(tiny, tmp_path):
         == len(tiny_results.VARIANTS) - 1
     )
     plt.close(fig)
+
+
+# --- the figure registry ------------------------------------------------------------------------
+BUILT_IN = [
+    "accuracy_vs_depth",
+    "example_predictions",
+    "roc_timing",
+    "first_layer_weights",
+    "cell_morphology",
+    "dataset_overview",
+    "lif_check",
+]
+
+
+def test_registry_lists_each_figure_once_with_its_module_and_caption(repo_root):
+    names = FIGURES.names()
+    assert names[: len(BUILT_IN)] == BUILT_IN and len(set(names)) == len(names)
+    for name in BUILT_IN:
+        figure = FIGURES[name]
+        assert figure.name == name
+        assert figure.draw.__module__ == f"neurodepth.figures.{name}"
+        assert (repo_root / "workflow" / "report" / figure.caption_file).is_file()
+        assert figure.category and figure.inputs
+    with pytest.raises(ConfigError, match="figure 'roc_timing' is registered twice"):
+        FIGURES.register("roc_timing", FIGURES["accuracy_vs_depth"])
+
+
+def test_figures_apply_to_the_variants_run():
+    assert figures_for(["full", "no_nmda", "lif"]) == BUILT_IN
+    assert figures_for(["full", "no_nmda"]) == BUILT_IN[:-1]
+    assert main_variant(["no_nmda", "full"]) == "full" and main_variant(["no_nmda"]) == "no_nmda"
+
+
+def test_figures_that_show_the_best_network_read_best_networks():
+    for name in ("example_predictions", "roc_timing", "first_layer_weights", "cell_morphology"):
+        assert Input("best_networks") in FIGURES[name].inputs.values(), name
+    assert Input("summary_metrics") not in FIGURES["first_layer_weights"].inputs.values()
+
+
+def test_input_declarations_are_checked():
+    with pytest.raises(ConfigError, match="'model'"):
+        Input("model")
+    with pytest.raises(ConfigError, match="'deepest'"):
+        Input("checkpoint", networks="deepest")
+
+
+def test_every_registered_figure_draws_from_its_resolved_inputs(tiny, tmp_path):
+    """The registry's declared inputs, resolved on the tiny result tree, are what draw needs."""
+    root = tiny["summary"]["metrics"].parent.parent
+    patterns = {
+        "summary_metrics": str(root / "summary" / "metrics.csv"),
+        "depth_needed": str(root / "summary" / "depth_needed.csv"),
+        "best_networks": str(root / "summary" / "best_networks.csv"),
+        "dataset": str(root / "datasets" / "{cell}" / "{variant}" / "test.nc"),
+        "predictions": str(root / "evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc"),
+        "checkpoint": str(root / "models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt"),
+    }
+    for name in figures_for(tiny_results.VARIANTS):
+        kwargs = input_paths(
+            FIGURES[name],
+            patterns,
+            cell="toy",
+            variants=tiny_results.VARIANTS,
+            depths=tiny_results.DEPTHS,
+            seeds=[0],
+        )
+        for key, value in kwargs.items():
+            assert isinstance(value, list) == FIGURES[name].inputs[key].many, (name, key)
+        fig = FIGURES[name].draw(**kwargs)
+        assert fig.axes, name
+        plt.close(fig)
+    lif = input_paths(
+        FIGURES["lif_check"],
+        patterns,
+        cell="toy",
+        variants=["full", "lif"],
+        depths=[2, 1],
+        seeds=[3, 0],
+    )
+    assert lif["checkpoint"] == patterns["checkpoint"].format(
+        cell="toy", variant="lif", depth=1, seed=3
+    )
+
+
+@pytest.mark.slow
+def test_workflow_generates_one_rule_per_registered_figure(repo_root):
+    """Rules figure_<name> come from the registry, for the default config and one without lif."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    variants = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())["variants"]
+    for args, run in (
+        ([], variants),
+        (["--config", "variants=[no_nmda,full]"], ["no_nmda", "full"]),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "--list-rules", *args],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        rules = [r for r in result.stdout.split() if r.startswith("figure_")]
+        assert sorted(rules) == sorted(f"figure_{n}" for n in figures_for(run))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from toy_data import toy_dataset
 
+from neurodepth.core.config import section_defaults
 from neurodepth.core.errors import DatasetError
 from neurodepth.data.shards import write_shard
 from neurodepth.learning.datamodule import NeuronDataModule, check_compatible
 
-TRAINING = {
+TRAINING = section_defaults("training") | {
     "window_ms": 200,
     "min_window_end_ms": 500,
     "batch_size": 2,
@@ -29,6 +30,8 @@ def test_matching_datasets_give_their_identity(tmp_path):
     train = _write(tmp_path / "train.nc")
     valid = _write(tmp_path / "valid.nc", split="valid", seed=1)
     dm = NeuronDataModule(train, valid, TRAINING)
+    assert dm.data_identity is None  # files are opened in setup(), not on construction
+    dm.setup("fit")
     assert dm.data_identity == {"cell": "toy", "variant": "full", "config_hash": "toy"}
 
 
@@ -36,8 +39,9 @@ def test_matching_datasets_give_their_identity(tmp_path):
 def test_training_refuses_a_validation_set_of_another_config(tmp_path, key, value):
     train = _write(tmp_path / "train.nc")
     valid = _write(tmp_path / "valid.nc", split="valid", **{key: value})
+    dm = NeuronDataModule(train, valid, TRAINING)
     with pytest.raises(DatasetError) as info:
-        NeuronDataModule(train, valid, TRAINING)
+        dm.setup("fit")
     message = str(info.value)
     assert "valid.nc" in message and "train.nc" in message and key in message
 
@@ -68,14 +72,7 @@ def test_evaluation_refuses_a_test_set_of_another_config(tmp_path):
     ckpt = train_model(
         train, valid, tmp_path / "model", {"depth": 1, "kernels": [5], "width": 4}, cfg, seed=0
     )
-    evaluation = {
-        "drop_first_ms": 500,
-        "max_output_spikes": 24,
-        "subsets": 2,
-        "subset_fraction": 0.67,
-        "fpr_points": [0.001, 0.0025],
-        "timing_fpr": 0.002,
-    }
+    evaluation = section_defaults("evaluation") | {"subsets": 2}
     with pytest.raises(DatasetError, match="config_hash='changed'"):
         evaluate_checkpoint(ckpt, test, evaluation, tmp_path / "m.csv", tmp_path / "p.nc", {})
     assert not (tmp_path / "m.csv").exists()

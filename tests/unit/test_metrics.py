@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import norm
 
 from neurodepth.analysis import metrics as M
+from neurodepth.core.config import section_defaults
 from neurodepth.learning.evaluate import evaluate_arrays, window_plan
 
 
@@ -123,7 +124,7 @@ def _protocol_arrays():
 
 def test_evaluate_arrays_perfect_and_constant():
     target, truth, counts = _protocol_arrays()
-    cfg = {"drop_first_ms": 500, "max_output_spikes": 24, "subsets": 12, "subset_fraction": 0.67}
+    cfg = section_defaults("evaluation") | {"drop_first_ms": 500, "max_output_spikes": 24}
     rows, extras = evaluate_arrays(target, target.astype(np.float32), truth, truth, counts, cfg)
     table = {(m, s): v for m, s, v in rows}
     assert not extras["included"][0] and extras["included"][1:].all()
@@ -149,7 +150,7 @@ def test_evaluate_arrays_drops_first_ms():
     soma = truth.copy()
     soma[:, :500] += 50
     rows, _ = evaluate_arrays(
-        target, pred, truth, soma, counts, {"drop_first_ms": 500, "subsets": 2}
+        target, pred, truth, soma, counts, section_defaults("evaluation") | {"subsets": 2}
     )
     table = {(m, s): v for m, s, v in rows}
     assert table[("spike_auc", "all")] == 1.0

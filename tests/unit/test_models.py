@@ -1,9 +1,11 @@
-"""TCN: shapes, causality, receptive field, parameter / MAC counts, architecture_for_depth."""
+"""TCN: shapes, causality, receptive field, parameter / MAC counts, architecture_for_depth, and
+its entry in the network-family registry."""
 
 import pytest
 import torch
 
 from neurodepth.core.errors import ConfigError
+from neurodepth.learning.networks import FAMILIES, build_network, network_size
 from neurodepth.learning.networks.tcn import TCN, architecture_for_depth
 
 
@@ -83,21 +85,42 @@ def test_architecture_for_depth_defaults_and_explicit():
     cfg = {"width": 32, "first_kernel_ms": 31, "kernel_ms": 9, "architectures": {}}
     assert architecture_for_depth(1, cfg) == {"depth": 1, "kernels": [31], "width": 32}
     assert architecture_for_depth(3, cfg) == {"depth": 3, "kernels": [31, 9, 9], "width": 32}
-    cfg["architectures"] = {7: {"kernels": [35] * 7, "width": 128}, "2": {"kernel": 40, "width": 8}}
+    cfg["architectures"] = {
+        7: {"kernels": [35] * 7, "width": 128},
+        "2": {"kernels": [40, 40], "width": 8},
+    }
     assert architecture_for_depth(7, cfg) == {"depth": 7, "kernels": [35] * 7, "width": 128}
     assert architecture_for_depth(2, cfg) == {"depth": 2, "kernels": [40, 40], "width": 8}
 
 
-def test_architecture_for_depth_bad_input_names_key():
-    cfg = {
-        "width": 32,
-        "first_kernel_ms": 31,
-        "kernel_ms": 9,
-        "architectures": {3: {"kernels": [5, 5], "width": 8}},
-    }
-    with pytest.raises(ConfigError, match=r"network.architectures.3.kernels"):
-        architecture_for_depth(3, cfg)
-    with pytest.raises(ConfigError, match="kernel_ms"):
-        architecture_for_depth(2, {"width": 8, "first_kernel_ms": 5})
-    with pytest.raises(ConfigError):
-        architecture_for_depth(0, cfg)
+def test_tcn_is_the_first_registered_family():
+    assert FAMILIES.names()[0] == "tcn"
+    assert FAMILIES["tcn"].architecture is architecture_for_depth
+    with pytest.raises(ConfigError, match="unknown network family 'nope'.*tcn"):
+        FAMILIES["nope"]
+
+
+@pytest.mark.parametrize(
+    "n_inputs,arch,n_dendritic",
+    [
+        (10, {"depth": 2, "kernels": [4, 3], "width": 5}, 2),
+        (1278, {"depth": 7, "kernels": [35] * 7, "width": 128}, 0),
+    ],
+)
+def test_registry_sizes_are_the_modules_own(n_inputs, arch, n_dendritic):
+    model = build_network("tcn", n_inputs, arch, n_dendritic)
+    assert isinstance(model, TCN) and model.architecture() == arch
+    size = network_size("tcn", n_inputs, arch, n_dendritic)
+    assert size.n_parameters == model.n_parameters == sum(p.numel() for p in model.parameters())
+    assert size.receptive_field == model.receptive_field == sum(k - 1 for k in arch["kernels"]) + 1
+    assert size.macs_per_ms == model.macs_per_ms
+    # every conv, ReLU and BatchNorm output (width channels each, per layer) plus the heads
+    assert size.activations_per_ms == 3 * arch["width"] * arch["depth"] + 2 + n_dendritic
+
+
+def test_network_size_builds_nothing_on_the_cpu():
+    # The meta device: no memory, and torch's generator untouched (seeded training unaffected).
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    network_size("tcn", 1278, {"depth": 8, "kernels": [33] * 8, "width": 256})
+    assert torch.equal(torch.get_rng_state(), before)

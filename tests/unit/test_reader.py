@@ -87,12 +87,18 @@ def _cfg(**kw):
     return cfg
 
 
+def _datamodule(path, cfg, seed=0):
+    dm = NeuronDataModule(path, path, cfg, seed=seed)
+    dm.setup("fit")  # opens the files (as the training job does before building the network)
+    return dm
+
+
 def test_datamodule_windows_end_after_min_and_validation_fixed(toy):
     path, _, inputs = toy
-    dm = NeuronDataModule(path, path, _cfg(), seed=3)
+    dm = _datamodule(path, _cfg(), seed=3)
     assert dm.n_inputs == 12
     assert np.all(dm.valid_set.ends >= 500) and np.all(dm.valid_set.ends <= 1203)
-    dm2 = NeuronDataModule(path, path, _cfg(), seed=3)
+    dm2 = _datamodule(path, _cfg(), seed=3)
     np.testing.assert_array_equal(dm.valid_set.ends, dm2.valid_set.ends)
     np.testing.assert_array_equal(dm.valid_set.sims, dm2.valid_set.sims)
     item = dm.valid_set[0]
@@ -107,7 +113,7 @@ def test_datamodule_windows_end_after_min_and_validation_fixed(toy):
 
 def test_datamodule_workers_read_their_own_handles(toy):
     path, _, _ = toy
-    dm = NeuronDataModule(path, path, _cfg(num_workers=2), seed=0)
+    dm = _datamodule(path, _cfg(num_workers=2))
     loader = dm.train_dataloader()
     it = iter(loader)
     batches = [next(it) for _ in range(4)]
@@ -122,4 +128,4 @@ def test_datamodule_workers_read_their_own_handles(toy):
 def test_datamodule_rejects_too_short_simulations(toy):
     path, _, _ = toy
     with pytest.raises(DatasetError, match="too short"):
-        NeuronDataModule(path, path, _cfg(min_window_end_ms=1500))
+        _datamodule(path, _cfg(min_window_end_ms=1500))

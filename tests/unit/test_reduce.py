@@ -32,7 +32,8 @@ def _distal_picks(table):
 
 def _compare(spec):
     from neurodepth.cells.builder import build_cell
-    from neurodepth.cells.reduce import epsp_attenuation, somatic_passive_response
+    from neurodepth.cells.reduction_checks import epsp_attenuation, somatic_passive_response
+    from neurodepth.cells.variants import build_variant
 
     v_init = spec.simulation["v_init_mv"]
     full = build_cell(spec, "full")
@@ -46,7 +47,7 @@ def _compare(spec):
     out["full_gmax"] = [s.gmax for s in full.exc_synapses]
     out["full_n_channels"] = full.n_channels
     _delete(full)
-    red = build_cell(spec, "no_branching")
+    red = build_variant(spec, "no_branching")
     out["red"] = red
     out["red_passive"] = somatic_passive_response(red, v_init=v_init, settle_ms=SETTLE_MS)
     res = epsp_attenuation(red, list(picks.values()), v_init=v_init, settle_ms=SETTLE_MS)

@@ -194,7 +194,7 @@ def test_merge_offsets_and_provenance(tmp_path):
     assert json.loads(m.attrs["shard_config_hashes"]) == ["cafe"] * 3
     assert m.attrs["seed"] == 7
     offset = 0
-    for k, p in enumerate(paths):
+    for p in paths:
         s = read_shard(p)
         n = s.sizes["simulation"]
         sl = slice(offset, offset + n)

@@ -9,9 +9,12 @@ import pandas as pd
 import pytest
 
 from neurodepth.analysis.summary import (
+    best_network,
+    best_networks_table,
     bootstrap_depth_needed,
     depth_needed_from_means,
     read_metrics,
+    read_summary_table,
     summarize,
 )
 from neurodepth.core.errors import DatasetError
@@ -165,3 +168,57 @@ def test_variant_without_spikes_does_not_stop_the_summary(tmp_path):
     row = agg[(agg.variant == "full") & (agg.depth == 2) & (agg.metric == "spike_auc")].iloc[0]
     assert row["n"] == 11 and row["mean"] == pytest.approx(0.99)
     assert "| no_nmda | 1 |" in out["results_table_md"].read_text()
+
+
+def test_best_network_is_the_best_mean_auc_depth_then_its_best_seed(tmp_path):
+    """One definition: the depth with the best mean AUC over seeds x subsets (depth_needed.csv's
+    best_depth), then that depth's seed with the best mean over its subsets; ties go shallower."""
+    subset_auc = {  # (depth, seed): AUC on each of 3 subsets
+        (1, 0): [0.70, 0.70, 0.70],
+        (1, 1): [0.99, 0.99, 0.99],  # the best single network, but depth 1's mean is low
+        (2, 0): [0.90, 0.91, 0.92],
+        (2, 1): [0.93, 0.94, 0.95],  # depth 2 has the best mean; seed 1 is its better seed
+        (3, 0): [0.92, 0.92, 0.92],  # depth 3 ties depth 2's mean (0.925): the shallower wins
+        (3, 1): [0.93, 0.93, 0.93],
+    }
+    paths = [
+        _write_model_metrics(tmp_path / f"full/d{d}_s{s}/metrics.csv", "full", d, s, auc)
+        for (d, s), auc in subset_auc.items()
+    ]
+    paths.append(
+        _write_model_metrics(tmp_path / "lif/d1_s0/metrics.csv", "lif", 1, 0, [np.nan] * 3)
+    )
+    paths.append(
+        _write_model_metrics(tmp_path / "lif/d2_s0/metrics.csv", "lif", 2, 0, [np.nan] * 3)
+    )
+    out = summarize(paths, 0.01, tmp_path / "summary", n_boot=20)
+    best = read_summary_table(out["best_networks"], "best_networks").set_index("variant")
+    assert best.loc["full", ["depth", "seed"]].tolist() == [2, 1]
+    assert best.loc["full", "spike_auc"] == pytest.approx(0.94)
+    assert best.loc["full", "depth_spike_auc"] == pytest.approx(0.925)
+    need = pd.read_csv(out["depth_needed"]).set_index("variant")
+    assert need.loc["full", "best_depth"] == best.loc["full", "depth"]
+    # No finite AUC at any depth: the deepest network, named in a note.
+    assert best.loc["lif", ["depth", "seed"]].tolist() == [2, 0]
+    assert "undefined" in best.loc["lif", "note"]
+    assert best_network(best.reset_index(), "full") == (2, 1)
+    with pytest.raises(DatasetError, match="no_nmda"):
+        best_network(best.reset_index(), "no_nmda")
+
+
+def test_best_networks_table_needs_auc_rows():
+    df = pd.DataFrame(
+        dict(cell=["c"], variant=["full"], depth=[1], seed=[0], metric=["d_prime"], subset=["0"])
+    )
+    df["value"] = 1.0
+    with pytest.raises(DatasetError, match="spike_auc"):
+        best_networks_table(df)
+
+
+def test_read_summary_table_names_the_file_and_missing_columns(tmp_path):
+    with pytest.raises(DatasetError, match="nope.csv"):
+        read_summary_table(tmp_path / "nope.csv", "best_networks")
+    bad = tmp_path / "best_networks.csv"
+    pd.DataFrame(dict(cell=["c"], variant=["full"], depth=[1])).to_csv(bad, index=False)
+    with pytest.raises(DatasetError, match=r"best_networks.csv.*\['seed'\]"):
+        read_summary_table(bad, "best_networks")

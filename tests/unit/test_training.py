@@ -1,5 +1,5 @@
 """Training: overfitting a tiny dataset, phase schedule, resume after a kill, divergence guard,
-load_model, and evaluate_checkpoint outputs."""
+load_model, evaluate_checkpoint outputs, and a second network family trained and loaded back."""
 
 import signal
 import subprocess
@@ -13,10 +13,15 @@ import torch
 import xarray as xr
 from toy_data import write_toy_dataset
 
-from neurodepth.core.errors import TrainingDivergedError
+from neurodepth.core.config import section_defaults
+from neurodepth.core.errors import ConfigError, TrainingDivergedError
 from neurodepth.data.reader import DatasetReader
+from neurodepth.learning.checkpoints import load_model
 from neurodepth.learning.evaluate import evaluate_checkpoint, predict_trace
-from neurodepth.learning.train import load_model, train_model
+from neurodepth.learning.lightning_module import NeuronLightningModule
+from neurodepth.learning.networks import FAMILIES, NetworkFamily, build_network
+from neurodepth.learning.networks.tcn import TCN
+from neurodepth.learning.train import train_model
 
 ARCH = {"depth": 1, "kernels": [40], "width": 8}
 
@@ -35,7 +40,9 @@ def toy_path(tmp_path_factory):
 
 
 def _cfg(steps=(120, 80), val_every=40, **kw):
-    cfg = {
+    """The schema's training defaults with a small, fast setting on top."""
+    cfg = section_defaults("training")
+    cfg |= {
         "window_ms": 200,
         "min_window_end_ms": 500,
         "batch_size": 8,
@@ -51,6 +58,12 @@ def _cfg(steps=(120, 80), val_every=40, **kw):
     }
     cfg.update(kw)
     return cfg
+
+
+def _module(model, cfg):
+    return NeuronLightningModule(
+        model, cfg["phases"], family="tcn", l2=cfg["l2"], divergence_loss=cfg["divergence_loss"]
+    )
 
 
 def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
@@ -82,7 +95,7 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
     df = evaluate_checkpoint(
         ckpt,
         toy_path,
-        {"max_output_spikes": 100, "subsets": 12},
+        section_defaults("evaluation") | {"max_output_spikes": 100, "subsets": 12},
         metrics,
         preds,
         {"cell": "toy", "variant": "full", "depth": 1, "seed": 0},
@@ -165,10 +178,9 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
 def test_safe_checkpoint_refuses_non_finite_weights(tmp_path):
     from types import SimpleNamespace
 
-    from neurodepth.learning.lightning_module import NeuronLightningModule
-    from neurodepth.learning.train import SafeCheckpoint
+    from neurodepth.learning.checkpoints import SafeCheckpoint
 
-    module = NeuronLightningModule(4, ARCH, _cfg()["phases"])
+    module = _module(TCN(4, ARCH["kernels"], ARCH["width"]), _cfg())
     with torch.no_grad():
         module.model.soma_head.weight[0, 0, 0] = float("nan")
     target = tmp_path / "last.ckpt"
@@ -180,21 +192,110 @@ def test_safe_checkpoint_refuses_non_finite_weights(tmp_path):
 
 
 def test_phase_schedule_by_step():
-    from neurodepth.core.errors import ConfigError
-    from neurodepth.learning.lightning_module import NeuronLightningModule, validate_phases
-
-    module = NeuronLightningModule(4, ARCH, _cfg(steps=(100, 50))["phases"])
+    module = _module(TCN(4, ARCH["kernels"], ARCH["width"]), _cfg(steps=(100, 50)))
     assert module.phase_at(0)["lr"] == 0.01 and module.phase_at(99)["spike_weight"] == 1.0
     assert module.phase_at(100)["lr"] == 0.003 and module.phase_at(10_000)["soma_weight"] == 0.01
-    with pytest.raises(ConfigError, match=r"phases\[1\]"):
-        validate_phases([{"steps": 1, "lr": 1, "spike_weight": 1, "soma_weight": 1}, {"steps": 1}])
+
+
+def test_module_stores_what_rebuilds_the_network_it_was_given():
+    torch.manual_seed(3)
+    model = build_network("tcn", 4, ARCH)
+    module = _module(model, _cfg())
+    assert module.model is model
+    hp = dict(module.hparams)
+    assert (hp["family"], hp["n_inputs"], hp["n_dendritic"]) == ("tcn", 4, 0)
+    assert hp["architecture"] == ARCH and "model" not in hp
+
+
+def test_same_seed_gives_the_same_weights_as_the_tcn_built_directly():
+    # The network is built outside the LightningModule now; for one seed its initial weights must
+    # be those of TCN(...) right after seeding, as when the module built it itself.
+    torch.manual_seed(11)
+    direct = TCN(16, ARCH["kernels"], ARCH["width"], init_std=0.01)
+    torch.manual_seed(11)
+    built = build_network("tcn", 16, ARCH, init_std=_cfg()["init_std"])
+    for (name, a), b in zip(direct.state_dict().items(), built.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_resume_refuses_checkpoint_of_another_architecture(toy_path, tmp_path):
-    from neurodepth.core.errors import ConfigError
-
     out = tmp_path / "run"
     train_model(toy_path, toy_path, out, ARCH, _cfg(val_every=5), seed=0, max_steps=5)
     other = {"depth": 2, "kernels": [20, 5], "width": 8}
     with pytest.raises(ConfigError, match="last.ckpt was trained with architecture"):
         train_model(toy_path, toy_path, out, other, _cfg(val_every=5), seed=0, max_steps=10)
+
+
+class CausalFilter(torch.nn.Module):
+    """A second family for the tests: one causal linear filter per output (no hidden layer)."""
+
+    def __init__(self, n_inputs: int, depth: int, kernel: int, n_dendritic: int = 0):
+        super().__init__()
+        self.n_inputs, self.depth, self.kernel, self.n_dendritic = (
+            n_inputs,
+            depth,
+            kernel,
+            n_dendritic,
+        )
+        self.filters = torch.nn.Conv1d(n_inputs, 2 + n_dendritic, kernel)
+        with torch.no_grad():
+            self.filters.weight.mul_(0.1)
+
+    def forward(self, x):
+        y = self.filters(torch.nn.functional.pad(x, (self.kernel - 1, 0)))
+        out = {"spike_logit": y[:, 0], "soma": y[:, 1]}
+        if self.n_dendritic:
+            out["dendritic"] = y[:, 2:]
+        return out
+
+    @property
+    def n_parameters(self):
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def receptive_field(self):
+        return self.kernel
+
+    @property
+    def macs_per_ms(self):
+        return self.n_inputs * (2 + self.n_dendritic) * self.kernel
+
+    def architecture(self):
+        return {"depth": self.depth, "kernel": self.kernel}
+
+
+def _filter_architecture(size, network_cfg):
+    return {"depth": int(size), "kernel": 10 * int(size)}
+
+
+def _build_filter(n_inputs, architecture, n_dendritic=0, init_std=None):
+    return CausalFilter(n_inputs, architecture["depth"], architecture["kernel"], n_dendritic)
+
+
+FILTER = NetworkFamily(architecture=_filter_architecture, build=_build_filter)
+
+
+def test_a_registered_second_family_trains_and_loads_back(toy_path, tmp_path):
+    FAMILIES.register("test_filter", FILTER)
+    arch = FAMILIES["test_filter"].architecture(3, {})
+    ckpt = train_model(
+        toy_path,
+        toy_path,
+        tmp_path / "run",
+        arch,
+        _cfg(steps=(20, 10), val_every=10),
+        0,
+        family="test_filter",
+    )
+    model, meta = load_model(ckpt)
+    assert isinstance(model, CausalFilter) and not model.training
+    assert meta["family"] == "test_filter" and meta["architecture"] == {"depth": 3, "kernel": 30}
+    assert meta["receptive_field"] == 30 and meta["n_parameters"] == 16 * 2 * 30 + 2
+    assert meta["best_val_spike_auc"] is not None
+    # load_model rebuilt the family's module and put the checkpoint's weights into it.
+    trained = torch.load(ckpt, weights_only=False)["state_dict"]["model.filters.weight"]
+    assert torch.equal(model.filters.weight, trained)
+    # Resuming with another family's network is refused, naming both.
+    (tmp_path / "run" / "model.ckpt").unlink()
+    with pytest.raises(ConfigError, match="test_filter"):
+        train_model(toy_path, toy_path, tmp_path / "run", ARCH, _cfg(), 0, family="tcn")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from neurodepth.analysis.summary import summarize
-from neurodepth.core.atomic import write_netcdf_atomic
+from neurodepth.data.predictions import write_predictions
 from neurodepth.data.shards import build_shard_dataset, write_shard
 
 VARIANTS = ["full", "no_nmda", "lif"]
@@ -97,6 +97,7 @@ def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params):
     """
     import xarray as xr
 
+    from neurodepth.core.config import section_defaults
     from neurodepth.learning.evaluate import evaluate_arrays
 
     target = spike_target(spikes)
@@ -106,7 +107,9 @@ def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params):
     score = np.maximum(score, target * rng.uniform(0.2, 1.0, target.shape)).astype(np.float32)
     soma_pred = (truth_v + rng.normal(0, 2 * noise, truth_v.shape)).astype(np.float32)
     counts = target.sum(axis=1)
-    cfg = dict(drop_first_ms=DROP_MS, subsets=12, subset_fraction=0.67, max_output_spikes=10_000)
+    cfg = section_defaults("evaluation") | dict(
+        drop_first_ms=DROP_MS, subsets=12, subset_fraction=0.67, max_output_spikes=10_000
+    )
     rows, extras = evaluate_arrays(target.astype(np.int8), score, truth_v, soma_pred, counts, cfg)
     df = pd.DataFrame(rows, columns=["metric", "subset", "value"])
     for col, val in [("seed", 0), ("depth", depth), ("variant", variant), ("cell", "toy")]:
@@ -143,7 +146,7 @@ def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params):
             "drop_first_ms": DROP_MS,
         },
     )
-    write_netcdf_atomic(ds, out_dir / "predictions.nc")
+    write_predictions(ds, out_dir / "predictions.nc")
     return out_dir / "metrics.csv", out_dir / "predictions.nc"
 
 
@@ -195,20 +198,16 @@ def build(root: Path) -> dict:
 def write_checkpoint(
     path, n_inputs: int = 2 * N_SEG, kernels=(21, 5), width: int = 6, seed: int = 0
 ):
-    """A checkpoint in the layout ``neurodepth.learning.train.load_model`` reads, with structured first-layer
-    filters: exponentially decaying excitation and inhibition, stronger on distal regions for
-    some filters, so the figures have something to show."""
+    """A checkpoint ``neurodepth.learning.checkpoints.load_model`` reads, with structured
+    first-layer filters: exponentially decaying excitation and inhibition, stronger on distal
+    regions for some filters, so the figures have something to show."""
     import torch
 
-    from neurodepth.learning.lightning_module import NeuronLightningModule
+    from neurodepth.learning.checkpoints import save_model
+    from neurodepth.learning.networks import build_network
 
     arch = {"depth": len(kernels), "kernels": list(kernels), "width": width}
-    lm = NeuronLightningModule(
-        n_inputs,
-        arch,
-        phases=[dict(steps=1, lr=1e-3, spike_weight=1.0, soma_weight=0.02)],
-        seed=seed,
-    )
+    model = build_network("tcn", n_inputs, arch)
     k = kernels[0]
     lag = np.arange(k)[::-1]  # weight index j sees the input k-1-j ms before the output
     n_seg = n_inputs // 2
@@ -221,11 +220,5 @@ def write_checkpoint(
         w[f, :n_seg] = 0.05 * gain[:, None] * prof
         w[f, n_seg:] = -0.03 * gain[:, None] * np.exp(-lag / (2 * tau))
     with torch.no_grad():
-        lm.model.body[0].weight.copy_(torch.as_tensor(w, dtype=torch.float32))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {"hyper_parameters": dict(lm.hparams), "state_dict": lm.state_dict(), "global_step": 1},
-        path,
-    )
-    return path, w
+        model.body[0].weight.copy_(torch.as_tensor(w, dtype=torch.float32))
+    return save_model(path, model, "tcn", global_step=1, seed=seed), w

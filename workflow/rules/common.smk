@@ -1,43 +1,35 @@
 # Shared configuration checks, wildcard constraints and input functions.
 
-import json
 from pathlib import Path
 
-from neurodepth.core.config import simulation_hash, validate_config
+from neurodepth.cells.spec import load_cell_spec, spec_needs_morphology
+from neurodepth.cells.variants import VARIANTS as VARIANT_REGISTRY
+from neurodepth.core.config import simulation_hash
 from neurodepth.core.errors import ConfigError
+from neurodepth.ops.study_config import validate_study_config
 
+# Completes `config` in place with the schema's defaults (rules read every key directly) after
+# loading its plugins; relative plugin paths are taken from the working directory, as rule jobs do.
 try:
-    validate_config(config)
+    validate_study_config(config, base_dir=".")
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
 SPLITS = ["train", "valid", "test"]
-# cell.name is a built-in spec name or the path of a user's spec YAML
-CELL_SPEC_IS_FILE = config["cell"]["name"].endswith((".yaml", ".yml"))
-CELL = (
-    Path(config["cell"]["name"]).stem if CELL_SPEC_IS_FILE else config["cell"]["name"]
-)
+# cell.name is a built-in spec name or the path of a user's spec YAML; the stem names results
+CELL = Path(config["cell"]["name"]).stem
 VARIANTS = config["variants"]
 DEPTHS = config["network"]["depths"]
 SEEDS = config["network"]["seeds"]
-NEURON_VARIANTS = [v for v in VARIANTS if v != "lif"]
-FIGURES = [
-    "accuracy_vs_depth",
-    "example_predictions",
-    "roc_timing",
-    "first_layer_weights",
-    "cell_morphology",
-    "dataset_overview",
-]
-if "lif" in VARIANTS:
-    FIGURES.append("lif_check")
-# the variant whose networks the single-variant figures show: the full cell when it is run
-MAIN_VARIANT = "full" if "full" in VARIANTS else VARIANTS[0]
+# Figures come from the figure registry (built-in ones and the config's plugins', loaded above).
+from neurodepth.figures import FIGURES as FIGURE_REGISTRY, figures_for, input_paths
+
+FIGURES = figures_for(VARIANTS)
 
 
 wildcard_constraints:
     cell=r"[A-Za-z0-9_.-]+",
-    variant="|".join(["full", "no_nmda", "no_branching", "lif"]),
+    variant="|".join(VARIANT_REGISTRY.names()),
     split="|".join(SPLITS),
     shard=r"\d{4}",
     depth=r"\d+",
@@ -48,33 +40,26 @@ localrules:
     all,
 
 
-def _cell_morphology_entry():
-    from neurodepth.cells.spec import SPEC_DIR
-
-    name = config["cell"]["name"]
-    path = Path(name) if CELL_SPEC_IS_FILE else SPEC_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise WorkflowError(f"config key 'cell.name': no cell spec {path}")
-    import yaml
-
-    return (yaml.safe_load(path.read_text()) or {}).get("morphology", {})
+def _cell_spec():
+    try:
+        return load_cell_spec(config["cell"]["name"])
+    except ConfigError as exc:
+        raise WorkflowError(f"config key 'cell.name': {exc}") from None
 
 
 def cell_needs_morphology():
     """A spec whose morphology is an external file without a path gets it from config.cell.morphology."""
-    entry = _cell_morphology_entry()
-    return entry.get("source") == "file" and not entry.get("path")
+    _cell_spec()  # a missing or broken spec is reported as the config key's problem
+    return spec_needs_morphology(config["cell"]["name"])
 
 
 def morphology_path():
-    return (
-        f"resources/morphology/{CELL}.{_cell_morphology_entry().get('format', 'asc')}"
-    )
+    return f"resources/morphology/{CELL}.{_cell_spec().morphology.get('format', 'asc')}"
 
 
 def simulation_inputs(wildcards):
-    """A NEURON variant needs compiled mechanisms (and maybe a morphology); the I&F cell needs neither."""
-    if wildcards.variant == "lif":
+    """A NEURON variant needs compiled mechanisms (and maybe a morphology); others need neither."""
+    if not VARIANT_REGISTRY[wildcards.variant].uses_neuron:
         return {}
     inputs = {"mechanisms": "results/mechanisms/mechanisms.json"}
     if cell_needs_morphology():
@@ -91,9 +76,11 @@ def shard_paths(wildcards):
 
 
 def architecture(wildcards):
-    from neurodepth.learning.networks.tcn import architecture_for_depth
+    from neurodepth.learning.networks import FAMILIES
 
-    return architecture_for_depth(int(wildcards.depth), config["network"])
+    return FAMILIES[config["network"]["family"]].architecture(
+        int(wildcards.depth), config["network"]
+    )
 
 
 def network_paths(pattern, variants=None):
@@ -107,17 +94,26 @@ def network_paths(pattern, variants=None):
     )
 
 
-def best_checkpoint_guess(variant):
-    """The deepest network of the first seed: its first layer colours the morphology figure."""
-    return f"results/models/{CELL}/{variant}/d{max(DEPTHS)}_s{SEEDS[0]}/model.ckpt"
+# Where each artefact a figure can read lives (neurodepth.figures.registry.ARTEFACTS).
+ARTEFACT_PATHS = {
+    "summary_metrics": "results/summary/metrics.csv",
+    "depth_needed": "results/summary/depth_needed.csv",
+    "best_networks": "results/summary/best_networks.csv",
+    "dataset": "results/datasets/{cell}/{variant}/{split}.nc",
+    "predictions": "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
+    "checkpoint": "results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
+}
 
 
-def dataset_paths(split):
-    return expand(
-        "results/datasets/{cell}/{variant}/{split}.nc",
+def figure_inputs(name):
+    """The named inputs of figure <name>'s rule: its registered artefacts as this run's paths."""
+    return input_paths(
+        FIGURE_REGISTRY[name],
+        ARTEFACT_PATHS,
         cell=CELL,
-        variant=VARIANTS,
-        split=split,
+        variants=VARIANTS,
+        depths=DEPTHS,
+        seeds=SEEDS,
     )
 
 

@@ -1,4 +1,5 @@
-# The study's comparison: metrics per (variant, depth) with spread, and the depth each variant needs.
+# The study's comparison: metrics per (variant, depth) with spread, the depth each variant needs,
+# and the one best network per variant that every figure showing "the best network" reads.
 
 
 rule summarize:
@@ -17,6 +18,7 @@ rule summarize:
             caption="../report/depth_needed.rst",
             category="Tables",
         ),
+        best_networks="results/summary/best_networks.csv",
         table_csv="results/summary/results_table.csv",
         table_md="results/summary/results_table.md",
     log:

@@ -17,6 +17,7 @@ rule train_model:
         **resources_for("train"),
     params:
         architecture=architecture,
+        family=config["network"]["family"],
         training=config["training"],
         out_dir=subpath(output.model, parent=True),
     script:

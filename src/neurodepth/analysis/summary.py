@@ -1,15 +1,22 @@
 """Summary stage: aggregate per-model evaluation tables into per (variant, depth) results.
 
-Inputs are the tidy ``metrics.csv`` files written by ``neurodepth.learning.evaluate`` (one per trained
-model, columns ``cell, variant, depth, seed, metric, subset, value`` plus model meta columns).
+Inputs are the tidy ``metrics.csv`` files written by ``neurodepth.learning.evaluate`` (one per
+trained model, columns ``cell, variant, depth, seed, metric, subset, value`` plus model meta
+columns).
 Outputs (all written atomically into ``out_dir``):
 
 - ``metrics.csv``: per (cell, variant, depth, metric) the mean, SD and count over seeds x test
   subsets, plus the mean over seeds of the whole-test-set value (``subset == "all"``).
 - ``depth_needed.csv``: per (cell, variant) the smallest depth whose mean spike AUC is within
   ``margin`` of that variant's best depth, with a bootstrap 5-95 % interval.
+- ``best_networks.csv``: per (cell, variant) the one network every figure shows as "the best":
+  the depth with the highest mean spike AUC over seeds x test subsets (the ``best_depth`` that
+  depth-needed is measured against), and at that depth the seed with the highest mean over its
+  subsets (ties: the shallower depth, the lower seed).
 - ``results_table.csv`` / ``results_table.md``: every (cell, variant, depth) with model size
   (parameters, receptive field, MACs per ms) and every metric as mean and SD.
+
+Each table is written by :func:`summarize` and read back by :func:`read_summary_table`.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import pandas as pd
 
 from neurodepth.core.atomic import write_csv_atomic, write_text_atomic
 from neurodepth.core.errors import DatasetError
+from neurodepth.data.predictions import read_prediction_attrs
 
 ID_COLUMNS = ["cell", "variant", "depth", "seed", "metric", "subset", "value"]
 # Model-size columns; the first name found in a metrics file is used.  When a metrics file has
@@ -89,12 +97,7 @@ def read_metrics(metric_paths) -> pd.DataFrame:
 
 def _meta_from_predictions(path: Path) -> dict:
     """Model size from a predictions.nc's ``model_*`` attributes ({} when the file is absent)."""
-    if not path.exists():
-        return {}
-    import xarray as xr
-
-    with xr.open_dataset(path) as ds:
-        attrs = dict(ds.attrs)
+    attrs = read_prediction_attrs(path)
     out = {}
     for key, names in META_COLUMNS.items():
         found = next((n for n in names if n in attrs), None)
@@ -252,6 +255,71 @@ def depth_needed_table(df: pd.DataFrame, margin: float, n_boot: int = 2000) -> p
     return out
 
 
+def best_networks_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (cell, variant): the depth and seed of the best network (module docstring).
+
+    A variant whose spike AUC is undefined at every depth falls back to its deepest network of
+    the lowest seed, with a ``note``, so its figures still have a network to show.
+    """
+    auc_rows = df[df["metric"] == AUC_METRIC]
+    if auc_rows.empty:
+        raise DatasetError(f"no {AUC_METRIC!r} rows in the metrics files; cannot pick a network")
+    parts = []
+    for (cell, variant), group in auc_rows.groupby(["cell", "variant"], sort=True):
+        depths, auc = _auc_matrix(group)
+        means = _nanmean_columns(auc)
+        row = dict(cell=cell, variant=variant, note="")
+        if np.isfinite(means).any():
+            depth = int(depths[np.nanargmax(means)])  # first maximum: the shallower depth
+            row["depth_spike_auc"] = float(np.nanmax(means))
+        else:
+            depth = int(depths.max())
+            row["depth_spike_auc"] = np.nan
+            row["note"] = "spike AUC undefined at every depth; the deepest network is shown"
+        at_depth = _spread_rows(group[group["depth"] == depth])
+        per_seed = at_depth.groupby("seed")["value"].mean()  # NaN subsets skipped
+        finite = per_seed.dropna()
+        if finite.empty:
+            seed = int(per_seed.index.min())
+        else:
+            seed = int(finite[finite == finite.max()].index.min())
+        row.update(depth=depth, seed=seed, spike_auc=float(per_seed.loc[seed]))
+        parts.append(row)
+    cols = ["cell", "variant", "depth", "seed", "spike_auc", "depth_spike_auc", "note"]
+    return pd.DataFrame(parts)[cols]
+
+
+#: Columns each summary table must have for its readers.
+SUMMARY_COLUMNS = {
+    "metrics": ("cell", "variant", "depth", "metric", "mean", "sd"),
+    "depth_needed": ("cell", "variant", "depth_needed"),
+    "best_networks": ("cell", "variant", "depth", "seed"),
+    "results_table": ("cell", "variant", "depth"),
+}
+
+
+def read_summary_table(path, table: str) -> pd.DataFrame:
+    """Read one summary table (a ``SUMMARY_COLUMNS`` key) with errors naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"summary file {path} ({table}) does not exist")
+    df = pd.read_csv(path)
+    missing = [c for c in SUMMARY_COLUMNS[table] if c not in df.columns]
+    if missing:
+        raise DatasetError(f"summary file {path} ({table}) lacks columns {missing}")
+    return df
+
+
+def best_network(best_networks: pd.DataFrame, variant: str) -> tuple[int, int]:
+    """``(depth, seed)`` of ``variant``'s best network in a ``best_networks`` table."""
+    rows = best_networks[best_networks["variant"].astype(str) == str(variant)]
+    if rows.empty:
+        raise DatasetError(
+            f"best_networks has no variant {variant!r} (has {sorted(best_networks['variant'])})"
+        )
+    return int(rows["depth"].iloc[0]), int(rows["seed"].iloc[0])
+
+
 def _metric_sort_key(name: str):
     return (METRIC_ORDER.index(name) if name in METRIC_ORDER else len(METRIC_ORDER), name)
 
@@ -319,7 +387,8 @@ def results_markdown(table: pd.DataFrame) -> str:
 
 
 def summarize(metric_paths, margin: float, out_dir, n_boot: int = 2000) -> dict:
-    """Write metrics.csv, depth_needed.csv, results_table.csv and results_table.md to ``out_dir``.
+    """Write metrics.csv, depth_needed.csv, best_networks.csv, results_table.csv and
+    results_table.md to ``out_dir``.
 
     Returns the paths written, keyed by file stem.
     """
@@ -328,16 +397,19 @@ def summarize(metric_paths, margin: float, out_dir, n_boot: int = 2000) -> dict:
     df = read_metrics(metric_paths)
     agg = aggregate_metrics(df)
     needed = depth_needed_table(df, float(margin), n_boot=n_boot)
+    best = best_networks_table(df)
     table = results_table(df, agg)
     out_dir = Path(out_dir)
     out = {
         "metrics": out_dir / "metrics.csv",
         "depth_needed": out_dir / "depth_needed.csv",
+        "best_networks": out_dir / "best_networks.csv",
         "results_table": out_dir / "results_table.csv",
         "results_table_md": out_dir / "results_table.md",
     }
     write_csv_atomic(agg, out["metrics"])
     write_csv_atomic(needed, out["depth_needed"])
+    write_csv_atomic(best, out["best_networks"])
     write_csv_atomic(table, out["results_table"])
     write_text_atomic(out["results_table_md"], results_markdown(table))
     return out

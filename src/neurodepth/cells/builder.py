@@ -1,12 +1,14 @@
 """Build a NEURON cell from a ``CellSpec``: morphology, discretisation, biophysics, synapses.
 
-``build_cell(spec, variant)`` returns a ``BuiltCell`` (docs/design.md). The pieces are public so
-that other cell builders (the no-branching reduction) can reuse them on their own sections:
+``build_cell(spec, synapses)`` returns a ``BuiltCell`` (docs/design.md) whose excitatory synapses
+are the spec's ``synapses.excitatory[synapses]`` set. Cell variants (``cells/variants.py``) are
+built on top of it; the builder knows nothing of them. The pieces are public so that other cell
+builders can reuse them on their own sections:
 
 - ``apply_passive_and_channels(spec, groups, distance_fn, normalisers)``: insert pas, channels,
   ion reversals and the distance rules on arbitrary sections grouped as soma/axon/basal/apical;
 - ``rule_value(rule, s_um, normalisers)``: evaluate one density rule at a path distance;
-- ``insert_synapses(spec, segments, variant)``: one excitatory and one inhibitory point process
+- ``insert_synapses(spec, segments, synapses)``: one excitatory and one inhibitory point process
   per segment;
 - ``segment_table(segments, ...)``: the design's segment table.
 
@@ -30,7 +32,7 @@ from neurodepth.cells.morphology import (
     replace_axon,
     stylized_morphology,
 )
-from neurodepth.cells.spec import DENDRITIC_GROUPS, GROUPS, VARIANTS, CellSpec
+from neurodepth.cells.spec import DENDRITIC_GROUPS, GROUPS, CellSpec
 from neurodepth.core.errors import ConfigError, MechanismError, MorphologyError
 
 SEGMENT_COLUMNS = [
@@ -52,7 +54,7 @@ SEGMENT_COLUMNS = [
 @dataclass
 class BuiltCell:
     name: str
-    variant: str
+    variant: str  # the variant that built it; build_cell alone names its synapse set
     soma_seg: object
     nexus_seg: object | None
     segments: list
@@ -60,6 +62,7 @@ class BuiltCell:
     inh_synapses: list
     segment_table: pd.DataFrame
     sections: dict
+    reduction: list | None = None  # a reduced cell's per-subtree fits (cells.equivalent_cylinder)
     _keep: list = field(default_factory=list, repr=False)  # owners that keep NEURON objects alive
 
     @property
@@ -176,12 +179,22 @@ def apply_passive_and_channels(
 # --------------------------------------------------------------------------- synapses
 
 
-def insert_synapses(spec: CellSpec, segments: list, variant: str = "full"):
+def excitatory_definition(spec: CellSpec, synapses: str) -> dict:
+    """The spec's excitatory synapse set ``synapses`` (e.g. ``full``: AMPA+NMDA)."""
+    try:
+        return spec.synapses["excitatory"][synapses]
+    except KeyError:
+        raise ConfigError(
+            f"cell spec {spec.name!r} has no excitatory synapse set {synapses!r}; it defines "
+            f"{sorted(spec.synapses['excitatory'])}"
+        ) from None
+
+
+def insert_synapses(spec: CellSpec, segments: list, synapses: str = "full"):
     """One excitatory and one inhibitory point process at each segment centre (spec params)."""
     from neuron import h
 
-    exc_variant = "no_nmda" if variant == "no_nmda" else "full"
-    exc_def = spec.synapses["excitatory"][exc_variant]
+    exc_def = excitatory_definition(spec, synapses)
     inh_def = spec.synapses["inhibitory"]
     exc, inh = [], []
     for seg in segments:
@@ -280,14 +293,12 @@ def load_morphology(spec: CellSpec) -> Morphology:
     return stylized_morphology(m["geometry"], label=spec.name)
 
 
-def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
-    """Instantiate ``spec`` in NEURON (mechanisms must be loaded) and return the ``BuiltCell``."""
-    if variant not in VARIANTS:
-        raise ConfigError(f"unknown cell variant {variant!r}; expected one of {list(VARIANTS)}")
-    if variant == "no_branching":
-        from neurodepth.cells.reduce import build_reduced_cell
+def build_cell(spec: CellSpec, synapses: str = "full") -> BuiltCell:
+    """Instantiate ``spec`` in NEURON (mechanisms must be loaded) and return the ``BuiltCell``.
 
-        return build_reduced_cell(spec)
+    ``synapses`` names the spec's excitatory synapse set (``full``: AMPA+NMDA, ``no_nmda``: AMPA
+    only); the cell's ``variant`` is that name until a variant's builder renames it."""
+    excitatory_definition(spec, synapses)  # fail before the slow part
     from neuron import h
 
     from neurodepth.cells.mechanisms_build import mechanisms_loaded
@@ -324,8 +335,8 @@ def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
                 for i in range(first, last + 1):
                     if i >= len(segments):
                         raise ConfigError(
-                            f"cell spec {spec.name!r}: regions.{reg} range [{first}, {last}] beyond "
-                            f"the {len(segments)} dendritic segments"
+                            f"cell spec {spec.name!r}: regions.{reg} range [{first}, {last}] "
+                            f"beyond the {len(segments)} dendritic segments"
                         )
                     regions[i] = reg
         missing = [i for i, r in enumerate(regions) if r is None]
@@ -336,14 +347,14 @@ def build_cell(spec: CellSpec, variant: str = "full") -> BuiltCell:
     else:
         regions = [sec_regions[n] for n in names]
 
-    exc, inh = insert_synapses(spec, segments, variant)
+    exc, inh = insert_synapses(spec, segments, synapses)
     table = segment_table(segments, names, trees, regions, distance)
     nexus_seg = None
     if spec.nexus is not None:
         nexus_seg = morph.resolve(spec.nexus["section"])(spec.nexus["x"])
     cell = BuiltCell(
         name=spec.name,
-        variant=variant,
+        variant=synapses,
         soma_seg=morph.soma(0.5),
         nexus_seg=nexus_seg,
         segments=segments,

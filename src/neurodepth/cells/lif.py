@@ -1,10 +1,10 @@
 """The paper's integrate-and-fire (I&F) neuron, in numpy (no NEURON).
 
-Model (paper_protocol.md, "I&F"): 80 excitatory (weight +1) and 20 inhibitory (weight -1) binary
-inputs at 1 ms resolution. Each input train is filtered by the kernel exp(-t/20 ms); the somatic
-voltage is ``V = -75 + 2 * (weighted sum of the filtered trains)`` mV. The cell spikes when
-``V > -55`` mV; after a spike, V is brought back to -75 mV by subtracting the excess, and the
-subtraction decays with the same exponential kernel.
+Model (paper_protocol.md, "I&F"): ``N_EXC`` = 80 excitatory (weight +1) and ``N_INH`` = 20
+inhibitory (weight -1) binary inputs at 1 ms resolution. Each input train is filtered by the
+kernel exp(-t/20 ms); the somatic voltage is ``V = -75 + 2 * (weighted sum of the filtered
+trains)`` mV. The cell spikes when ``V > -55`` mV; after a spike, V is brought back to -75 mV by
+subtracting the excess, and the subtraction decays with the same exponential kernel.
 
 Conventions (fixed here, tested in tests/unit/test_lif.py):
 
@@ -12,7 +12,8 @@ Conventions (fixed here, tested in tests/unit/test_lif.py):
 * **Filter onset.** An input spike in bin ``t`` contributes ``weight * exp(-(u - t)/tau)`` to the
   filtered sum in every bin ``u >= t``; i.e. its contribution *starts in the same bin*, with value 1
   (so one excitatory spike alone lifts V by exactly 2 mV in its own bin). The kernel is the exact,
-  untruncated exponential (implemented as the recursion ``s[t] = a*s[t-1] + x[t]``, a = exp(-1/tau)).
+  untruncated exponential (implemented as the recursion ``s[t] = a*s[t-1] + x[t]``,
+  a = exp(-1/tau)).
 * **Spike.** Bin ``t`` is an output spike when ``V[t] > v_threshold`` (strict); its spike time is
   ``t`` ms. ``V[t]`` itself keeps its supra-threshold value (there is no spike waveform).
 * **Reset.** The reset acts from the next bin ``t+1``: the excess ``e = V_pre[t+1] - v_reset`` of
@@ -36,12 +37,17 @@ pseudo-segment (the soma, segment 0) carrying all 100 synapses; channels 0..n_ex
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy.signal import lfilter
 
 from neurodepth.core.errors import ConfigError, DatasetError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The paper's input counts; every other module (simulation, cost estimates) reads them from here
+# through the variant registry (``VARIANTS["lif"].fixed_channels``).
 N_EXC = 80
 N_INH = 20
 TAU_MS = 20.0
@@ -79,6 +85,8 @@ def lif_free_voltage(
     ``inputs`` is (n_channels, duration_ms); channels < n_exc have weight +1, the rest -1.
     Filtering the weighted sum once is exact because every channel uses the same kernel.
     """
+    from scipy.signal import lfilter  # scipy.signal costs ~0.5 s to import; the registry imports us
+
     x = np.asarray(inputs)
     drive = x[:n_exc].sum(axis=0, dtype=np.float64) - x[n_exc:].sum(axis=0, dtype=np.float64)
     a = np.exp(-1.0 / tau_ms)
@@ -98,8 +106,8 @@ def simulate_lif(
 
     Parameters
     ----------
-    inputs : bool array (n_channels, duration_ms); the paper uses 100 channels, the first
-        ``n_exc`` (80) excitatory, the rest (20) inhibitory.
+    inputs : bool array (n_channels, duration_ms); the paper uses ``N_EXC + N_INH`` channels,
+        the first ``n_exc`` excitatory, the rest inhibitory.
     n_exc, tau_ms, v_reset_mv, v_threshold_mv, gain_mv : model constants (paper defaults).
 
     Returns
@@ -198,6 +206,8 @@ def lif_channel_map(n_exc: int = N_EXC, n_inh: int = N_INH) -> pd.DataFrame:
     The paper's segment-based rule "c < n_seg is exc" does NOT apply to this cell; downstream code
     must read ``channel_kind``.
     """
+    import pandas as pd
+
     if n_exc < 0 or n_inh < 0 or n_exc + n_inh == 0:
         raise ConfigError(
             f"lif: need n_exc >= 0, n_inh >= 0 and some channels, got {n_exc}, {n_inh}"
@@ -217,6 +227,8 @@ def lif_segment_table() -> pd.DataFrame:
     """The I&F cell's segment table: one pseudo-segment (the point soma), same columns as a
     morphological cell's ``segment_table`` (docs/design.md). Region and tree are ``soma``;
     geometric columns are 0 (the model has no geometry), ``x`` is 0.5."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "segment": np.array([0], dtype=np.int64),

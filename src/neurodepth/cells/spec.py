@@ -24,7 +24,6 @@ SPEC_DIR = Path(__file__).resolve().parent / "specs"
 GROUPS = ("soma", "axon", "basal", "apical")
 DENDRITIC_GROUPS = ("basal", "apical")
 REGIONS = ("basal", "oblique", "tuft")
-VARIANTS = ("full", "no_nmda", "no_branching")
 KNOWN_MECHANISMS = (
     "NaTs2_t",
     "NaTa_t",
@@ -361,22 +360,36 @@ def _check_synapse(n, key, entry):
         _require_number(n, f"{key}.params.{p}", v)
 
 
-def load_cell_spec(name_or_path, morphology_path=None) -> CellSpec:
-    """Load a built-in spec by name (``stylized_l5pc``) or a spec YAML by path.
-
-    ``morphology_path`` overrides ``morphology.path`` of a file-based spec (the pipeline passes
-    the fetched, checksum-verified copy here).
-    """
+def spec_path(name_or_path) -> Path:
+    """The YAML file of a built-in spec name (``stylized_l5pc``) or of a spec path."""
     s = str(name_or_path)
     path = Path(s)
     if not (s.endswith((".yaml", ".yml")) or path.exists()):
         path = SPEC_DIR / f"{s}.yaml"
         if not path.exists():
             raise SpecError(
-                f"cell spec {s!r}: no such built-in spec (available: {available_specs()}) and no such file"
+                f"cell spec {s!r}: no such built-in spec (available: {available_specs()}) "
+                "and no such file"
             )
     if not path.exists():
         raise SpecError(f"cell spec file {path} does not exist")
+    return path
+
+
+def spec_needs_morphology(name_or_path) -> bool:
+    """Whether the spec's morphology is an external file it gives no path for, i.e. one the
+    pipeline must fetch (config ``cell.morphology``) and pass as ``morphology_path``."""
+    m = load_cell_spec(name_or_path).morphology
+    return m["source"] == "file" and not m.get("path")
+
+
+def load_cell_spec(name_or_path, morphology_path=None) -> CellSpec:
+    """Load a built-in spec by name (``stylized_l5pc``) or a spec YAML by path.
+
+    ``morphology_path`` overrides ``morphology.path`` of a file-based spec (the pipeline passes
+    the fetched, checksum-verified copy here).
+    """
+    path = spec_path(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

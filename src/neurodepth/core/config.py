@@ -1,7 +1,16 @@
-"""Config loading and validation with messages that name the offending key."""
+"""Config loading and validation with messages that name the offending key.
+
+The schema (``config.schema.yaml`` beside this module) is the one place that lists the config's
+keys and their defaults: :func:`validate_config` fills every missing key that has a ``default``
+before validating, so code reads ``config[section][key]`` and never restates a default.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import jsonschema
@@ -12,6 +21,134 @@ from neurodepth.core.provenance import config_hash
 
 # The schema ships inside the package, so it is found whatever the working directory.
 DEFAULT_SCHEMA = Path(__file__).with_name("config.schema.yaml")
+
+# A schema keyword of ours: ``registry: NAME`` restricts a string to the names registered under
+# NAME. core cannot import the registries (they live in higher layers), so the caller passes the
+# names in; without them the keyword checks nothing.
+REGISTRY_KEYWORD = "registry"
+
+_COERCIBLE = {"integer", "number", "boolean", "array", "object", "null"}
+
+
+@functools.cache
+def load_schema() -> dict:
+    if not DEFAULT_SCHEMA.exists():
+        raise ConfigError(f"config schema not found: {DEFAULT_SCHEMA}")
+    return yaml.safe_load(DEFAULT_SCHEMA.read_text())
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    """Follow local ``$ref`` pointers (``#/definitions/name``); keywords beside a ``$ref`` (a
+    ``default``, a ``description``) win over the definition's."""
+    if not isinstance(schema, dict):
+        return {}
+    if "$ref" not in schema:
+        return schema
+    node = root
+    for part in schema["$ref"].removeprefix("#/").split("/"):
+        node = node[part]
+    siblings = {k: v for k, v in schema.items() if k != "$ref"}
+    return {**_resolve(node, root), **siblings}
+
+
+def _property_schema(schema: dict, key: str, root: dict) -> dict | None:
+    """The schema that applies to ``key`` of an object validated by ``schema``."""
+    if key in schema.get("properties", {}):
+        return _resolve(schema["properties"][key], root)
+    for pattern, sub in schema.get("patternProperties", {}).items():
+        if re.search(pattern, key):
+            return _resolve(sub, root)
+    extra = schema.get("additionalProperties")
+    return _resolve(extra, root) if isinstance(extra, dict) else None
+
+
+def _types(schema: dict) -> set[str]:
+    kind = schema.get("type", ())
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _matches(value, types: set[str]) -> bool:
+    checks = {
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+        "null": lambda v: v is None,
+    }
+    return any(checks[t](value) for t in types if t in checks)
+
+
+def _parse_string(text: str, types: set[str]):
+    """``text`` read as YAML, as a value of one of ``types``; ``text`` itself when it is none."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str) and types & {"integer", "number"}:
+        # YAML 1.1 reads "1e-3" as a string; a number is meant
+        for convert in (int, float):
+            try:
+                value = convert(text)
+                break
+            except ValueError:
+                pass
+    return value if _matches(value, types) else text
+
+
+def coerce_strings(value, schema: dict, root: dict | None = None):
+    """Turn string leaves into the type the schema asks for.
+
+    ``snakemake --config simulation='{"duration_ms": 300}'`` parses nested values with YAML's
+    base loader, which leaves every leaf a string ("300"). A string is left alone where the schema
+    accepts strings, and wherever it does not read as the wanted type (the validator then names
+    the key).
+    """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    types = _types(schema)
+    if isinstance(value, str) and types and "string" not in types and types & _COERCIBLE:
+        value = _parse_string(value, types)
+    if isinstance(value, dict):
+        for key in list(value):
+            sub = _property_schema(schema, str(key), root)
+            if sub is not None:
+                value[key] = coerce_strings(value[key], sub, root)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [coerce_strings(item, schema["items"], root) for item in value]
+    return value
+
+
+def fill_defaults(value, schema: dict, root: dict | None = None):
+    """Add every missing key that has a schema ``default``, recursively, in place.
+
+    A missing object whose schema has a default (usually ``{}``) is created and then filled
+    with its own keys' defaults. Objects inside arrays are filled from the item schema.
+    """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            sub = _resolve(sub, root)
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+        for key in list(value):
+            sub = _property_schema(schema, str(key), root)
+            if sub is not None:
+                fill_defaults(value[key], sub, root)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            fill_defaults(item, schema["items"], root)
+    return value
+
+
+def section_defaults(name: str) -> dict:
+    """The defaults of one top-level section (e.g. "training"): every key that has one."""
+    schema = load_schema()
+    if name not in schema["properties"]:
+        sections = ", ".join(schema["properties"])
+        raise ConfigError(f"no config section {name!r}; sections: {sections}")
+    return fill_defaults({}, schema["properties"][name], schema)
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -31,22 +168,43 @@ def describe_error(error: jsonschema.ValidationError) -> str:
             f"unknown config key {', '.join(repr(e) for e in extra)} {where}; "
             f"allowed keys: {', '.join(allowed)}"
         )
-    if error.validator == "required":
-        return f"config key '{key}': {error.message}"
     return f"config key '{key}': {error.message}"
 
 
-def validate_config(config: dict, schema_path=DEFAULT_SCHEMA) -> dict:
-    """Raise ConfigError listing every problem, each naming its key; return the config."""
-    schema_path = Path(schema_path)
-    if not schema_path.exists():
-        raise ConfigError(f"config schema not found: {schema_path}")
-    schema = yaml.safe_load(schema_path.read_text())
+def _validator_class(enums: Mapping[str, Iterable[str]]):
+    names = {registry: list(allowed) for registry, allowed in enums.items()}
+
+    def registered(validator, registry, instance, schema):
+        if registry in names and isinstance(instance, str) and instance not in names[registry]:
+            yield jsonschema.ValidationError(
+                f"{instance!r} is not registered (registered {registry}: "
+                f"{', '.join(names[registry]) or 'none'}; a module listed under 'plugins' "
+                "can register more)"
+            )
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {REGISTRY_KEYWORD: registered}
+    )
+
+
+def validate_config(config: dict, enums: Mapping[str, Iterable[str]] | None = None) -> dict:
+    """Complete ``config`` in place and check it; raise ConfigError listing every problem.
+
+    In order: string leaves from ``--config`` overrides are read as the schema's types, missing
+    keys get their schema defaults, then the schema and the cross-key rules are checked.
+    ``enums`` maps a registry name used by the schema's ``registry`` keyword (e.g. "variants")
+    to the names registered there; registries not given are not checked.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError("the config is not a mapping of keys")
+    schema = load_schema()
     architectures = config.get("network", {}).get("architectures")
     if isinstance(architectures, dict):
         # YAML reads `7: {...}` with an int key; JSON schema keys are strings
         config["network"]["architectures"] = {str(k): v for k, v in architectures.items()}
-    validator = jsonschema.Draft202012Validator(schema)
+    coerce_strings(config, schema)
+    fill_defaults(config, schema)
+    validator = _validator_class(enums or {})(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = "\n  - ".join(describe_error(e) for e in errors)
@@ -89,7 +247,8 @@ def _check_semantics(config: dict) -> None:
             )
 
 
-def load_config(path, schema_path=DEFAULT_SCHEMA) -> dict:
+def read_config_file(path) -> dict:
+    """The mapping in a config YAML, unvalidated; ConfigError naming the file if there is none."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
@@ -99,7 +258,12 @@ def load_config(path, schema_path=DEFAULT_SCHEMA) -> dict:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} does not hold a mapping of keys")
-    return validate_config(config, schema_path)
+    return config
+
+
+def load_config(path, enums: Mapping[str, Iterable[str]] | None = None) -> dict:
+    """A config file, completed with defaults and validated (registries only if ``enums``)."""
+    return validate_config(read_config_file(path), enums)
 
 
 def simulation_hash(config: dict, variant: str) -> str:
@@ -114,14 +278,3 @@ def simulation_hash(config: dict, variant: str) -> str:
             "inputs": config["inputs"][variant],
         }
     )
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("configfile", help="config YAML to check")
-    parser.add_argument("--schema", default=str(DEFAULT_SCHEMA), help="schema YAML")
-
-
-def run(args) -> int:
-    load_config(args.configfile, args.schema)
-    print(f"{args.configfile}: valid")
-    return 0

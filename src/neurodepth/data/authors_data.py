@@ -45,8 +45,7 @@ import pandas as pd
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.data.shards import build_shard_dataset, write_shard
-
-SPIKE_THRESHOLD_MV = -25.0
+from neurodepth.data.spikes import SPIKE_THRESHOLD_MV
 
 
 def detect_spikes(
@@ -151,7 +150,8 @@ def authors_to_dataset(
                 raise DatasetError(f"{where}: missing {key!r}")
         if len(s["somaVoltageLowRes"]) != T:
             raise DatasetError(
-                f"{where}: somaVoltageLowRes has {len(s['somaVoltageLowRes'])} samples, expected {T}"
+                f"{where}: somaVoltageLowRes has {len(s['somaVoltageLowRes'])} samples, "
+                f"expected {T}"
             )
         _spike_dict_to_bins(s["exInputSpikeTimes"], 0, inputs[i], where)
         _spike_dict_to_bins(s["inhInputSpikeTimes"], n_segments, inputs[i], where)
@@ -165,7 +165,7 @@ def authors_to_dataset(
         high = s.get("somaVoltageHighRes")
         if high is not None and len(high) >= T:
             spikes.append(detect_spikes(high, T / len(high)))
-            sources.add("somaVoltageHighRes local maxima above -25 mV")
+            sources.add(f"somaVoltageHighRes local maxima above {SPIKE_THRESHOLD_MV:g} mV")
         else:
             spikes.append(np.asarray(s.get("outputSpikeTimes", []), dtype=np.float64).ravel())
             sources.add("outputSpikeTimes as released (float16: up to ~2 ms error)")

@@ -85,7 +85,8 @@ class DatasetReader:
             )
         if n_bytes != -(-self.duration_ms // 8):
             raise DatasetError(
-                f"dataset {self.path}: time_byte={n_bytes} but time={self.duration_ms} (expected ceil(time/8))"
+                f"dataset {self.path}: time_byte={n_bytes} but time={self.duration_ms} "
+                "(expected ceil(time/8))"
             )
         self.time_origin_ms = 0.0
         if "time" in nc.variables and self.duration_ms > 1:

@@ -60,7 +60,8 @@ ZLIB_LEVEL = 4  # level 4 is within ~2 % of level 9's size at a fraction of the 
 
 
 def pack_inputs(inputs: np.ndarray) -> np.ndarray:
-    """Bit-pack boolean inputs (..., time) along time: (..., ceil(time/8)) uint8, little bit order."""
+    """Bit-pack boolean inputs (..., time) along time: (..., ceil(time/8)) uint8, little bit
+    order."""
     return np.packbits(np.asarray(inputs, dtype=bool), axis=-1, bitorder="little")
 
 
@@ -239,7 +240,8 @@ def build_shard_dataset(
         dendritic_voltage = np.asarray(dendritic_voltage, dtype=np.float32)
         if dendritic_voltage.shape != (n_sim, len(segment_table), n_time):
             raise ShardError(
-                f"dendritic_voltage shape {dendritic_voltage.shape} != {(n_sim, len(segment_table), n_time)}"
+                f"dendritic_voltage shape {dendritic_voltage.shape} != "
+                f"{(n_sim, len(segment_table), n_time)}"
             )
         data_vars["dendritic_voltage"] = (
             ("simulation", "segment", "time"),
@@ -319,18 +321,45 @@ def write_shard(ds: xr.Dataset, path) -> Path:
     return path
 
 
-def read_shard(path, load: bool = True) -> xr.Dataset:
-    """Open a shard / dataset. ``load=True`` reads it into memory and closes the file;
-    ``load=False`` returns a lazy Dataset (close it yourself) so windows read only their chunks."""
+#: Variables a reader that needs only traces and tables can leave on disk (a training set's
+#: packed inputs can be ~1 GB).
+HEAVY_VARS = ("input_spikes_packed", "dendritic_voltage", "nexus_voltage")
+
+
+def open_dataset(
+    path, *, load: bool = True, drop=(), what: str = "dataset", err=DatasetError
+) -> xr.Dataset:
+    """The one way to open a shard or dataset file as an ``xr.Dataset``.
+
+    ``load=True`` reads it into memory (without the variables named in ``drop``) and closes the
+    file; ``load=False`` returns a lazy Dataset (close it yourself) so windows read only their
+    chunks. A missing or unreadable file raises ``err`` naming the file and its role ``what``.
+    """
     path = Path(path)
+    if not path.exists():
+        raise err(f"{what} file {path} does not exist")
     try:
         ds = xr.open_dataset(path, engine="netcdf4")
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ShardError(f"cannot open shard {path}: {exc}") from exc
-    if load:
-        with ds:
-            ds = ds.load()
+        if load:
+            with ds:
+                ds = ds.drop_vars([v for v in drop if v in ds.variables]).load()
+    except Exception as exc:  # truncated HDF5 raises OSError/RuntimeError/KeyError variously
+        raise err(f"cannot read {what} file {path} (truncated or corrupt?): {exc}") from exc
     return ds
+
+
+def read_shard(path, load: bool = True) -> xr.Dataset:
+    """Open a shard / dataset (``open_dataset`` raising ``ShardError``)."""
+    return open_dataset(path, load=load, what="shard", err=ShardError)
+
+
+def read_simulation_inputs(path, simulation: int) -> np.ndarray:
+    """Bool input spikes (channel, time) of one simulation, decompressing only that chunk."""
+    with open_dataset(path, load=False) as ds:
+        if "input_spikes_packed" not in ds:
+            raise DatasetError(f"{path} lacks variables ['input_spikes_packed']")
+        packed = ds["input_spikes_packed"].isel(simulation=int(simulation)).values
+        return unpack_inputs(packed, ds.sizes["time"])
 
 
 def _validate(ds: xr.Dataset, path: Path, err=ShardError) -> None:
@@ -367,12 +396,7 @@ def check_dataset(path) -> dict:
     Returns a small summary: simulations, duration_ms, spikes, mean output rate (Hz).
     """
     path = Path(path)
-    try:
-        ds = xr.open_dataset(path, engine="netcdf4")
-        with ds:
-            ds = ds.load()
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise DatasetError(f"cannot read dataset {path}: {exc}") from exc
+    ds = open_dataset(path)
     _validate(ds, path, err=DatasetError)
     return dataset_spike_summary(ds)
 
@@ -404,25 +428,21 @@ def merge_shards(shard_paths, out_path) -> Path:
         raise ShardError("merge_shards: no shard files given")
     loaded, hashes = [], []
     for path in shard_paths:
-        if not path.exists():
-            raise ShardError(f"shard file {path} does not exist")
-        try:
-            with xr.open_dataset(path, engine="netcdf4") as ds:
-                ds = ds.load()
-        except Exception as exc:  # truncated HDF5 raises OSError/RuntimeError/KeyError variously
-            raise ShardError(f"shard {path} is unreadable (truncated or corrupt?): {exc}") from exc
+        ds = read_shard(path)
         _validate(ds, path)
         if loaded:
             first, first_path = loaded[0], shard_paths[0]
             for key in MERGE_KEYS:
                 if str(ds.attrs[key]) != str(first.attrs[key]):
                     raise ShardError(
-                        f"shard {path}: {key}={ds.attrs[key]!r} differs from {first_path} ({first.attrs[key]!r})"
+                        f"shard {path}: {key}={ds.attrs[key]!r} differs from {first_path} "
+                        f"({first.attrs[key]!r})"
                     )
             for dim in ("channel", "time", "segment"):
                 if ds.sizes.get(dim) != first.sizes.get(dim):
                     raise ShardError(
-                        f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from {first_path} ({first.sizes.get(dim)})"
+                        f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from "
+                        f"{first_path} ({first.sizes.get(dim)})"
                     )
             optional = {"nexus_voltage", "dendritic_voltage"}
             if optional & set(ds.data_vars) != optional & set(first.data_vars):

@@ -6,6 +6,7 @@ text stays legible when the report shows it at page width.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -17,27 +18,39 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
+from neurodepth.analysis.summary import best_network, read_summary_table  # noqa: E402
+from neurodepth.cells.variants import VARIANTS  # noqa: E402
 from neurodepth.core.atomic import save_figure_atomic  # noqa: E402
 from neurodepth.core.errors import DatasetError  # noqa: E402
+from neurodepth.data import shards  # noqa: E402
+from neurodepth.data.predictions import network_of  # noqa: E402
 
 PNG_DPI = 110
 FIG_WIDTH_IN = 10.0
 
-VARIANT_ORDER = ["full", "no_nmda", "no_branching", "lif"]
-VARIANT_LABELS = {
-    "full": "full (NMDA + branching)",
-    "no_nmda": "NMDA removed",
-    "no_branching": "branching removed",
-    "lif": "integrate-and-fire",
-}
-VARIANT_SHORT = {"full": "full", "no_nmda": "no NMDA", "no_branching": "no branching", "lif": "I&F"}
+
+class _VariantField(Mapping):
+    """One field of every registered variant, read when asked (a plugin may register later)."""
+
+    def __init__(self, field: str):
+        self._field = field
+
+    def __getitem__(self, name):
+        if name not in VARIANTS:
+            raise KeyError(name)
+        return getattr(VARIANTS[name], self._field)
+
+    def __iter__(self):
+        return iter(VARIANTS)
+
+    def __len__(self):
+        return len(VARIANTS.names())
+
+
+VARIANT_LABELS = _VariantField("label")
+VARIANT_SHORT = _VariantField("short_label")
+VARIANT_COLORS = _VariantField("color")
 _PALETTE = sns.color_palette("colorblind", 10)
-VARIANT_COLORS = {
-    "full": _PALETTE[0],
-    "no_nmda": _PALETTE[1],
-    "no_branching": _PALETTE[2],
-    "lif": _PALETTE[7],
-}
 REGION_ORDER = ["basal", "oblique", "tuft"]
 REGION_COLORS = {"basal": _PALETTE[3], "oblique": _PALETTE[4], "tuft": _PALETTE[9], "soma": "0.2"}
 KIND_COLORS = {"exc": "#c0392b", "inh": "#2e64b0"}
@@ -65,7 +78,7 @@ def style() -> None:
 
 
 def variant_order(variants) -> list[str]:
-    known = [v for v in VARIANT_ORDER if v in set(variants)]
+    known = [v for v in VARIANTS if v in set(variants)]
     return known + sorted(set(variants) - set(known))
 
 
@@ -75,6 +88,11 @@ def variant_label(v: str) -> str:
 
 def variant_color(v: str, i: int = 0):
     return VARIANT_COLORS.get(v, _PALETTE[(i + 5) % len(_PALETTE)])
+
+
+def variant_tick_label(v: str) -> str:
+    """Compact tick text, for panels where every variant shares a narrow axis."""
+    return VARIANTS[v].compact_label if v in VARIANTS else v
 
 
 def save(fig, out_png) -> tuple[Path, Path]:
@@ -90,39 +108,9 @@ def save(fig, out_png) -> tuple[Path, Path]:
     return out_png, out_pdf
 
 
-HEAVY_VARS = ("input_spikes_packed", "dendritic_voltage", "nexus_voltage")
-
-
-def open_dataset(path, what: str, skip=HEAVY_VARS) -> xr.Dataset:
-    """Open a netCDF file into memory, without the large ``skip`` variables (a training set's
-    packed inputs can be ~1 GB), with a clear error naming the file and its role."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{what} file {path} does not exist")
-    try:
-        with xr.open_dataset(path) as ds:
-            return ds.drop_vars([v for v in skip if v in ds.variables]).load()
-    except (OSError, ValueError, RuntimeError) as err:
-        raise DatasetError(f"cannot read {what} file {path}: {err}") from err
-
-
-def load_inputs(path, simulation: int) -> np.ndarray:
-    """Bool input spikes (channel, time) of one simulation, decompressing only that chunk."""
-    with xr.open_dataset(path) as ds:
-        if "input_spikes_packed" not in ds:
-            raise DatasetError(f"{path} lacks variables ['input_spikes_packed']")
-        packed = ds["input_spikes_packed"].isel(simulation=int(simulation)).values
-        return unpack_bits(packed, ds.sizes["time"])
-
-
-def read_csv(path, what: str = "summary"):
-    """``pandas.read_csv`` with a DatasetError naming a missing file."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{what} file {path} does not exist")
-    return pd.read_csv(path)
+def open_dataset(path, what: str = "dataset") -> xr.Dataset:
+    """A dataset in memory without its large per-bin variables (figures need traces and tables)."""
+    return shards.open_dataset(path, drop=shards.HEAVY_VARS, what=what)
 
 
 def as_paths(paths) -> list[Path]:
@@ -136,14 +124,6 @@ def require_vars(ds: xr.Dataset, names, path) -> None:
     missing = [n for n in names if n not in ds.variables]
     if missing:
         raise DatasetError(f"{path} lacks variables {missing}")
-
-
-def unpack_bits(packed: np.ndarray, n_time: int) -> np.ndarray:
-    """Unpack ``input_spikes_packed`` (..., time_byte) into bool (..., time) (the schema's own
-    ``neurodepth.data.shards.unpack_inputs``)."""
-    from neurodepth.data.shards import unpack_inputs
-
-    return unpack_inputs(packed, n_time)
 
 
 def segment_table(ds: xr.Dataset):
@@ -197,61 +177,25 @@ def panel_label(ax, letter: str) -> None:
     )
 
 
-# --- predictions.nc ------------------------------------------------------------------------
-# evaluate.py owns the names (docs/design.md, "Training / evaluation files"); the first name
-# found wins, so a rename there needs only a new entry here.
-PREDICTION_NAMES = {
-    "spike_probability": ("spike_probability",),
-    "soma_prediction": ("soma_prediction",),
-    "spike_target": ("spike_target",),
-    "soma_target": ("soma_truth",),
-    "included": ("included",),
-    "roc_fpr": ("roc_fpr",),
-    "roc_tpr": ("roc_tpr",),
-    "timing_count": ("spike_timing_count",),
-    "timing_lag": ("lag_ms",),
-}
+# --- predictions.nc and the best network -------------------------------------------------
+def best_file(paths, best_networks, variant: str) -> Path:
+    """The file among ``paths`` (one per network, ``.../{variant}/d{depth}_s{seed}/<file>``) of
+    ``variant``'s best network in the summary's ``best_networks.csv``."""
+    table = read_summary_table(best_networks, "best_networks")
+    depth, seed = best_network(table, variant)
+    return network_file(paths, variant, depth, seed)
 
 
-def load_predictions(path) -> dict:
-    """Read one ``predictions.nc`` into plain arrays under the ``PREDICTION_NAMES`` keys.
-
-    Also returns ``time`` (ms), ``attrs`` and ``variant``/``depth``/``seed`` (from attrs, else
-    from the ``.../{variant}/d{depth}_s{seed}/predictions.nc`` path).
-    """
-    import re
-
-    path = Path(path)
-    ds = open_dataset(path, "predictions")
-    out = {"path": path, "attrs": dict(ds.attrs)}
-    for key, names in PREDICTION_NAMES.items():
-        name = next((n for n in names if n in ds.variables), None)
-        out[key] = None if name is None else np.asarray(ds[name].values)
-    for key in ("spike_probability", "soma_prediction"):
-        if out[key] is None:
-            raise DatasetError(f"predictions file {path} lacks {key!r}")
-    out["time"] = (
-        np.asarray(ds["time"].values, dtype=float)
-        if "time" in ds.coords
-        else np.arange(out["spike_probability"].shape[-1], dtype=float)
-    )
-    # evaluate.py keeps whole traces; the scored bins are those after drop_first_ms of the
-    # included simulations (0..24 output spikes).
-    out["drop_first_ms"] = float(ds.attrs.get("drop_first_ms", 0))
-    n_sim = out["spike_probability"].shape[0]
-    out["included"] = (
-        np.ones(n_sim, bool) if out["included"] is None else out["included"].astype(bool)
-    )
-    if out["spike_target"] is not None:
-        scored = out["spike_target"][out["included"]][:, out["time"] >= out["drop_first_ms"]]
-        out["n_true_scored"] = float(np.sum(scored))
-    else:
-        out["n_true_scored"] = float("nan")
-    m = re.search(r"([^/]+)/d(\d+)_s(\d+)/[^/]+$", path.as_posix())
-    out["variant"] = str(ds.attrs.get("variant", m.group(1) if m else "unknown"))
-    out["depth"] = int(ds.attrs.get("depth", ds.attrs.get("model_depth", m.group(2) if m else 0)))
-    out["seed"] = int(ds.attrs.get("seed", m.group(3) if m else 0))
-    return out
+def network_file(paths, variant: str, depth: int, seed: int) -> Path:
+    """The file among ``paths`` of network ``(variant, depth, seed)``."""
+    paths = as_paths(paths)
+    found = [p for p in paths if network_of(p) == (variant, depth, seed)]
+    if not found:
+        raise DatasetError(
+            f"no file of the {variant} network of depth {depth}, seed {seed} among "
+            + ", ".join(str(p) for p in paths)
+        )
+    return found[0]
 
 
 def roc_of(pred: dict):
@@ -275,22 +219,6 @@ def roc_of(pred: dict):
     return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
-def best_by_variant(preds: list[dict]) -> dict:
-    """Per variant, the prediction with the highest spike AUC (ties: the shallower one).
-
-    A variant without any ROC (no output spikes in its test set) falls back to its deepest network.
-    """
-    best = {}
-    for p in preds:
-        roc = roc_of(p)
-        # Key: (AUC, -depth) for real ROCs; (-inf, depth) puts the deepest first otherwise.
-        key = (roc[2], -p["depth"]) if roc is not None else (-np.inf, p["depth"])
-        cur = best.get(p["variant"])
-        if cur is None or key > cur[0]:
-            best[p["variant"]] = (key, p)
-    return {v: p for v, (_, p) in best.items()}
-
-
 # --- checkpoints ---------------------------------------------------------------------------
 def first_layer_weights(checkpoint) -> tuple[np.ndarray, dict]:
     """First convolution's weights ``(filters, input channels, kernel)`` and the model meta.
@@ -299,7 +227,7 @@ def first_layer_weights(checkpoint) -> tuple[np.ndarray, dict]:
     """
     from torch import nn
 
-    from neurodepth.learning.train import load_model
+    from neurodepth.learning.checkpoints import load_model
 
     path = Path(checkpoint)
     if not path.exists():

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from neurodepth.analysis.summary import read_summary_table
 from neurodepth.core.errors import DatasetError
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
@@ -122,4 +124,16 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
 
 def from_files(summary_metrics, depth_needed, cell: str | None = None):
     """Load ``results/summary/metrics.csv`` and ``depth_needed.csv`` and call :func:`make`."""
-    return make(C.read_csv(summary_metrics), C.read_csv(depth_needed), cell=cell)
+    return make(
+        read_summary_table(summary_metrics, "metrics"),
+        read_summary_table(depth_needed, "depth_needed"),
+        cell=cell,
+    )
+
+
+register(
+    "accuracy_vs_depth",
+    from_files,
+    {"summary_metrics": Input("summary_metrics"), "depth_needed": Input("depth_needed")},
+    category="Accuracy against depth",
+)

@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
@@ -140,18 +141,30 @@ def segment_weights_from_filter(weights: np.ndarray, n_seg: int, filter_index: i
     return weights[f, :n_seg].sum(axis=1), f
 
 
-def from_files(dataset, checkpoint=None, filter_index: int | None = None):
-    """``dataset``: any split of a variant with segments; ``checkpoint``: optional model.ckpt whose
-    first-layer filter (largest norm unless ``filter_index``) colours panel B."""
+def from_files(dataset, checkpoints=None, best_networks=None, filter_index: int | None = None):
+    """``dataset``: any split of a variant with segments; ``checkpoints``: optional model.ckpt
+    path(s) of that variant, the best network's (``best_networks``: best_networks.csv) chosen when
+    several are given, whose first-layer filter (largest norm unless ``filter_index``) colours
+    panel B."""
     ds = C.open_dataset(dataset, "dataset")
     table = C.segment_table(ds)
     weight, label = None, ""
+    checkpoint = None
+    if checkpoints is not None:
+        paths = C.as_paths(checkpoints)
+        if best_networks is not None:
+            checkpoint = C.best_file(paths, best_networks, str(ds.attrs.get("variant", "")))
+        elif len(paths) == 1:
+            checkpoint = paths[0]
+        else:
+            raise DatasetError("cell_morphology: several checkpoints and no best_networks table")
     if checkpoint is not None:
         w, meta = C.first_layer_weights(checkpoint)
         n_seg = len(table)
         if w.shape[1] != 2 * n_seg:
             raise DatasetError(
-                f"checkpoint {checkpoint} has {w.shape[1]} inputs, dataset {dataset} has {n_seg} segments"
+                f"checkpoint {checkpoint} has {w.shape[1]} inputs, "
+                f"dataset {dataset} has {n_seg} segments"
             )
         weight, f = segment_weights_from_filter(w, n_seg, filter_index)
         depth = meta.get("architecture", {}).get("depth", "?")
@@ -160,3 +173,15 @@ def from_files(dataset, checkpoint=None, filter_index: int | None = None):
         )
     title = f"{ds.attrs.get('cell', '')}: {len(table)} dendritic segments"
     return make(table, weight, weight_label=label or "filter weight (a.u.)", title=title)
+
+
+register(
+    "cell_morphology",
+    from_files,
+    {
+        "dataset": Input("dataset", "main", split="test"),
+        "checkpoints": Input("checkpoint", "main"),
+        "best_networks": Input("best_networks"),
+    },
+    category="Cell and data",
+)

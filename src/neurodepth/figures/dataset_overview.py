@@ -9,6 +9,7 @@ import pandas as pd
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
@@ -102,11 +103,7 @@ def make(per_variant: dict):
     ax_f.set_xlabel("")
     ax_f.set_ylabel("output firing rate (Hz)")
     ax_f.set_xticks(range(len(order)))
-    tick = {
-        "no_nmda": "AMPA\nonly",
-        "no_branching": "un-\nbranched",
-    }  # short: four boxes share a narrow panel
-    ax_f.set_xticklabels([tick.get(v, C.VARIANT_SHORT.get(v, v)) for v in variants], fontsize=10)
+    ax_f.set_xticklabels([C.variant_tick_label(v) for v in variants], fontsize=10)
     ax_f.set_ylim(top=ax_f.get_ylim()[1] * 1.18)  # room for the mean labels
     for ax, letter in zip(axes, "ABC"):
         C.panel_label(ax, letter)
@@ -125,9 +122,10 @@ def make(per_variant: dict):
 
 
 def summarize_dataset(ds, path="dataset", seed: int = 0) -> dict:
-    """Plain arrays for :func:`make` from one dataset (voltage subsampled to ``MAX_VOLTAGE_SAMPLES``)."""
+    """Plain arrays for :func:`make` from one dataset (voltage subsampled to
+    ``MAX_VOLTAGE_SAMPLES``)."""
     C.require_vars(ds, ["soma_voltage", "spike_count"], path)
-    n_sim, n_t = ds.sizes["simulation"], ds.sizes["time"]
+    n_t = ds.sizes["time"]
     duration_s = n_t / 1000.0
     out_rate = (
         ds["output_rate_hz"].values
@@ -163,3 +161,11 @@ def from_files(datasets):
         else:
             pooled[v] = s
     return make(pooled)
+
+
+register(
+    "dataset_overview",
+    from_files,
+    {"datasets": Input("dataset", "all", split="train")},
+    category="Cell and data",
+)

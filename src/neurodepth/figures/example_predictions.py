@@ -7,8 +7,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from neurodepth.analysis.summary import best_network, read_summary_table
 from neurodepth.core.errors import DatasetError
+from neurodepth.data.predictions import network_of, read_predictions
+from neurodepth.data.shards import read_simulation_inputs
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
@@ -40,7 +44,8 @@ def make(
     inputs = np.asarray(inputs, bool)
     if inputs.shape[1] != time_ms.size or np.shape(soma_true_mv) != time_ms.shape:
         raise DatasetError(
-            f"inputs {inputs.shape} / soma {np.shape(soma_true_mv)} do not match {time_ms.size} time bins"
+            f"inputs {inputs.shape} / soma {np.shape(soma_true_mv)} "
+            f"do not match {time_ms.size} time bins"
         )
     spikes = np.asarray(spike_times_ms, float)
     spikes = spikes[(spikes >= time_ms[0]) & (spikes <= time_ms[-1])]
@@ -181,22 +186,28 @@ def _default_zoom(time_ms, spikes, width: float = 300.0):
     return float(lo), float(lo + width)
 
 
-def from_files(dataset, predictions, simulation: int | None = None, zoom_ms=None):
-    """``dataset``: the test split netCDF; ``predictions``: predictions.nc paths of one variant
-    (every depth/seed). Shows the shallowest network (its best seed) and the best network overall
-    on ``simulation`` (default: the one with most output spikes, at most 24)."""
+def from_files(dataset, predictions, best_networks, simulation: int | None = None, zoom_ms=None):
+    """``dataset``: the test split netCDF; ``predictions``: predictions.nc paths of its variant
+    (every depth/seed); ``best_networks``: results/summary/best_networks.csv. Shows the best
+    network and the shallowest one of the same seed (only depth differs) on ``simulation``
+    (default: the scored one with most output spikes)."""
     ds = C.open_dataset(dataset, "dataset")
     C.require_vars(ds, ["soma_voltage", "spike_time", "spike_simulation"], dataset)
     variant = str(ds.attrs.get("variant", ""))
-    preds = [C.load_predictions(p) for p in C.as_paths(predictions)]
-    same = [p for p in preds if p["variant"] == variant] or preds
+    ids = [network_of(p) for p in C.as_paths(predictions)]
+    same = [n for n in ids if n is not None and n[0] == variant]
     if not same:
-        raise DatasetError("example_predictions needs at least one predictions file")
-    best = C.best_by_variant(same)[same[0]["variant"]]
-    shallow_depth = min(p["depth"] for p in same)
-    shallow = C.best_by_variant([p for p in same if p["depth"] == shallow_depth])[
-        same[0]["variant"]
-    ]
+        raise DatasetError(f"example_predictions needs a predictions file of variant {variant!r}")
+    depth, seed = best_network(read_summary_table(best_networks, "best_networks"), variant)
+    shallow_depth = min(d for _, d, _ in same)
+    seeds = sorted(s for _, d, s in same if d == shallow_depth)
+    shallow_seed = seed if seed in seeds else seeds[0]
+    best = read_predictions(C.network_file(predictions, variant, depth, seed))
+    shallow = (
+        best
+        if (shallow_depth, shallow_seed) == (depth, seed)
+        else read_predictions(C.network_file(predictions, variant, shallow_depth, shallow_seed))
+    )
     counts = (
         ds["spike_count"].values
         if "spike_count" in ds
@@ -210,7 +221,7 @@ def from_files(dataset, predictions, simulation: int | None = None, zoom_ms=None
     t_all = ds["time"].values.astype(float)
     sel = np.isin(t_all, t_pred[t_pred >= best["drop_first_ms"]])
     psel = np.isin(t_pred, t_all[sel])
-    inputs = C.load_inputs(dataset, simulation)[:, sel]
+    inputs = read_simulation_inputs(dataset, simulation)[:, sel]
     region, kind = C.channel_region_kind(ds)
     spk = ds["spike_time"].values[ds["spike_simulation"].values == simulation]
     nets = {}
@@ -242,3 +253,15 @@ def from_files(dataset, predictions, simulation: int | None = None, zoom_ms=None
 
 def p_label(p: dict) -> str:
     return f"{p['depth']} layer{'s' if p['depth'] != 1 else ''}, seed {p['seed']}"
+
+
+register(
+    "example_predictions",
+    from_files,
+    {
+        "dataset": Input("dataset", "main", split="test"),
+        "predictions": Input("predictions", "main"),
+        "best_networks": Input("best_networks"),
+    },
+    category="Predictions",
+)

@@ -3,14 +3,12 @@ region (basal / oblique / tuft; excitatory over inhibitory), with each region's 
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
@@ -114,51 +112,35 @@ def make(weights, channel_region, channel_kind, n_show: int = 4, title: str = ""
     return fig
 
 
-def pick_checkpoint(checkpoints, summary_metrics=None, variant: str | None = None) -> Path:
-    """The best network among ``checkpoints``: the depth with the highest mean spike AUC in the
-    summary (for ``variant``), else the deepest; the lowest seed among equals."""
-    paths = C.as_paths(checkpoints)
-    if not paths:
-        raise DatasetError("no checkpoints given")
-    parsed = []
-    for p in paths:
-        m = re.search(r"([^/]+)/d(\d+)_s(\d+)/[^/]+$", p.as_posix())
-        parsed.append((m.group(1), int(m.group(2)), int(m.group(3))) if m else (None, 0, 0))
-    if variant is not None:
-        keep = [i for i, (v, _, _) in enumerate(parsed) if v in (variant, None)]
-        paths, parsed = [paths[i] for i in keep], [parsed[i] for i in keep]
-        if not paths:
-            raise DatasetError(f"no checkpoint of variant {variant!r} among {checkpoints}")
-    target_depth = max(d for _, d, _ in parsed)
-    if summary_metrics is not None:
-        s = C.read_csv(summary_metrics)
-        s = s[s["metric"] == "spike_auc"]
-        if variant is not None:
-            s = s[s["variant"] == variant]
-        s = s[s["depth"].isin([d for _, d, _ in parsed])]
-        if not s.empty:
-            target_depth = int(
-                s.sort_values(["mean", "depth"], ascending=[False, True])["depth"].iloc[0]
-            )
-    cands = sorted((seed, i) for i, (_, d, seed) in enumerate(parsed) if d == target_depth)
-    return paths[cands[0][1]]
-
-
-def from_files(checkpoints, dataset, summary_metrics=None, n_show: int = 4):
-    """``checkpoints``: model.ckpt paths (one variant); ``dataset``: a split of that variant (for
-    the channel map); ``summary_metrics``: results/summary/metrics.csv to find the best depth."""
+def from_files(checkpoints, dataset, best_networks, n_show: int = 4):
+    """``checkpoints``: model.ckpt paths of the dataset's variant; ``dataset``: a split (for the
+    channel map); ``best_networks``: results/summary/best_networks.csv, naming the network shown."""
     ds = C.open_dataset(dataset, "dataset")
-    variant = str(ds.attrs.get("variant", "")) or None
-    ckpt = pick_checkpoint(checkpoints, summary_metrics, variant)
+    variant = str(ds.attrs.get("variant", ""))
+    ckpt = C.best_file(checkpoints, best_networks, variant)
     weights, meta = C.first_layer_weights(ckpt)
     region, kind = C.channel_region_kind(ds)
     if weights.shape[1] != region.size:
         raise DatasetError(
-            f"checkpoint {ckpt} has {weights.shape[1]} inputs, dataset {dataset} {region.size} channels"
+            f"checkpoint {ckpt} has {weights.shape[1]} inputs, "
+            f"dataset {dataset} {region.size} channels"
         )
     arch = meta.get("architecture", {})
     title = (
-        f"First-layer filters of the best {C.variant_label(variant or '')} network "
-        f"({arch.get('depth', '?')} layers × {arch.get('width', '?')}, seed {meta.get('seed', '?')})"
+        f"First-layer filters of the best {C.variant_label(variant)} network "
+        f"({arch.get('depth', '?')} layers × {arch.get('width', '?')}, "
+        f"seed {meta.get('seed', '?')})"
     )
     return make(weights, region, kind, n_show=n_show, title=title)
+
+
+register(
+    "first_layer_weights",
+    from_files,
+    {
+        "checkpoints": Input("checkpoint", "main"),
+        "dataset": Input("dataset", "main", split="test"),
+        "best_networks": Input("best_networks"),
+    },
+    category="Learned filters",
+)

@@ -7,14 +7,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurodepth.core.errors import DatasetError
+from neurodepth.data.predictions import read_predictions
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
 LIF_TAU_MS = 20.0  # the paper's I&F synaptic kernel exp(-t/20 ms)
 
 
-def fit_exponential(profile: np.ndarray, lag_ms: np.ndarray, taus=np.arange(1.0, 200.5, 0.5)):
+TAU_GRID_MS = np.arange(1.0, 200.5, 0.5)
+
+
+def fit_exponential(profile: np.ndarray, lag_ms: np.ndarray, taus=TAU_GRID_MS):
     """Least-squares fit ``a * exp(-lag / tau)`` over a tau grid; returns (a, tau, r2)."""
     profile = np.asarray(profile, float)
     best = (0.0, float("nan"), -np.inf)
@@ -129,7 +134,7 @@ def from_files(
 ):
     """``predictions``/``checkpoint``: the I&F network to show (e.g. the lif variant's depth-1
     network); ``dataset``: the lif test split (true voltage and spikes, channel kinds)."""
-    pred = C.load_predictions(predictions)
+    pred = read_predictions(predictions)
     ds = C.open_dataset(dataset, "dataset")
     C.require_vars(ds, ["soma_voltage", "spike_time", "spike_simulation"], dataset)
     weights, meta = C.first_layer_weights(checkpoint)
@@ -162,3 +167,18 @@ def from_files(
         window_ms=window_ms,
         title=title,
     )
+
+
+# The one-unit network of the shallowest depth is the check (an I&F neuron is one unit), not the
+# best network.
+register(
+    "lif_check",
+    from_files,
+    {
+        "predictions": Input("predictions", "lif", networks="shallowest"),
+        "checkpoint": Input("checkpoint", "lif", networks="shallowest"),
+        "dataset": Input("dataset", "lif", split="test"),
+    },
+    category="Integrate-and-fire check",
+    requires_variants=("lif",),
+)

@@ -7,7 +7,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurodepth.core.errors import DatasetError
+from neurodepth.data.predictions import network_of, read_predictions
 from neurodepth.figures import _common as C
+from neurodepth.figures.registry import Input, register
 
 save = C.save
 
@@ -87,14 +89,23 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002, no_spikes=()):
     return fig
 
 
-def from_files(predictions, timing_fpr: float = 0.002):
+def from_files(predictions, best_networks, timing_fpr: float = 0.002):
     """``predictions``: predictions.nc paths (any variants, depths, seeds); per variant the best
-    network by spike AUC is shown."""
-    preds = [C.load_predictions(p) for p in C.as_paths(predictions)]
-    if not preds:
+    network of the summary's ``best_networks`` (results/summary/best_networks.csv) is shown."""
+    paths = C.as_paths(predictions)
+    if not paths:
         raise DatasetError("roc_timing needs at least one predictions file")
-    curves, timing, missing = {}, {}, []
-    for v, p in C.best_by_variant(preds).items():
+    variants = []
+    for path in paths:
+        net = network_of(path)
+        if net is None:
+            raise DatasetError(f"{path} is not in a .../<variant>/d<depth>_s<seed>/ folder")
+        if net[0] not in variants:
+            variants.append(net[0])
+    curves, timing, missing, read = {}, {}, [], []
+    for v in variants:
+        p = read_predictions(C.best_file(paths, best_networks, v))
+        read.append(p["path"])
         roc = C.roc_of(p)
         if roc is None:
             missing.append(v)
@@ -112,6 +123,14 @@ def from_files(predictions, timing_fpr: float = 0.002):
     if not curves:
         raise DatasetError(
             "no predictions file has output spikes in its scored test bins: "
-            + ", ".join(str(p["path"]) for p in preds)
+            + ", ".join(str(path) for path in read)
         )
     return make(curves, timing, timing_fpr=timing_fpr, no_spikes=missing)
+
+
+register(
+    "roc_timing",
+    from_files,
+    {"predictions": Input("predictions"), "best_networks": Input("best_networks")},
+    category="Predictions",
+)

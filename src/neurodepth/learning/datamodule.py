@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from neurodepth.core.errors import ConfigError, DatasetError
+from neurodepth.core.errors import DatasetError
 from neurodepth.data.reader import SOMA_BIAS_MV, DatasetReader
 
 
@@ -22,8 +22,9 @@ def _end_range(reader: DatasetReader, window_ms: int, min_end_ms: int) -> tuple[
     lo = max(int(min_end_ms), int(window_ms))
     if lo > reader.duration_ms:
         raise DatasetError(
-            f"dataset {reader.path}: simulations of {reader.duration_ms} ms are too short for windows of "
-            f"{window_ms} ms ending >= {min_end_ms} ms (training.window_ms / training.min_window_end_ms)"
+            f"dataset {reader.path}: simulations of {reader.duration_ms} ms are too short for "
+            f"windows of {window_ms} ms ending >= {min_end_ms} ms (training.window_ms / "
+            f"training.min_window_end_ms)"
         )
     return lo, reader.duration_ms
 
@@ -124,49 +125,54 @@ def check_compatible(named: dict) -> dict:
             if other[key] != reference[key]:
                 raise DatasetError(
                     f"incompatible datasets: {role} set {path} has {key}={other[key]!r} but "
-                    f"{first_role} set {first_path} has {key}={reference[key]!r} (made with a different "
-                    f"config; rerun the pipeline so both come from the same one)"
+                    f"{first_role} set {first_path} has {key}={reference[key]!r} (made with a "
+                    f"different config; rerun the pipeline so both come from the same one)"
                 )
     return reference
 
 
 class NeuronDataModule(pl.LightningDataModule):
-    """Data for one training job. ``training_cfg`` is the config's ``training`` section."""
+    """Data for one training job. ``training_cfg`` is the config's ``training`` section.
+
+    The files are opened in :meth:`setup`, which checks that they belong together and builds the
+    window sets; ``n_inputs`` and ``data_identity`` are known from then on. ``setup`` runs once:
+    the training job calls it before building the network (whose input width it sets), and the
+    Trainer's own call is then a no-op.
+    """
 
     def __init__(
         self, train_path, valid_path, training_cfg: dict, seed: int = 0, start_step: int = 0
     ):
         super().__init__()
-        try:
-            self.window_ms = int(training_cfg.get("window_ms", 400))
-            self.min_end_ms = int(training_cfg.get("min_window_end_ms", 500))
-            self.batch_size = int(training_cfg.get("batch_size", 8))
-            self.n_valid = int(training_cfg.get("validation_windows", 32))
-            self.num_workers = int(training_cfg.get("num_workers", 1))
-            self.soma_bias_mv = float(training_cfg.get("soma_bias_mv", SOMA_BIAS_MV))
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"training section: bad value ({err})") from err
-        if self.window_ms < 1 or self.batch_size < 1 or self.n_valid < 1 or self.num_workers < 0:
-            raise ConfigError(
-                "training.window_ms, batch_size, validation_windows must be >= 1 and num_workers >= 0"
-            )
+        self.window_ms = int(training_cfg["window_ms"])
+        self.min_end_ms = int(training_cfg["min_window_end_ms"])
+        self.batch_size = int(training_cfg["batch_size"])
+        self.n_valid = int(training_cfg["validation_windows"])
+        self.num_workers = int(training_cfg["num_workers"])
+        self.soma_bias_mv = SOMA_BIAS_MV
         self.train_path, self.valid_path = train_path, valid_path
         self.seed = int(seed)
         self.start_step = int(start_step)
-        self.train_reader = DatasetReader(train_path, soma_bias_mv=self.soma_bias_mv)
-        self.valid_reader = DatasetReader(valid_path, soma_bias_mv=self.soma_bias_mv)
+        self.train_reader = self.valid_reader = None
+        self.train_set = self.valid_set = None
+        self.data_identity: dict | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        self.train_reader = DatasetReader(self.train_path, soma_bias_mv=self.soma_bias_mv)
+        self.valid_reader = DatasetReader(self.valid_path, soma_bias_mv=self.soma_bias_mv)
         if self.train_reader.n_channels != self.valid_reader.n_channels:
             raise DatasetError(
-                f"{train_path} has {self.train_reader.n_channels} channels but "
-                f"{valid_path} has {self.valid_reader.n_channels}"
+                f"{self.train_path} has {self.train_reader.n_channels} channels but "
+                f"{self.valid_path} has {self.valid_reader.n_channels}"
             )
         self.data_identity = check_compatible(
             {
-                "train": (train_path, self.train_reader.attrs),
-                "valid": (valid_path, self.valid_reader.attrs),
+                "train": (self.train_path, self.train_reader.attrs),
+                "valid": (self.valid_path, self.valid_reader.attrs),
             }
         )
-        # Built eagerly so that configuration errors surface before the Trainer starts.
         self.train_set = RandomWindowBatches(
             self.train_reader,
             self.window_ms,
@@ -181,6 +187,8 @@ class NeuronDataModule(pl.LightningDataModule):
 
     @property
     def n_inputs(self) -> int:
+        if self.train_reader is None:
+            raise RuntimeError("NeuronDataModule.n_inputs is known after setup()")
         return self.train_reader.n_channels
 
     def train_dataloader(self):

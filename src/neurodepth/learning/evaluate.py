@@ -8,7 +8,7 @@
 3. Pool the remaining 1 ms bins: spike AUC, TPR at each FPR of ``fpr_points``, d'; soma explained
    variance, RMSE, MAE raw and realigned (in mV, against the soma voltage clipped at -55 mV).
 4. The same metrics on ``subsets`` random subsets of ``subset_fraction`` of the kept simulations
-   (seeded by ``subset_seed``, default 0); their SD is the spread the paper reports.
+   (seeded by ``subset_seed``); their SD is the spread the paper reports.
 5. ROC curve (resampled) and the spike-timing histogram at ``timing_fpr`` go into predictions.nc.
 """
 
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
+from torch import nn
 
 from neurodepth.analysis.metrics import (
     roc_points_for_plot,
@@ -29,31 +30,20 @@ from neurodepth.analysis.metrics import (
     spike_timing_histogram,
     threshold_at_fpr,
 )
-from neurodepth.core.atomic import write_csv_atomic, write_netcdf_atomic
+from neurodepth.core.atomic import write_csv_atomic
 from neurodepth.core.errors import ConfigError, DatasetError
 from neurodepth.core.provenance import provenance_attrs
+from neurodepth.data.predictions import write_predictions
 from neurodepth.data.reader import DatasetReader
-from neurodepth.learning.networks.tcn import TCN
 
 log = logging.getLogger(__name__)
 
-EVAL_DEFAULTS = {
-    "drop_first_ms": 500,
-    "min_output_spikes": 0,
-    "max_output_spikes": 24,
-    "subsets": 12,
-    "subset_fraction": 0.67,
-    "fpr_points": [0.001, 0.0025],
-    "timing_fpr": 0.002,
-    "timing_max_lag_ms": 50,
-    "subset_seed": 0,
-    "window_ms": 400,
-}
-
 
 def window_plan(duration: int, window: int, receptive_field: int) -> list[tuple[int, int]]:
-    """``(start, keep_from)`` per window of length ``window``: window covers ``[start, start+window)``
-    and contributes outputs ``[keep_from, start+window)``; the kept ranges tile ``[0, duration)``."""
+    """``(start, keep_from)`` per window of length ``window``.
+
+    A window covers ``[start, start+window)`` and contributes outputs ``[keep_from,
+    start+window)``; the kept ranges tile ``[0, duration)``."""
     if duration <= window:
         return [(0, 0)]
     plan = [(0, 0)]
@@ -66,7 +56,7 @@ def window_plan(duration: int, window: int, receptive_field: int) -> list[tuple[
 
 
 @torch.inference_mode()
-def predict_trace(model: TCN, inputs: np.ndarray, window_ms: int = 400, device="cpu"):
+def predict_trace(model: nn.Module, inputs: np.ndarray, window_ms: int = 400, device="cpu"):
     """Spike probability and soma output (model units) for one full trace (channels, time)."""
     rf = model.receptive_field
     duration = inputs.shape[1]
@@ -83,17 +73,6 @@ def predict_trace(model: TCN, inputs: np.ndarray, window_ms: int = 400, device="
         prob[keep : s + window] = prob_w[i, keep - s :]
         soma[keep : s + window] = soma_w[i, keep - s :]
     return prob, soma
-
-
-def _cfg(evaluation_cfg: dict) -> dict:
-    cfg = {**EVAL_DEFAULTS, **(evaluation_cfg or {})}
-    if not 0 < float(cfg["subset_fraction"]) <= 1:
-        raise ConfigError(
-            f"evaluation.subset_fraction must be in (0, 1], got {cfg['subset_fraction']}"
-        )
-    if int(cfg["drop_first_ms"]) < 0 or int(cfg["subsets"]) < 0:
-        raise ConfigError("evaluation.drop_first_ms and evaluation.subsets must be >= 0")
-    return cfg
 
 
 def all_metrics(
@@ -117,8 +96,10 @@ def all_metrics(
 
 
 def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count, cfg: dict):
-    """Apply the protocol to full-trace arrays (simulation, time). Returns (rows, extras)."""
-    cfg = _cfg(cfg)
+    """Apply the protocol to full-trace arrays (simulation, time). Returns (rows, extras).
+
+    ``cfg``: the config's whole ``evaluation`` section (the schema supplies every default).
+    """
     drop = int(cfg["drop_first_ms"])
     included = (spike_count >= int(cfg["min_output_spikes"])) & (
         spike_count <= int(cfg["max_output_spikes"])
@@ -126,13 +107,17 @@ def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count
     idx = np.nonzero(included)[0]
     if idx.size == 0:
         raise DatasetError(
-            f"no simulation has {cfg['min_output_spikes']}..{cfg['max_output_spikes']} output spikes"
+            f"no simulation has {cfg['min_output_spikes']}..{cfg['max_output_spikes']} "
+            f"output spikes"
         )
     if drop >= spike_target.shape[1]:
         raise ConfigError(
             f"evaluation.drop_first_ms={drop} >= trace length {spike_target.shape[1]}"
         )
-    cut = lambda a, sel: a[sel, drop:]
+
+    def cut(a, sel):
+        return a[sel, drop:]
+
     rows = []
     full = all_metrics(
         cut(spike_target, idx),
@@ -180,13 +165,12 @@ def evaluate_checkpoint(
     """Score one checkpoint on a test dataset; write metrics CSV and predictions netCDF atomically.
 
     ``meta`` supplies the identifying columns ``cell, variant, depth, seed`` (missing ones are
-    taken from the checkpoint / dataset attributes). Returns the tidy metrics table.
+    taken from the checkpoint / dataset attributes). ``evaluation_cfg``: the config's whole
+    ``evaluation`` section. Returns the tidy metrics table.
     """
-    from neurodepth.learning.train import (
-        load_model,  # late import: evaluation does not need Lightning otherwise
-    )
+    from neurodepth.learning.checkpoints import load_model  # late: it imports Lightning
 
-    cfg = _cfg(evaluation_cfg)
+    cfg = evaluation_cfg
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, mmeta = load_model(ckpt, map_location="cpu")
     model.to(device)
@@ -237,7 +221,7 @@ def evaluate_checkpoint(
     ident = {
         "cell": meta.get("cell", attrs.get("cell", "")),
         "variant": meta.get("variant", attrs.get("variant", "")),
-        "depth": int(meta.get("depth", mmeta["architecture"]["depth"])),
+        "depth": int(meta.get("depth", mmeta["architecture"].get("depth", 0))),
         "seed": int(meta["seed"]) if meta.get("seed") is not None else int(mmeta.get("seed") or 0),
     }
     df = pd.DataFrame(rows, columns=["metric", "subset", "value"])
@@ -296,19 +280,14 @@ def evaluate_checkpoint(
             model_n_parameters=mmeta["n_parameters"],
             model_receptive_field=mmeta["receptive_field"],
             model_macs_per_ms=mmeta["macs_per_ms"],
-            model_kernels=mmeta["architecture"]["kernels"],
-            model_width=mmeta["architecture"]["width"],
-            model_depth=mmeta["architecture"]["depth"],
+            model_family=mmeta["family"],
+            **{f"model_{key}": value for key, value in mmeta["architecture"].items()},
             model_global_step=mmeta["global_step"],
             drop_first_ms=int(cfg["drop_first_ms"]),
             timing_threshold=float(extras.get("timing_threshold", np.nan)),
             evaluation=json.dumps(cfg, default=str),
         )
     )
-    enc = {
-        v: {"zlib": True, "complevel": 4}
-        for v in ("spike_probability", "soma_prediction", "spike_target", "soma_truth")
-    }
-    write_netcdf_atomic(ds, out_predictions, encoding=enc)
+    write_predictions(ds, out_predictions)
     reader.close()
     return df

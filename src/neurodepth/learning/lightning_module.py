@@ -1,5 +1,7 @@
 """LightningModule: the paper's losses, phase schedule, optimiser and validation metrics.
 
+The network is built outside (``neurodepth.learning.networks``) and given to the module.
+
 Loss = spike_weight * BCE(spike logit, spike bins) + soma_weight * MSE(soma, soma target)
        [+ dendritic_weight * MSE(dendritic PCA)] + l2 * sum of squared conv weights.
 The phase schedule (``training.phases``: steps, lr, spike_weight, soma_weight per phase) is applied
@@ -15,61 +17,41 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from neurodepth.analysis.metrics import roc_auc
-from neurodepth.core.errors import ConfigError, TrainingDivergedError
-from neurodepth.learning.networks.tcn import TCN
-
-
-def validate_phases(phases) -> list[dict]:
-    if not phases:
-        raise ConfigError("training.phases must list at least one phase")
-    out = []
-    for i, ph in enumerate(phases):
-        try:
-            p = {
-                "steps": int(ph["steps"]),
-                "lr": float(ph["lr"]),
-                "spike_weight": float(ph["spike_weight"]),
-                "soma_weight": float(ph["soma_weight"]),
-                "dendritic_weight": float(ph.get("dendritic_weight", 0.0)),
-            }
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(
-                f"training.phases[{i}]: needs steps, lr, spike_weight, soma_weight ({err!r})"
-            ) from err
-        if p["steps"] < 1 or p["lr"] <= 0:
-            raise ConfigError(f"training.phases[{i}]: steps must be >= 1 and lr > 0")
-        out.append(p)
-    return out
+from neurodepth.core.errors import TrainingDivergedError
+from neurodepth.data.reader import SOMA_BIAS_MV
+from neurodepth.learning.checkpoints import network_hparams
 
 
 class NeuronLightningModule(pl.LightningModule):
+    """Trains the network it is given (any family of ``neurodepth.learning.networks``).
+
+    ``phases``: the config's ``training.phases`` (validated by the schema). ``family``: the
+    network's registry name, stored with ``n_inputs``, ``architecture`` and ``n_dendritic`` so that
+    ``checkpoints.load_model`` can rebuild the network. ``soma_bias_mv``, ``seed`` and the training
+    data's identity (cell, variant, config hash) are stored for evaluation, integrity checks and
+    provenance.
+    """
+
     def __init__(
         self,
-        n_inputs: int,
-        architecture: dict,
+        model: nn.Module,
         phases: list[dict],
-        l2: float = 1e-8,
-        n_dendritic: int = 0,
-        init_std: float = 0.01,
-        divergence_loss: float = 1e6,
-        soma_bias_mv: float = -67.7,
+        *,
+        family: str,
+        l2: float,
+        divergence_loss: float,
+        soma_bias_mv: float = SOMA_BIAS_MV,
         seed: int | None = None,
         data_identity: dict | None = None,
     ):
-        # soma_bias_mv, seed and the training data's identity (cell, variant, config hash) are
-        # stored as hyper-parameters for evaluation, integrity checks and provenance.
         super().__init__()
-        self.save_hyperparameters()
-        self.model = TCN(
-            n_inputs,
-            architecture["kernels"],
-            architecture["width"],
-            n_dendritic=n_dendritic,
-            init_std=init_std,
-        )
-        self.phases = validate_phases(phases)
+        self.save_hyperparameters(ignore=["model"])
+        self.hparams.update(network_hparams(family, model))
+        self.model = model
+        self.phases = [dict(p) for p in phases]
         self._phase_ends = np.cumsum([p["steps"] for p in self.phases])
         self.l2 = float(l2)
         self.divergence_loss = float(divergence_loss)
@@ -98,9 +80,7 @@ class NeuronLightningModule(pl.LightningModule):
     def _l2(self):
         # Keras-style kernel regulariser (the authors' L2 1e-8), on conv weights only.
         return sum(
-            (m.weight.float() ** 2).sum()
-            for m in self.model.modules()
-            if isinstance(m, torch.nn.Conv1d)
+            (m.weight.float() ** 2).sum() for m in self.model.modules() if isinstance(m, nn.Conv1d)
         )
 
     def on_train_batch_start(self, batch, batch_idx):
@@ -115,7 +95,7 @@ class NeuronLightningModule(pl.LightningModule):
         loss = loss + self.l2 * self._l2()
         value = float(loss.detach())
         if not math.isfinite(value) or value > self.divergence_loss:
-            # Raised before backward: the weights (and any saved checkpoint) stay the last good ones.
+            # Raised before backward: the weights (and any saved checkpoint) stay the last good.
             raise TrainingDivergedError(
                 f"training loss {value} at step {self.global_step} is not finite or exceeds "
                 f"{self.divergence_loss:g}; last good checkpoint kept"

@@ -1,4 +1,5 @@
-"""One training job: ``train_model(train_path, valid_path, out_dir, architecture, training_cfg, seed)``.
+"""One training job: ``train_model(train_path, valid_path, out_dir, architecture, training_cfg,
+seed, family)``.
 
 Files in ``out_dir``:
 - ``best.ckpt`` (working copy of the best-by-``val_spike_auc`` model) and ``last.ckpt`` (every
@@ -8,75 +9,43 @@ Files in ``out_dir``:
   ``training_log.csv`` (one row per logged step; merged over resumed runs).
 A rerun finds ``last.ckpt`` and continues from its global step (optimizer, phase and best score
 restored), which is how a job killed by the scheduler picks up where it stopped.
+Checkpoints are written and read by ``neurodepth.learning.checkpoints``.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from neurodepth.core.atomic import atomic_path, write_csv_atomic
-from neurodepth.core.errors import ConfigError, DatasetError, TrainingDivergedError
+from neurodepth.core.atomic import write_csv_atomic
+from neurodepth.core.errors import ConfigError
+from neurodepth.learning.checkpoints import (
+    SafeCheckpoint,
+    check_resumable,
+    finalise_model,
+    resume_point,
+)
 from neurodepth.learning.datamodule import NeuronDataModule
-from neurodepth.learning.lightning_module import NeuronLightningModule, validate_phases
-from neurodepth.learning.networks.tcn import TCN
+from neurodepth.learning.lightning_module import NeuronLightningModule
+from neurodepth.learning.networks import build_network
 
 log = logging.getLogger(__name__)
 
 MONITOR = "val_spike_auc"
 
 
-class SafeCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that writes atomically and refuses to save non-finite weights."""
-
-    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        module = trainer.lightning_module
-        bad = [n for n, p in module.named_parameters() if not torch.isfinite(p).all()]
-        if bad:
-            raise TrainingDivergedError(
-                f"non-finite weights ({bad[0]} and {len(bad) - 1} more) at step {trainer.global_step}; "
-                f"not overwriting {filepath}"
-            )
-        with atomic_path(filepath) as tmp:
-            super()._save_checkpoint(trainer, str(tmp))
-        self._last_checkpoint_saved = filepath
-
-
 def _precision_and_accelerator(training_cfg: dict) -> tuple[str, str]:
-    accel = str(training_cfg.get("accelerator", "auto")).lower()
-    if accel not in ("auto", "cpu", "gpu", "cuda"):
-        raise ConfigError(f"training.accelerator must be auto, cpu or gpu, got {accel!r}")
-    if accel in ("gpu", "cuda") and not torch.cuda.is_available():
+    accel = training_cfg["accelerator"]
+    if accel == "gpu" and not torch.cuda.is_available():
         raise ConfigError("training.accelerator is 'gpu' but no CUDA device is available")
     if accel != "cpu" and torch.cuda.is_available():
         return "gpu", "bf16-mixed"
     return "cpu", "32-true"
-
-
-def _checkpoint_step(path: Path, architecture: dict) -> int:
-    """Global step of ``last.ckpt``; refuses one written for another architecture."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a torn file cannot happen (atomic writes) but a foreign one can
-        raise DatasetError(
-            f"cannot read {path} to resume from ({err}); delete it to start afresh"
-        ) from err
-    saved = (ckpt.get("hyper_parameters") or {}).get("architecture") or {}
-    if list(saved.get("kernels", [])) != [int(k) for k in architecture["kernels"]] or int(
-        saved.get("width", -1)
-    ) != int(architecture["width"]):
-        raise ConfigError(
-            f"{path} was trained with architecture {saved}, not {architecture}; "
-            f"delete it (and best.ckpt) to retrain"
-        )
-    return int(ckpt.get("global_step", 0))
 
 
 def _tidy_log(log_root: Path, out_csv: Path) -> None:
@@ -105,11 +74,15 @@ def train_model(
     architecture: dict,
     training_cfg: dict,
     seed: int,
+    family: str = "tcn",
     max_steps: int | None = None,
     threads: int | None = None,
 ) -> Path:
     """Train one network; return the path of ``model.ckpt`` (best validation spike AUC).
 
+    ``architecture``: from ``FAMILIES[family].architecture`` (``family`` is the config's
+    ``network.family``). ``training_cfg``: the config's whole ``training`` section (the schema
+    supplies every default).
     ``threads``: torch intra-op threads on CPU (pass the job's core count; on a busy machine
     more threads than cores makes OpenMP spin and run many times slower).
     ``max_steps`` (tests only) stops earlier than the sum of the phase steps, without finalising
@@ -119,30 +92,29 @@ def train_model(
         torch.set_num_threads(int(threads))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    phases = validate_phases(training_cfg.get("phases"))
+    phases = training_cfg["phases"]
     total_steps = sum(p["steps"] for p in phases)
-    val_every = int(training_cfg.get("val_every_steps", 50))
-    if val_every < 1:
-        raise ConfigError(f"training.val_every_steps must be >= 1, got {val_every}")
-    for key in ("depth", "kernels", "width"):
-        if key not in architecture:
-            raise ConfigError(f"architecture dict lacks {key!r}: {architecture}")
-
+    val_every = int(training_cfg["val_every_steps"])
     last = out_dir / "last.ckpt"
-    start_step = _checkpoint_step(last, architecture) if last.exists() else 0
-    if start_step:
-        log.info("resuming %s from %s at step %d", out_dir, last, start_step)
+
+    start_step, saved = resume_point(last) if last.exists() else (0, None)
     pl.seed_everything(int(seed), workers=True)
     dm = NeuronDataModule(
         train_path, valid_path, training_cfg, seed=int(seed), start_step=start_step
     )
+    # The data set's width sets the network's inputs, so the files are opened before it is built;
+    # neither step draws from torch's generator, so the weights depend on the seed alone.
+    dm.setup("fit")
+    model = build_network(family, dm.n_inputs, architecture, init_std=training_cfg["init_std"])
+    if saved is not None:
+        check_resumable(last, saved, family, model)
+        log.info("resuming %s from %s at step %d", out_dir, last, start_step)
     module = NeuronLightningModule(
-        n_inputs=dm.n_inputs,
-        architecture=dict(architecture),
-        phases=phases,
-        l2=float(training_cfg.get("l2", 1e-8)),
-        init_std=float(training_cfg.get("init_std", 0.01)),
-        divergence_loss=float(training_cfg.get("divergence_loss", 1e6)),
+        model,
+        phases,
+        family=family,
+        l2=training_cfg["l2"],
+        divergence_loss=training_cfg["divergence_loss"],
         soma_bias_mv=dm.soma_bias_mv,
         seed=int(seed),
         data_identity=dm.data_identity,
@@ -173,8 +145,8 @@ def train_model(
         num_sanity_val_steps=0,
         callbacks=[checkpoint],
         logger=logger,
-        log_every_n_steps=min(10, val_every),
-        enable_progress_bar=bool(training_cfg.get("progress_bar", True)),
+        log_every_n_steps=min(int(training_cfg["log_every_n_steps"]), val_every),
+        enable_progress_bar=bool(training_cfg["progress_bar"]),
         enable_model_summary=False,
         default_root_dir=out_dir,
     )
@@ -185,56 +157,4 @@ def train_model(
             _tidy_log(log_root, out_dir / "training_log.csv")
     if max_steps is not None and max_steps < total_steps:
         return out_dir / "model.ckpt"
-
-    final = out_dir / "model.ckpt"
-    best = out_dir / "best.ckpt"
-    with atomic_path(final) as tmp:
-        if best.exists():
-            shutil.copyfile(best, tmp)
-        else:
-            # No validation ran (fewer steps than val_every_steps): keep the final weights.
-            trainer.save_checkpoint(tmp)
-    return final
-
-
-def load_model(ckpt_path, map_location="cpu") -> tuple[TCN, dict]:
-    """Rebuild the trained TCN (eval mode) from a checkpoint; return it with its metadata."""
-    ckpt_path = Path(ckpt_path)
-    if not ckpt_path.exists():
-        raise DatasetError(f"checkpoint not found: {ckpt_path}")
-    try:
-        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
-        hp = ckpt["hyper_parameters"]
-        arch = hp["architecture"]
-    except (KeyError, RuntimeError, EOFError, OSError) as err:
-        raise DatasetError(
-            f"checkpoint {ckpt_path} is not a neurodepth training checkpoint ({err!r})"
-        ) from err
-    model = TCN(
-        hp["n_inputs"], arch["kernels"], arch["width"], n_dendritic=hp.get("n_dendritic", 0)
-    )
-    state = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
-    model.load_state_dict(state)
-    model.eval()
-    best = None
-    for key, value in ckpt.get("callbacks", {}).items():
-        if key.startswith("SafeCheckpoint") or key.startswith("ModelCheckpoint"):
-            score = value.get("best_model_score")
-            best = float(score) if score is not None else None
-    meta = {
-        "architecture": {
-            "depth": len(arch["kernels"]),
-            "kernels": list(arch["kernels"]),
-            "width": int(arch["width"]),
-        },
-        "n_inputs": int(hp["n_inputs"]),
-        "n_parameters": model.n_parameters,
-        "receptive_field": model.receptive_field,
-        "macs_per_ms": model.macs_per_ms,
-        "global_step": int(ckpt.get("global_step", 0)),
-        "best_val_spike_auc": best,
-        "soma_bias_mv": float(hp.get("soma_bias_mv", -67.7)),
-        "seed": hp.get("seed"),
-        "data_identity": dict(hp.get("data_identity") or {}),
-    }
-    return model, meta
+    return finalise_model(out_dir, trainer)

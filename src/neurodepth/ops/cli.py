@@ -18,7 +18,10 @@ COMMANDS = {
         "neurodepth.simulation.validate_integration",
         "compare the configured integrator with a CVODE reference on the same inputs",
     ),
-    "check-config": ("neurodepth.core.config", "validate a config file against the schema"),
+    "check-config": (
+        "neurodepth.ops.study_config",
+        "validate a config file against the schema and the registered variants and networks",
+    ),
 }
 
 

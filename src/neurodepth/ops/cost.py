@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
+from neurodepth.cells.spec import spec_needs_morphology
+from neurodepth.cells.variants import VARIANTS
 from neurodepth.core.errors import ConfigError
 
 
@@ -46,14 +48,15 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "hay2011_l5pc.adaptive_s_per_sim_s": UnitCost(
         2.65,
         "core-s per simulated s",
-        "docs/benchmarks.md, section 'Simulation': adaptive dt 0.1/0.025 ms above -60 mV, 60 s measured",
+        "docs/benchmarks.md, section 'Simulation': adaptive dt 0.1/0.025 ms above -60 mV, "
+        "60 s measured",
     ),
     "hay2011_l5pc.adaptive_mid_s_per_sim_s": UnitCost(
         15.30 / 4.40,
         "core-s per simulated s",
-        "docs/benchmarks.md, section 'Simulation': three-level adaptive dt 0.1/0.05/0.0125 ms (above -65/-60 mV) "
-        "ran 4.40x faster than the CVODE atol 1e-3 baseline over 60 s; that baseline costs 15.30 core-s per s "
-        "on the development machine when quiet",
+        "docs/benchmarks.md, section 'Simulation': three-level adaptive dt 0.1/0.05/0.0125 ms "
+        "(above -65/-60 mV) ran 4.40x faster than the CVODE atol 1e-3 baseline over 60 s; that "
+        "baseline costs 15.30 core-s per s on the development machine when quiet",
     ),
     "hay2011_l5pc.n_segments": UnitCost(639, "dendritic segments", "paper_protocol.md, 'Cells'"),
     # The embedded stylized cell: CPU seconds (a dedicated cluster core sees CPU time, not the
@@ -70,13 +73,14 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "stylized_l5pc.adaptive_s_per_sim_s": UnitCost(
         _STYLIZED_ADAPTIVE_S_PER_SIM_S,
         "core-s per simulated s",
-        "ASSUMED: stylized fixed dt 0.05 cost x Hay's measured adaptive / fixed-0.05 ratio (2.65 / 4.64)",
+        "ASSUMED: stylized fixed dt 0.05 cost x Hay's measured adaptive / fixed-0.05 ratio "
+        "(2.65 / 4.64)",
     ),
     "stylized_l5pc.adaptive_mid_s_per_sim_s": UnitCost(
         _STYLIZED_ADAPTIVE_S_PER_SIM_S * 19.13 / 13.08,
         "core-s per simulated s",
-        "stylized two-level adaptive cost x the measured three-level / two-level CPU ratio on the stylized cell "
-        "(19.13 / 13.08 s; docs/benchmarks.md, 'Simulation')",
+        "stylized two-level adaptive cost x the measured three-level / two-level CPU ratio on the "
+        "stylized cell (19.13 / 13.08 s; docs/benchmarks.md, 'Simulation')",
     ),
     "stylized_l5pc.n_segments": UnitCost(97, "dendritic segments", CELLS_BENCH),
     "stylized_l5pc.cell_build_s": UnitCost(0.08, "core-s per shard", CELLS_BENCH),
@@ -130,7 +134,7 @@ UNIT_COSTS: dict[str, UnitCost] = {
     ),
 }
 
-GPU_ACCELERATORS = ("gpu", "cuda")
+GPU_ACCELERATORS = ("gpu",)
 SPLITS = ("train", "valid", "test")
 
 
@@ -158,24 +162,31 @@ def cell_key(config: dict) -> str:
     return name if f"{name}.n_segments" in UNIT_COSTS else "hay2011_l5pc"
 
 
+def _uses_neuron(variant: str) -> bool:
+    return VARIANTS[variant].uses_neuron
+
+
 def n_channels(config: dict, variant: str) -> int:
-    if variant == "lif":
-        return 100  # 80 excitatory + 20 inhibitory (paper_protocol.md, I&F)
+    fixed = VARIANTS[variant].fixed_channels  # a cell without morphology, e.g. the I&F's 80 + 20
+    if fixed is not None:
+        return sum(fixed)
     return 2 * int(unit(f"{cell_key(config)}.n_segments"))
 
 
 def neuron_s_per_sim_s(config: dict, variant: str) -> float:
-    """Core-seconds of integration per simulated second for one variant."""
-    if variant == "lif":
+    """Core-seconds of integration per simulated second for one variant.
+
+    A variant simulated without NEURON is costed like the I&F cell (the only one measured)."""
+    if not _uses_neuron(variant):
         return unit("lif_s_per_sim_s")
     sim = config["simulation"]
     key = cell_key(config)
     if sim["integrator"] == "cvode":
         cost = unit(f"{key}.cvode_s_per_sim_s")
-    elif float(sim.get("dt_fine_ms", 0) or 0) > 0:
+    elif float(sim["dt_fine_ms"]) > 0:
         # adaptive step, measured at the settings of config/paper.yaml (three levels) and of
         # config/config.yaml (two levels)
-        levels = "adaptive_mid" if float(sim.get("dt_mid_ms", 0) or 0) > 0 else "adaptive"
+        levels = "adaptive_mid" if float(sim["dt_mid_ms"]) > 0 else "adaptive"
         cost = unit(f"{key}.{levels}_s_per_sim_s")
     else:
         # fixed step: the loop runs duration/dt steps, so cost scales with dt_ref / dt
@@ -192,17 +203,17 @@ def shard_core_seconds(config: dict, variant: str) -> float:
     sim = config["simulation"]
     sim_s = sim["duration_ms"] / 1000.0
     per_sim = sim_s * (neuron_s_per_sim_s(config, variant) + unit("input_generation_s_per_sim_s"))
-    build = 0.0 if variant == "lif" else unit(f"{cell_key(config)}.cell_build_s")
+    build = unit(f"{cell_key(config)}.cell_build_s") if _uses_neuron(variant) else 0.0
     return build + sim["simulations_per_shard"] * per_sim
 
 
 def bytes_per_simulation(config: dict, variant: str) -> float:
     sim = config["simulation"]
     ms = sim["duration_ms"]
-    traces = 1 + (1 if sim["record_nexus"] and variant != "lif" else 0)
+    traces = 1 + (1 if sim["record_nexus"] and _uses_neuron(variant) else 0)
     total = n_channels(config, variant) * ms * unit("disk_bytes_per_input_channel_ms")
     total += traces * ms * unit("disk_bytes_per_trace_ms")
-    if sim["record_dendrites"] and variant != "lif":
+    if sim["record_dendrites"] and _uses_neuron(variant):
         total += n_channels(config, variant) // 2 * ms * unit("disk_bytes_per_dendrite_ms")
     return total
 
@@ -212,52 +223,42 @@ def in_memory_bytes_per_simulation(config: dict, variant: str) -> float:
     sim = config["simulation"]
     ms = sim["duration_ms"]
     total = n_channels(config, variant) * math.ceil(ms / 8) + 2 * ms * 4
-    if sim["record_dendrites"] and variant != "lif":
+    if sim["record_dendrites"] and _uses_neuron(variant):
         total += n_channels(config, variant) // 2 * ms * 4
     return float(total)
 
 
 def architecture_for(config: dict, depth: int) -> dict:
-    from neurodepth.learning.networks.tcn import architecture_for_depth
+    """The architecture the configured network family gives one depth of the sweep."""
+    from neurodepth.learning.networks import FAMILIES
 
-    return architecture_for_depth(int(depth), config["network"])
-
-
-def macs_per_ms(n_inputs: int, arch: dict) -> int:
-    """Forward multiply-accumulates per output ms (convs + two 1x1 heads); same as TCN.macs_per_ms."""
-    macs, in_ch = 0, n_inputs
-    for k in arch["kernels"]:
-        macs += in_ch * arch["width"] * k
-        in_ch = arch["width"]
-    return macs + 2 * arch["width"]
+    return FAMILIES[config["network"]["family"]].architecture(int(depth), config["network"])
 
 
-def n_parameters(n_inputs: int, arch: dict) -> int:
-    params, in_ch = 0, n_inputs
-    for k in arch["kernels"]:
-        params += in_ch * arch["width"] * k + arch["width"] + 2 * arch["width"]  # conv + bias + BN
-        in_ch = arch["width"]
-    return params + 2 * (arch["width"] + 1)
+def network_size(config: dict, variant: str, depth: int):
+    """Parameters, receptive field, MACs per ms and activation floats per ms of one network, as
+    the family's own module reports them (``neurodepth.learning.networks.network_size``)."""
+    from neurodepth.learning.networks import network_size as family_network_size
+
+    return family_network_size(
+        config["network"]["family"], n_channels(config, variant), architecture_for(config, depth)
+    )
 
 
 def device_of(config: dict) -> str:
     return "gpu" if config["training"]["accelerator"] in GPU_ACCELERATORS else "cpu"
 
 
-def step_seconds(config: dict, n_inputs: int, arch: dict, device: str | None = None) -> float:
+def step_seconds(config: dict, variant: str, depth: int, device: str | None = None) -> float:
     """Seconds per training step (forward + backward of one batch of windows)."""
     device = device or device_of(config)
     tr = config["training"]
-    gmacs = (
-        macs_per_ms(n_inputs, arch)
-        * tr["window_ms"]
-        * tr["batch_size"]
-        * unit("backward_factor")
-        / 1e9
-    )
+    n_inputs = n_channels(config, variant)
+    macs = network_size(config, variant, depth).macs_per_ms
+    gmacs = macs * tr["window_ms"] * tr["batch_size"] * unit("backward_factor") / 1e9
     compute = unit(f"train_step_overhead_s.{device}") + gmacs / unit(f"train_gmac_per_s.{device}")
     read = n_inputs * tr["window_ms"] * tr["batch_size"] * unit("reader_s_per_channel_ms")
-    workers = int(tr.get("num_workers", 0))
+    workers = int(tr["num_workers"])
     # without workers the main process reads then computes; with workers reading overlaps compute
     return compute + read if workers == 0 else max(compute, read / workers)
 
@@ -265,13 +266,12 @@ def step_seconds(config: dict, n_inputs: int, arch: dict, device: str | None = N
 def training_seconds(config: dict, variant: str, depth: int) -> float:
     """One network: all phases' steps plus the periodic validation passes (forward only)."""
     tr = config["training"]
-    arch = architecture_for(config, depth)
-    n_in = n_channels(config, variant)
     device = device_of(config)
     steps = sum(int(p["steps"]) for p in tr["phases"])
-    train = steps * step_seconds(config, n_in, arch, device)
+    train = steps * step_seconds(config, variant, depth, device)
     n_val = math.ceil(steps / tr["val_every_steps"])
-    val_gmacs = macs_per_ms(n_in, arch) * tr["window_ms"] * tr["validation_windows"] / 1e9
+    macs = network_size(config, variant, depth).macs_per_ms
+    val_gmacs = macs * tr["window_ms"] * tr["validation_windows"] / 1e9
     val = n_val * val_gmacs / unit(f"train_gmac_per_s.{device}")
     return train + val
 
@@ -279,9 +279,8 @@ def training_seconds(config: dict, variant: str, depth: int) -> float:
 def evaluation_seconds(config: dict, variant: str, depth: int) -> float:
     """Forward pass over every test simulation (full traces) on the training device."""
     sim = config["simulation"]
-    arch = architecture_for(config, depth)
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
-    gmacs = macs_per_ms(n_channels(config, variant), arch) * sim["duration_ms"] * n_test / 1e9
+    gmacs = network_size(config, variant, depth).macs_per_ms * sim["duration_ms"] * n_test / 1e9
     device = device_of(config)
     return 30.0 + gmacs / unit(f"train_gmac_per_s.{device}")  # 30 s: start-up, loading, metrics
 
@@ -290,12 +289,9 @@ def evaluation_seconds(config: dict, variant: str, depth: int) -> float:
 
 
 def cell_needs_morphology(config: dict) -> bool:
-    try:
-        from neurodepth.cells.spec import spec_needs_morphology
-
-        return bool(spec_needs_morphology(config["cell"]["name"]))
-    except Exception:  # spec module absent or spec unreadable: decide from the config alone
-        return cell_key(config) == "hay2011_l5pc" and config["cell"]["name"] == "hay2011_l5pc"
+    """Whether the workflow fetches a morphology for the configured cell (an unreadable spec
+    raises: the estimate would otherwise miss a rule that the run needs)."""
+    return bool(spec_needs_morphology(config["cell"]["name"]))
 
 
 def estimate_cost(config: dict, group_components: int = 1) -> dict:
@@ -320,7 +316,7 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     if group_components < 1:
         raise ConfigError(f"group_components must be >= 1, got {group_components}")
     gpu = accelerator in GPU_ACCELERATORS
-    neuron_variants = [v for v in variants if v != "lif"]
+    neuron_variants = [v for v in variants if _uses_neuron(v)]
     n_shards = sum(shards.values())
     rows = []
 
@@ -357,20 +353,15 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     n_test = shards["test"] * per_shard
     for v in variants:
         for d in depths:
-            arch = architecture_for(config, d)
             train_s += len(seeds) * training_seconds(config, v, d)
             eval_s += len(seeds) * evaluation_seconds(config, v, d)
-            ckpt_bytes += (
-                len(seeds)
-                * n_parameters(n_channels(config, v), arch)
-                * 4
-                * unit("checkpoint_copies")
-            )
+            params = network_size(config, v, d).n_parameters
+            ckpt_bytes += len(seeds) * params * 4 * unit("checkpoint_copies")
             # predictions.nc: spike probability + soma prediction + 2 truth copies, float32
             pred_bytes += len(seeds) * n_test * sim["duration_ms"] * 4 * 4
     n_nets = len(variants) * len(depths) * len(seeds)
     # a GPU job also holds cores for data loading: count them as core-hours too
-    cores = 1 + int(config["training"].get("num_workers", 0))
+    cores = 1 + int(config["training"]["num_workers"])
     add(
         "train_model",
         n_nets,
@@ -452,10 +443,14 @@ def run(args) -> int:
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
     config = yaml.safe_load(path.read_text())
-    if not args.no_validate:
-        from neurodepth.core.config import validate_config
+    if args.no_validate:
+        from neurodepth.core.config import fill_defaults, load_schema
 
-        validate_config(config)
+        fill_defaults(config, load_schema())  # the estimate reads keys that have defaults
+    else:
+        from neurodepth.ops.study_config import validate_study_config
+
+        validate_study_config(config)
     groups = _group_components_from_profile(args.profile) if args.profile else 1
     estimate = estimate_cost(config, group_components=groups)
     print(format_cost(estimate, str(path)))

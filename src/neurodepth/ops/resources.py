@@ -36,7 +36,7 @@ def _variants(config: dict) -> list[str]:
 
 
 def simulate_resources(config: dict, attempt: int = 1) -> dict:
-    """One shard: one core, the cell built once, ``simulations_per_shard`` simulations held in memory."""
+    """One shard: one core, the cell built once, ``simulations_per_shard`` simulations in memory."""
     variants = _variants(config)
     seconds = max(cost.shard_core_seconds(config, v) for v in variants)
     per_shard = config["simulation"]["simulations_per_shard"]
@@ -71,16 +71,15 @@ def _largest_network(config: dict) -> tuple[str, int]:
 
 
 def train_resources(config: dict, attempt: int = 1) -> dict:
-    """One network; asks for a GPU when ``training.accelerator`` is gpu/cuda."""
+    """One network; asks for a GPU when ``training.accelerator`` is gpu."""
     variant, depth = _largest_network(config)
-    arch = cost.architecture_for(config, depth)
+    size = cost.network_size(config, variant, depth)
     n_in = cost.n_channels(config, variant)
     tr = config["training"]
-    params = cost.n_parameters(n_in, arch)
-    # weights + grads + 2 NAdam moments, activations of one batch (kept for backward), loader prefetch
-    activations = (
-        4 * tr["batch_size"] * tr["window_ms"] * (n_in + 3 * arch["width"] * len(arch["kernels"]))
-    )
+    params = size.n_parameters
+    # weights + grads + 2 NAdam moments, the inputs and every layer's outputs for one batch (kept
+    # for backward), loader prefetch
+    activations = 4 * tr["batch_size"] * tr["window_ms"] * (n_in + size.activations_per_ms)
     mem = TORCH_BASE_MB + (16 * params + 2 * activations) / 1e6 + 200 * int(tr["num_workers"])
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
@@ -97,16 +96,15 @@ def train_threads(config: dict) -> int:
 
 
 def evaluate_resources(config: dict, attempt: int = 1) -> dict:
-    """Full-trace predictions over the test set: the test data plus four float32 traces per simulation."""
+    """Full-trace predictions over the test set: the test data plus four float32 traces per
+    simulation."""
     variant, depth = _largest_network(config)
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
     data = n_test * (
         cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"]
     )
-    params = cost.n_parameters(
-        cost.n_channels(config, variant), cost.architecture_for(config, depth)
-    )
+    params = cost.network_size(config, variant, depth).n_parameters
     mem = TORCH_BASE_MB + 2 * data / 1e6 + 4 * params / 1e6
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),

@@ -181,7 +181,8 @@ def generate_inputs(
     tree_names = np.asarray(segment_tree).astype(str)
     if lengths.ndim != 1 or lengths.shape != tree_names.shape:
         raise ValueError(
-            f"segment_length_um {lengths.shape} and segment_tree {tree_names.shape} must be equal 1-D"
+            f"segment_length_um {lengths.shape} and segment_tree {tree_names.shape} must be "
+            "equal 1-D"
         )
     if (lengths < 0).any() or not np.isfinite(lengths).all():
         raise ValueError("segment_length_um must be finite and >= 0")

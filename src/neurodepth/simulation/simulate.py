@@ -30,20 +30,21 @@ from pathlib import Path
 
 import numpy as np
 
+from neurodepth.cells.variants import VARIANTS, build_variant
 from neurodepth.core.errors import ConfigError
 from neurodepth.core.seeds import shard_seed
+from neurodepth.data.spikes import SPIKE_THRESHOLD_MV
 from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
 
-SPIKE_THRESHOLD_MV = -25.0
 V_INIT_MV = -76.0
 GID_BASE = 10_000_000
 GID_STRIDE = 1_000_000  # each runner in a process gets its own gid block (no cross-talk)
 _runner_count = 0
-LIF_N_EXC, LIF_N_INH = 80, 20
 
 
 def _divides_one_ms(dt: float) -> bool:
-    """Whether whole steps of ``dt`` land on every integer ms (samples and input events lie there)."""
+    """Whether whole steps of ``dt`` land on every integer ms (where samples and input events
+    lie)."""
     return abs(round(1 / dt) * dt - 1) <= 1e-9
 
 
@@ -87,7 +88,8 @@ class SimulationSettings:
             s.dt_fine_ms > 0 and (s.dt_fine_ms > s.dt_ms or not _divides_one_ms(s.dt_fine_ms))
         ):
             raise ConfigError(
-                f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that divides 1 ms"
+                f"{where}.dt_fine_ms={s.dt_fine_ms}: expected 0 (off) or a step <= dt_ms that "
+                "divides 1 ms"
             )
         if s.dt_mid_ms < 0 or (
             s.dt_mid_ms > 0
@@ -320,7 +322,7 @@ def simulation_rng(seed_value: int, index: int) -> np.random.Generator:
 
 
 def _build(cell_name, variant, mechanisms_dir, morphology_path):
-    from neurodepth.cells.builder import build_cell
+    """Load the mechanisms and the spec, and build the NEURON cell of ``variant``."""
     from neurodepth.cells.mechanisms_build import load_mechanisms
     from neurodepth.cells.spec import load_cell_spec
 
@@ -330,7 +332,19 @@ def _build(cell_name, variant, mechanisms_dir, morphology_path):
         if morphology_path
         else load_cell_spec(cell_name)
     )
-    return build_cell(spec, variant)
+    return build_variant(spec, variant)
+
+
+def _simulate_point_model(model, seed_value, n, T, rates, bar):
+    """A non-NEURON variant's simulations: inputs on its fixed channels, numpy simulation."""
+    inputs, soma, spikes = [], [], []
+    for i in range(n):
+        x = generate_point_inputs(simulation_rng(seed_value, i), model.n_exc, model.n_inh, T, rates)
+        v, spk = model.simulate(x)
+        inputs.append(x), soma.append(v), spikes.append(spk)
+        bar.update(1)
+    bar.close()
+    return inputs, soma, spikes
 
 
 def simulate_shard(
@@ -350,14 +364,16 @@ def simulate_shard(
     """Run one shard's simulations in this process and return the shard as an xr.Dataset.
 
     ``seed`` is the global seed; the shard's generator derives from (seed, cell, variant, split,
-    shard). ``inputs_cfg`` is ``config["inputs"][variant]``. Variant ``lif`` runs the numpy I&F
-    neuron (80 exc + 20 inh channels, no NEURON). ``cell`` lets a caller pass an already built
-    cell (tests, benchmarks).
+    shard). ``inputs_cfg`` is ``config["inputs"][variant]``. A variant without NEURON (``lif``:
+    the numpy I&F neuron) runs its ``point_model`` on its fixed channels. ``cell`` lets a caller
+    pass an already built cell (tests, benchmarks).
     """
     from tqdm import tqdm
 
     from neurodepth.data.shards import build_shard_dataset
 
+    entry = VARIANTS[variant]
+    model = entry.point_model
     settings = SimulationSettings.from_config(simulation_cfg)
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
     seed_value = shard_seed(seed, cell_name, variant, split, shard)
@@ -371,8 +387,10 @@ def simulate_shard(
         global_seed=int(seed),
         config_hash=str(config_hash),
         duration_ms=int(T),
-        integrator=settings.integrator if variant != "lif" else "lif_exact",
-        dt_ms=float(settings.dt_ms) if settings.integrator == "fixed" and variant != "lif" else 0.0,
+        integrator=settings.integrator if entry.uses_neuron else model.integrator,
+        dt_ms=float(settings.dt_ms)
+        if settings.integrator == "fixed" and entry.uses_neuron
+        else 0.0,
         secondorder=int(settings.secondorder),
         cvode_atol=float(settings.cvode_atol),
         dt_fine_ms=float(settings.dt_fine_ms),
@@ -382,7 +400,9 @@ def simulate_shard(
         mid_above_mv=float(settings.mid_above_mv),
         input_protocol=rates.as_dict(),
         spike_threshold_mv=SPIKE_THRESHOLD_MV,
-        spike_definition="local maxima of soma voltage above spike_threshold_mv, parabolic peak time",
+        spike_definition=(
+            "local maxima of soma voltage above spike_threshold_mv, parabolic peak time"
+        ),
         v_init_mv=V_INIT_MV,
     )
 
@@ -395,22 +415,15 @@ def simulate_shard(
         mininterval=1.0,
     )
     wall0 = time.perf_counter()
-    if variant == "lif":
-        from neurodepth.cells.lif import lif_segment_table, simulate_lif
-
-        for i in range(n):
-            x = generate_point_inputs(simulation_rng(seed_value, i), LIF_N_EXC, LIF_N_INH, T, rates)
-            v, spk = simulate_lif(x, n_exc=LIF_N_EXC)
-            inputs.append(x), soma.append(v), spikes.append(spk)
-            bar.update(1)
-        bar.close()
+    if not entry.uses_neuron:
+        inputs, soma, spikes = _simulate_point_model(model, seed_value, n, T, rates, bar)
         return build_shard_dataset(
             np.array(inputs),
             np.array(soma),
             spikes,
             attrs,
-            segment_table=lif_segment_table(),
-            n_exc=LIF_N_EXC,
+            segment_table=model.segment_table(),
+            n_exc=model.n_exc,
         )
 
     if cell is None:

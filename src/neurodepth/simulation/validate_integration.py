@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neurodepth.cells.variants import VARIANTS
 from neurodepth.core.atomic import write_csv_atomic
 from neurodepth.core.errors import ConfigError
 from neurodepth.core.seeds import derive_seed
@@ -78,7 +79,8 @@ def compare_on_inputs(
     reference = candidate.replace(integrator="cvode", cvode_atol=reference_atol)
     if converged_atol is not None and not 0 < converged_atol < reference_atol:
         raise ConfigError(
-            f"converged_atol={converged_atol:g}: must be > 0 and tighter than reference_atol={reference_atol:g}"
+            f"converged_atol={converged_atol:g}: must be > 0 and tighter than "
+            f"reference_atol={reference_atol:g}"
         )
     rows = []
     for k, x in enumerate(inputs_list):
@@ -140,8 +142,8 @@ def describe(s: SimulationSettings) -> str:
     if s.dt_fine_ms > 0:
         mid = f"{s.dt_mid_ms:g} above {s.mid_above_mv:g} mV, " if s.dt_mid_ms > 0 else ""
         return (
-            f"fixed dt={s.dt_ms:g} ({mid}fine {s.dt_fine_ms:g} above {s.refine_above_mv:g} mV, hold "
-            f"{s.refine_hold_ms} ms) secondorder={s.secondorder}"
+            f"fixed dt={s.dt_ms:g} ({mid}fine {s.dt_fine_ms:g} above {s.refine_above_mv:g} mV, "
+            f"hold {s.refine_hold_ms} ms) secondorder={s.secondorder}"
         )
     return f"fixed dt={s.dt_ms:g} secondorder={s.secondorder}"
 
@@ -228,9 +230,9 @@ def validate_integration(
     """Library entry point: build the cell, draw inputs, compare, write ``out_csv`` (if given)."""
     from neurodepth.simulation.simulate import _build
 
-    if variant == "lif":
+    if not VARIANTS[variant].uses_neuron:
         raise ConfigError(
-            "validate-integration: variant 'lif' has no NEURON integrator to validate"
+            f"validate-integration: variant {variant!r} has no NEURON integrator to validate"
         )
     settings = SimulationSettings.from_config(simulation_cfg)
     if duration_ms:
@@ -317,7 +319,8 @@ def run(args) -> int:
 
     def log(row):
         print(
-            f"sim {row['simulation']}: spikes ref {row['reference_spikes']} cand {row['candidate_spikes']} "
+            f"sim {row['simulation']}: spikes ref {row['reference_spikes']} "
+            f"cand {row['candidate_spikes']} "
             f"matched {row['matched_spikes']}, soma RMS {row['soma_rms_clipped_mv']:.3f} mV, "
             f"cpu ref {row['reference_cpu_s']:.1f} s cand {row['candidate_cpu_s']:.1f} s",
             flush=True,
@@ -349,7 +352,8 @@ def run(args) -> int:
     if "converged_spikes" in s:
         print(
             f"against {df.converged.iloc[0]} ({s['converged_spikes']} spikes): reference "
-            f"{100 * s['reference_vs_converged_match_fraction']:.1f} % of spikes within {args.tolerance_ms:g} ms, "
+            f"{100 * s['reference_vs_converged_match_fraction']:.1f} % of spikes within "
+            f"{args.tolerance_ms:g} ms, "
             f"soma RMS {s['reference_soma_rms_vs_converged_mv']:.3f} mV; candidate "
             f"{100 * s['candidate_vs_converged_match_fraction']:.1f} %, "
             f"soma RMS {s['candidate_soma_rms_vs_converged_mv']:.3f} mV"

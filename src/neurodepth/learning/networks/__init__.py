@@ -1,0 +1,33 @@
+"""Network families: the registry of the kinds of network the sweep can train.
+
+A family turns the sweep's size index (today the depth, ``network.depths``) and the config's
+``network`` section into an architecture dict, and builds a plain ``nn.Module`` from
+``(n_inputs, architecture, n_dendritic)``. The LightningModule is given that module; it holds only
+the losses and the optimisation. The config key ``network.family`` names the family; a user adds one
+with ``FAMILIES.register(name, NetworkFamily(...))`` in a plugin module (config key ``plugins``).
+
+Every family's module must:
+
+- take ``(batch, n_inputs, time)`` and return ``{"spike_logit": (batch, time), "soma": (batch,
+  time)}`` plus ``"dendritic": (batch, n_dendritic, time)`` when ``n_dendritic > 0``;
+- be causal (the output at ``t`` sees inputs at ``<= t`` only; evaluation relies on it);
+- expose ``n_inputs``, ``n_dendritic``, ``n_parameters``, ``receptive_field`` (ms of input one
+  output sees; evaluation windows and validation scoring use it), ``macs_per_ms`` (forward
+  multiply-accumulates per output ms; cost estimates use it) and ``architecture()`` (the dict it
+  was built from, so a checkpoint can rebuild it).
+
+:func:`network_size` reads those numbers from a module built on PyTorch's ``meta`` device (no
+memory, no weights), so cost estimates use each family's own code rather than a copy of its
+formulas. The TCN of the paper is the first entry.
+"""
+
+from neurodepth.learning.networks import tcn  # noqa: F401  (built-in families register on import)
+from neurodepth.learning.networks.family import (
+    FAMILIES,
+    NetworkFamily,
+    NetworkSize,
+    build_network,
+    network_size,
+)
+
+__all__ = ["FAMILIES", "NetworkFamily", "NetworkSize", "build_network", "network_size"]

@@ -5,6 +5,7 @@ causal 1-D convolution over time across all channels (left padding only, so the 
 depends on inputs at ``<= t``), then ReLU, then BatchNorm; no dropout and no residuals. Heads are
 1x1 convolutions: spike logit (sigmoid applied in the loss / at prediction), soma voltage (linear)
 and optionally whitened-PCA dendritic components (linear). Depth 1 is the one-hidden-layer FCN.
+Registered as the network family ``tcn`` (see ``neurodepth.learning.networks``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurodepth.core.errors import ConfigError
+from neurodepth.learning.networks.family import FAMILIES, NetworkFamily
 
-SPIKE_BIAS_INIT = (
-    -2.0
-)  # paper: spike head bias starts at -2 (sigmoid ~ 0.12) to speed early training
+# paper: the spike head's bias starts at -2 (sigmoid ~ 0.12) to speed early training
+SPIKE_BIAS_INIT = -2.0
 
 
 class CausalConv1d(nn.Conv1d):
@@ -119,39 +120,25 @@ class TCN(nn.Module):
 def architecture_for_depth(depth: int, network_cfg: dict) -> dict:
     """Architecture dict ``{"depth", "kernels", "width"}`` for one depth of the sweep.
 
-    ``network_cfg["architectures"][depth]`` (int or str key) wins when present; it may give
-    ``kernels`` (list, length = depth) or a single ``kernel`` for every layer, and ``width``.
-    Otherwise the first layer uses ``first_kernel_ms`` and later ones ``kernel_ms``, all ``width``.
+    ``network_cfg["architectures"][depth]`` (int or str key; ``kernels`` and ``width``) wins when
+    present. Otherwise the first layer uses ``first_kernel_ms`` and later ones ``kernel_ms``, all
+    ``width`` channels. The config schema guarantees the keys and that explicit kernels number
+    ``depth``.
     """
     depth = int(depth)
-    if depth < 1:
-        raise ConfigError(f"network depth must be >= 1, got {depth}")
-    archs = network_cfg.get("architectures") or {}
+    archs = network_cfg["architectures"]
     entry = archs.get(depth, archs.get(str(depth)))
-    default_width = network_cfg.get("width")
     if entry is not None:
-        key = f"network.architectures.{depth}"
-        if "kernels" in entry:
-            kernels = [int(k) for k in entry["kernels"]]
-            if len(kernels) != depth:
-                raise ConfigError(f"{key}.kernels has {len(kernels)} entries, expected {depth}")
-        elif "kernel" in entry:
-            kernels = [int(entry["kernel"])] * depth
-        else:
-            raise ConfigError(f"{key} needs 'kernels' (list) or 'kernel' (int)")
-        width = entry.get("width", default_width)
-        if width is None:
-            raise ConfigError(f"{key}.width missing and no network.width default")
+        kernels, width = entry["kernels"], entry["width"]
     else:
-        for key in ("first_kernel_ms", "kernel_ms", "width"):
-            if key not in network_cfg:
-                raise ConfigError(f"network.{key} missing (needed for depth {depth})")
-        kernels = [int(network_cfg["first_kernel_ms"])] + [int(network_cfg["kernel_ms"])] * (
-            depth - 1
-        )
+        kernels = [network_cfg["first_kernel_ms"]] + [network_cfg["kernel_ms"]] * (depth - 1)
         width = network_cfg["width"]
-    if any(k < 1 for k in kernels) or int(width) < 1:
-        raise ConfigError(
-            f"network architecture for depth {depth}: kernels {kernels}, width {width} must be positive"
-        )
-    return {"depth": depth, "kernels": kernels, "width": int(width)}
+    return {"depth": depth, "kernels": [int(k) for k in kernels], "width": int(width)}
+
+
+def build(n_inputs: int, architecture: dict, n_dendritic: int = 0, init_std=None) -> TCN:
+    options = {} if init_std is None else {"init_std": float(init_std)}
+    return TCN(n_inputs, architecture["kernels"], architecture["width"], n_dendritic, **options)
+
+
+FAMILIES.register("tcn", NetworkFamily(architecture=architecture_for_depth, build=build))

@@ -1,0 +1,83 @@
+"""The network-family registry, its entry type and size queries (see the package docstring)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from neurodepth.core.registry import Registry
+
+
+@dataclass(frozen=True)
+class NetworkFamily:
+    """How one kind of network is configured and built.
+
+    ``architecture(size, network_cfg) -> dict``: the architecture of one size of the sweep. It
+    should carry the size under ``"depth"`` (evaluation tables and figures are indexed by it).
+    ``build(n_inputs, architecture, n_dendritic=0, init_std=None) -> nn.Module``: a freshly
+    initialised network; ``init_std`` (config ``training.init_std``) is the scale of the initial
+    weights for families that use one, ``None`` for the family's own choice.
+    """
+
+    architecture: Callable[[int, dict], dict]
+    build: Callable[..., nn.Module]
+
+
+@dataclass(frozen=True)
+class NetworkSize:
+    n_parameters: int
+    receptive_field: int  # ms
+    macs_per_ms: int
+    activations_per_ms: int  # floats of every layer's output per ms of one window (for memory)
+
+
+FAMILIES: Registry[NetworkFamily] = Registry("network family")
+
+
+def build_network(
+    family: str, n_inputs: int, architecture: dict, n_dendritic: int = 0, init_std=None
+) -> nn.Module:
+    return FAMILIES[family].build(
+        int(n_inputs), dict(architecture), n_dendritic=int(n_dendritic), init_std=init_std
+    )
+
+
+def network_size(family: str, n_inputs: int, architecture: dict, n_dendritic: int = 0):
+    """Parameters, receptive field, MACs and activation floats of a network, without training it."""
+    return _network_size(
+        family, int(n_inputs), json.dumps(architecture, sort_keys=True), n_dendritic
+    )
+
+
+@lru_cache(maxsize=256)
+def _network_size(family: str, n_inputs: int, architecture_json: str, n_dendritic: int):
+    with torch.device("meta"):
+        model = build_network(family, n_inputs, json.loads(architecture_json), n_dendritic)
+    # Activation memory depends on the family's layers: count the outputs of every leaf module in
+    # one forward pass of a short meta window (shapes only, nothing is computed).
+    window = 8
+    floats = []
+
+    def count(_module, _inputs, output):
+        for tensor in output.values() if isinstance(output, dict) else (output,):
+            if isinstance(tensor, torch.Tensor):
+                floats.append(tensor.numel())
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        model(torch.zeros(1, n_inputs, window, device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return NetworkSize(
+        n_parameters=int(model.n_parameters),
+        receptive_field=int(model.receptive_field),
+        macs_per_ms=int(model.macs_per_ms),
+        activations_per_ms=-(-sum(floats) // window),
+    )
