@@ -5,7 +5,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-cluster test-fast lint report clean-results
+.PHONY: help setup run test test-cluster test-fast lint report
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -21,10 +21,10 @@ per-simulation CSV rows of the parts concatenate; ``--summarize A.csv B.csv`` pr
 summary).
 
 ``--converged-atol 1e-5`` adds a converged solution (CVODE at that tolerance) of every draw and
-scores the baseline *and* each candidate against it (columns ``*_converged*``): the atol-1e-3 baseline
-is not exact, and this tells which method is closer to the true trajectory. Converged runs are
-deterministic and cost ~2x the baseline, so they are cached in ``--cache-dir`` (keyed by cell,
-draw, duration and tolerance); they are not part of any timing.
+scores the baseline *and* each candidate against it (columns ``*_converged*``): the atol-1e-3
+baseline is not exact, and this tells which method is closer to the true trajectory. Converged
+runs are deterministic and cost ~2x the baseline, so they are cached in ``--cache-dir`` (keyed by
+cell, draw, duration and tolerance); they are not part of any timing.
 
 Prints one line per simulation and a summary; writes a CSV (``--out``).
 """
@@ -105,7 +105,8 @@ def throughput(args):
         ref = runner.run(x, ref_s)
         conv = converged_run(args, runner, x, k, base) if args.converged_atol else None
         for name, s in cands.items():
-            # CVODE has no steps on the ms grid: it records every step and resamples, like the baseline
+            # CVODE has no steps on the ms grid: it records every step and resamples, like the
+            # baseline
             runner.set_recording(True, False, every_step=s.integrator == "cvode")
             c = runner.run(x, s)
             m, shift = match_spikes(ref["spike_times"], c["spike_times"], 1.0)
@@ -201,8 +202,8 @@ def storage_only(args):
         c = runner.run(x)
         kept.append((x, c, c))
     print(
-        "== storage, MB per 6 s simulation (shard of %d simulation(s) of %d ms, fixed dt=%g) =="
-        % (len(kept), args.duration_ms, args.dt[0])
+        f"== storage, MB per 6 s simulation (shard of {len(kept)} simulation(s) of "
+        f"{args.duration_ms} ms, fixed dt={args.dt[0]:g}) =="
     )
     for k, v in storage(kept, cell, args.duration_ms).items():
         print(f"{k}: {v:.3f} MB")
@@ -220,7 +221,10 @@ def summarize(df):
                 ref_cpu_s_per_sim_s=g.ref_cpu_s.sum() / sim_s,
                 cand_cpu_s_per_sim_s=g.cand_cpu_s.sum() / sim_s,
                 speedup_cpu=g.ref_cpu_s.sum() / g.cand_cpu_s.sum(),
-                spikes=f"{g.matched.sum()}/{denom} (ref {g.ref_spikes.sum()}, cand {g.cand_spikes.sum()})",
+                spikes=(
+                    f"{g.matched.sum()}/{denom} "
+                    f"(ref {g.ref_spikes.sum()}, cand {g.cand_spikes.sum()})"
+                ),
                 spike_match=g.matched.sum() / denom if denom else 1.0,
                 soma_rms_clipped_mv=float(np.sqrt(np.mean(g.soma_rms_clipped_mv**2))),
                 max_shift_ms=float(g.max_shift_ms.max()),
@@ -272,9 +276,11 @@ _WORKER = """
 import sys, time, json
 from neurodepth.simulation.simulate import simulate_shard
 t, c = time.perf_counter(), time.process_time()
-simulate_shard(sys.argv[1], "full", "bench", int(sys.argv[2]), 1, {"duration_ms": int(sys.argv[3]),
-    "simulations_per_shard": int(sys.argv[4]), "record_dendrites": False}, {"exc_per_100ms": [0, 800],
-    "inh_minus_exc": [-600, 200]}, mechanisms_dir=sys.argv[5], morphology_path=sys.argv[6] or None, progress=False)
+simulate_shard(sys.argv[1], "full", "bench", int(sys.argv[2]), 1,
+    {"duration_ms": int(sys.argv[3]), "simulations_per_shard": int(sys.argv[4]),
+     "record_dendrites": False},
+    {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]},
+    mechanisms_dir=sys.argv[5], morphology_path=sys.argv[6] or None, progress=False)
 print(json.dumps({"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}))
 """
 
@@ -412,8 +418,8 @@ def main(argv=None):
         return
     if not args.skip_scaling:  # first, so that it is measured even if the long part is cut short
         print(
-            "== scaling (independent shard jobs; %d x %d ms each) =="
-            % (args.scaling_simulations, args.scaling_duration_ms)
+            f"== scaling (independent shard jobs; {args.scaling_simulations:d} x "
+            f"{args.scaling_duration_ms:d} ms each) =="
         )
         for k, v in scaling(args).items():
             print(f"{k}: {v:.3f}", flush=True)
@@ -423,13 +429,13 @@ def main(argv=None):
     summ = summarize(df)
     pd.set_option("display.width", 200)
     print(
-        "\n== throughput and accuracy (baseline: CVODE atol %g, all segments recorded every step) =="
-        % args.reference_atol
+        f"\n== throughput and accuracy (baseline: CVODE atol {args.reference_atol:g}, "
+        "all segments recorded every step) =="
     )
     print(summ.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(
-        "\n== storage, MB per 6 s simulation (measured on the last simulation, %d ms) =="
-        % args.duration_ms
+        "\n== storage, MB per 6 s simulation (measured on the last simulation, "
+        f"{args.duration_ms:d} ms) =="
     )
     for k, v in storage(kept, cell, args.duration_ms).items():
         print(f"{k}: {v:.3f} MB")

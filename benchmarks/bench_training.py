@@ -205,8 +205,8 @@ def main():
         "width": args.width,
     }
     print(
-        f"device={args.device} threads={torch.get_num_threads()} workers={args.workers} model={arch} "
-        f"batch={args.batch}x{args.window}ms dataset={args.sims}x6s x1278ch"
+        f"device={args.device} threads={torch.get_num_threads()} workers={args.workers} "
+        f"model={arch} batch={args.batch}x{args.window}ms dataset={args.sims}x6s x1278ch"
     )
 
     bare_p, bare_w, light_p, round_ratios = [], [], [], []
@@ -236,14 +236,16 @@ def main():
             f"round {r}: bare {statistics.median(p) * 1e3:.1f} ms/step, "
             f"lightning {statistics.median(light_p[-args.steps :]) * 1e3:.1f} ms/step"
         )
-    b, l = statistics.median(bare_p), statistics.median(light_p)
+    b, light = statistics.median(bare_p), statistics.median(light_p)
     wait = sum(bare_w) / sum(bare_p)
     print(
-        f"RESULT step time: bare {b * 1e3:.1f} ms, lightning {l * 1e3:.1f} ms, ratio {l / b:.3f} (target <= 1.1)"
+        f"RESULT step time: bare {b * 1e3:.1f} ms, lightning {light * 1e3:.1f} ms, "
+        f"ratio {light / b:.3f} (target <= 1.1)"
     )
     print(
         f"RESULT per-round median ratio {statistics.median(round_ratios):.3f} "
-        f"(rounds: {', '.join(f'{r:.2f}' for r in round_ratios)}); fastest step: bare {min(bare_p) * 1e3:.1f} ms, "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in round_ratios)}); "
+        f"fastest step: bare {min(bare_p) * 1e3:.1f} ms, "
         f"lightning {min(light_p) * 1e3:.1f} ms, ratio {min(light_p) / min(bare_p):.3f}"
     )
     print(
@@ -253,14 +255,16 @@ def main():
 
     big = TCN(1278, [35] * 7, 128).to(args.device)
     print(
-        f"7x128 TCN: {big.n_parameters / 1e6:.2f} M parameters, receptive field {big.receptive_field} ms, "
+        f"7x128 TCN: {big.n_parameters / 1e6:.2f} M parameters, "
+        f"receptive field {big.receptive_field} ms, "
         f"{big.macs_per_ms / 1e6:.2f} M MACs per ms"
     )
     for bs in args.big_batch or [args.batch]:
         for train in (False, True):
             wps = throughput(big, args.device, bs, args.window, 1278, train, args.big_reps)
             print(
-                f"RESULT 7x128 TCN {'training' if train else 'inference'} throughput: {wps:.2f} windows/s "
+                f"RESULT 7x128 TCN {'training' if train else 'inference'} throughput: "
+                f"{wps:.2f} windows/s "
                 f"(batch {bs} x {args.window} ms)"
             )
 

@@ -141,7 +141,8 @@ def measure_lif(duration_ms=6000, n=5):
 def row(name, measured, baseline_key):
     base = cost.unit(baseline_key)
     print(
-        f"{name:44s} measured {measured:12.5g}   constant {base:12.5g}   ratio {measured / base:8.3f}"
+        f"{name:44s} measured {measured:12.5g}   constant {base:12.5g}   "
+        f"ratio {measured / base:8.3f}"
     )
 
 
@@ -165,7 +166,8 @@ def main():
         gm.append(g)
         secs.append(s)
         print(
-            f"depth {d}: {len(kernels)}x{kernels[0]}x{width}  {g:8.2f} GMAC/step  {s * 1e3:9.2f} ms/step"
+            f"depth {d}: {len(kernels)}x{kernels[0]}x{width}  {g:8.2f} GMAC/step  "
+            f"{s * 1e3:9.2f} ms/step"
         )
     dev = "gpu" if args.device == "cuda" else "cpu"
     if len(gm) >= 2:
@@ -177,19 +179,22 @@ def main():
     for g, s in zip(gm, secs):
         pred = cost.unit(f"train_step_overhead_s.{dev}") + g / cost.unit(f"train_gmac_per_s.{dev}")
         print(
-            f"  {g:8.2f} GMAC: measured {s * 1e3:9.2f} ms, cost model {pred * 1e3:9.2f} ms, ratio {s / pred:6.2f}"
+            f"  {g:8.2f} GMAC: measured {s * 1e3:9.2f} ms, cost model {pred * 1e3:9.2f} ms, "
+            f"ratio {s / pred:6.2f}"
         )
     if args.skip_data:
         return
     with tempfile.TemporaryDirectory() as tmp:
         per_input, per_trace, per_sim, rate_hz, path = measure_disk(Path(tmp))
         print(
-            f"mean excitatory input rate {rate_hz:.1f} Hz; {per_sim / 1e6:.3f} MB per 6 s simulation"
+            f"mean excitatory input rate {rate_hz:.1f} Hz; "
+            f"{per_sim / 1e6:.3f} MB per 6 s simulation"
         )
         row("disk_bytes_per_input_channel_ms", per_input, "disk_bytes_per_input_channel_ms")
         row("disk_bytes_per_trace_ms", per_trace, "disk_bytes_per_trace_ms")
         print(
-            f"reader: {measure_reader(path) * 1e3:.1f} ms to read one batch of {BATCH} windows (one loader worker)"
+            f"reader: {measure_reader(path) * 1e3:.1f} ms to read one batch of {BATCH} windows "
+            "(one loader worker)"
         )
     row("lif_s_per_sim_s", measure_lif(), "lif_s_per_sim_s")
 

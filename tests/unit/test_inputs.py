@@ -103,7 +103,8 @@ def test_rates_within_configured_ranges():
     for s in range(5):
         x = generate_inputs(np.random.default_rng(s), lengths, trees, 3000, rates)
         per_tree_rate = x[:n][trees == "apical"].sum(axis=0)  # events per ms
-        # smoothed rate <= 100/100 * 1.5 per ms; a 200 ms window of counts is then below 1.5*200 + slack
+        # smoothed rate <= 100/100 * 1.5 per ms; a 200 ms window of counts is then below
+        # 1.5*200 + slack
         window = np.convolve(per_tree_rate, np.ones(200), mode="valid")
         assert window.max() <= 1.5 * 200 + 4 * np.sqrt(1.5 * 200)
     zero = InputRates.from_config({"exc_per_100ms": [0, 0], "inh_minus_exc": [0, 0]})

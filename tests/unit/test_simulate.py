@@ -1,4 +1,5 @@
-"""Shard simulation (neurodepth.simulation.simulate) and the integrator check (neurodepth.simulation.validate_integration)."""
+"""Shard simulation (neurodepth.simulation.simulate) and the integrator check
+(neurodepth.simulation.validate_integration)."""
 
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
     assert -80 < np.minimum(v, -55).mean() < -55
     # inputs follow the protocol: rates of a few to tens of Hz, exc channels first
     assert (da.exc_rate_hz > 1).all() and (da.exc_rate_hz < 200).all()
-    # every stored spike is a soma excursion above -25 mV near that time (1 ms samples may miss the peak)
+    # every stored spike is a soma excursion above -25 mV near that time (1 ms samples may miss
+    # the peak)
     for t, s in zip(da.spike_time.values, da.spike_simulation.values):
         i = int(t)
         assert v[s, max(i - 2, 0) : i + 3].max() > -55
@@ -299,9 +301,10 @@ def test_adaptive_step_refines_only_near_threshold(mechanisms):
     v_mid = float(np.percentile(fine["soma"], 50))
     mixed = runner.run(x, s.replace(dt_fine_ms=0.025, refine_above_mv=v_mid, refine_hold_ms=5))
     assert 0.0 < runner.fine_fraction < 1.0
-    err = lambda a: float(
-        np.sqrt(np.mean((np.minimum(a, -55) - np.minimum(fine["soma"], -55)) ** 2))
-    )
+
+    def err(a):
+        return float(np.sqrt(np.mean((np.minimum(a, -55) - np.minimum(fine["soma"], -55)) ** 2)))
+
     assert err(mixed["soma"]) < err(coarse["soma"])
     assert runner.h.dt == 0.1  # the run leaves the coarse step set
     # three levels: a middle band that covers everything gives the uniform middle step exactly

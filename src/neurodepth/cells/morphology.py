@@ -164,7 +164,8 @@ def _unit(v):
 
 
 def _perp(d, k: int):
-    """A unit vector perpendicular to d, rotated by k*90 degrees for alternate bifurcation planes."""
+    """A unit vector perpendicular to d, rotated by k*90 degrees for alternate bifurcation
+    planes."""
     ref = np.array([0.0, 0.0, 1.0]) if abs(d[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
     a = _unit(np.cross(d, ref))
     b = _unit(np.cross(d, a))
@@ -189,7 +190,8 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
     from neuron import h
 
     owner = _Holder(label)
-    nodes = []  # dicts: group, parent (index or None -> soma centre), start, dir, L, d0, d1, children
+    # dicts: group, parent (index or None -> soma centre), start, dir, L, d0, d1, children
+    nodes = []
 
     def add(group, parent, start, direction, L, d0, d1=None):
         node = dict(
@@ -252,7 +254,7 @@ def stylized_morphology(geometry: dict, label: str = "stylized") -> Morphology:
     parent = None
     start = np.array([0.0, soma_L / 2.0, 0.0])
     trunk_ids = []
-    for j, piece in enumerate(geometry["trunk"]):
+    for _, piece in enumerate(geometry["trunk"]):
         i = add(
             "apical",
             parent,
