@@ -19,10 +19,12 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cells.smk"
+include: "workflow/rules/calibration.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/baseline.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/figures.smk"
 

@@ -3,13 +3,16 @@
 from pathlib import Path
 
 from neurodepth.core.job import rule_job
+from neurodepth.simulation.calibration import read_calibrated_scale
 from neurodepth.simulation.simulate import run_shard
 
 with rule_job(snakemake):
     mechanisms = snakemake.input.get("mechanisms")
+    calibration = snakemake.input.get("calibration")  # only variants with a target_rate_hz
+    variant = snakemake.wildcards.variant
     run_shard(
         cell_name=snakemake.params.cell_name,
-        variant=snakemake.wildcards.variant,
+        variant=variant,
         split=snakemake.wildcards.split,
         shard=int(snakemake.wildcards.shard),
         seed=snakemake.params.seed,
@@ -19,4 +22,5 @@ with rule_job(snakemake):
         morphology_path=snakemake.input.get("morphology"),
         out_path=snakemake.output[0],
         config_hash=snakemake.params.config_hash,
+        input_scale=read_calibrated_scale(calibration, variant) if calibration else None,
     )

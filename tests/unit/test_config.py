@@ -60,7 +60,7 @@ def test_missing_optional_keys_get_the_schema_defaults(default):
     del default["simulation"]["refine_hold_ms"]
     default["cell"]["morphology"] = {"path": "here.asc"}
     config = validate_config(default, ENUMS)
-    assert config["summary"] == {"auc_margin": 0.01}
+    assert config["summary"]["auc_margin"] == 0.01
     assert config["simulation"]["refine_hold_ms"] == 10
     assert config["simulation"]["dt_mid_ms"] == 0  # absent from config.yaml
     assert config["cell"]["morphology"] == {"path": "here.asc", "url": "", "sha256": ""}
@@ -99,7 +99,7 @@ def test_section_defaults():
     sim = section_defaults("simulation")
     assert sim["integrator"] == "fixed" and sim["dt_fine_ms"] == 0 and sim["refine_hold_ms"] == 10
     assert "duration_ms" not in sim  # required, so no default
-    assert section_defaults("summary") == {"auc_margin": 0.01}
+    assert section_defaults("summary")["auc_margin"] == 0.01
     assert section_defaults("simulation") is not section_defaults("simulation")
     with pytest.raises(ConfigError, match="'simulatoin'"):
         section_defaults("simulatoin")
@@ -267,7 +267,7 @@ def test_snakemake_merges_and_types_a_nested_override(tmp_path):
     flow = copy_workflow(tmp_path / "flow")
     # a probe rule whose shell command (printed by -p in a dry run) carries what rules see
     (flow.root / "probe.smk").write_text(
-        'include: "Snakefile"\n\n\n'
+        'import json\n\n\ninclude: "Snakefile"\n\n\n'
         "rule probe:\n"
         '    output: "probe.txt"\n'
         "    params: sim=lambda w: json.dumps(config['simulation'], sort_keys=True)\n"

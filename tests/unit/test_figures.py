@@ -82,7 +82,7 @@ def _variant_lines(ax, colors):
 
 def test_accuracy_vs_depth(tiny, tmp_path):
     s = tiny["summary"]
-    fig = accuracy_vs_depth.from_files(s["metrics"], s["depth_needed"])
+    fig = accuracy_vs_depth.from_files(s["metrics"], s["depth_needed"], s["baseline"])
     axes = [ax for ax in fig.axes]
     assert len(axes) == 3
     assert [ax.get_xlabel() for ax in axes] == ["network depth (hidden layers)"] * 3
@@ -94,13 +94,47 @@ def test_accuracy_vs_depth(tiny, tmp_path):
             assert len(c.lines[0].get_xdata()) == len(tiny_results.DEPTHS)
     # Depth needed: one star per variant on the AUC panel, placed at that variant's depth needed.
     need = pd.read_csv(s["depth_needed"]).set_index("variant")
+    # (The toy I&F cell is a leaky integrator: its baseline is as good as any network, so it has
+    # no depth needed and no star.)
+    assert need.loc["lif", "verdict"].startswith("none")
     stars = [ln for ln in axes[0].get_lines() if ln.get_marker() == "*"]
-    assert len(stars) == len(tiny_results.VARIANTS)
+    assert len(stars) == need["depth_needed"].notna().sum() == len(tiny_results.VARIANTS) - 1
     star_x = sorted(round(float(ln.get_xdata()[0])) for ln in stars)
-    assert star_x == sorted(need["depth_needed"].tolist())
+    assert star_x == sorted(need["depth_needed"].dropna().tolist())
     legend_text = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("needs" in t for t in legend_text) and any("depth needed" in t for t in legend_text)
+    # The no-training baseline: one dashed horizontal line per variant per panel, at its mean,
+    # in the variant's colour; the FCI of each variant and the seeds' spread named in the legend.
+    base = pd.read_csv(s["baseline"])
+    for ax, metric in zip(axes, ["spike_auc", "tpr_at_fpr_0.0025", "soma_explained_variance"]):
+        dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert len(dashed) == len(tiny_results.VARIANTS)
+        drawn = sorted(float(ln.get_ydata()[0]) for ln in dashed)
+        for ln in dashed:
+            assert len(set(np.asarray(ln.get_ydata(), float))) == 1  # horizontal
+        want = sorted(base.loc[base.metric == metric, "mean"])
+        np.testing.assert_allclose(drawn, want)
+    assert any("no-training baseline" in t for t in legend_text)
+    assert any("SD over training seeds" in t for t in legend_text)
+    fci_text = [t for t in legend_text if "FCI" in t]
+    assert len(fci_text) == len(tiny_results.VARIANTS)
+    full = need.loc["full"]
+    assert any(f"FCI {full['fci']:.2f}" in t for t in fci_text)
     _check_saved(fig, tmp_path, "accuracy_vs_depth")
+
+
+def test_accuracy_vs_depth_names_a_variant_no_depth_beats_the_baseline(tiny, tmp_path):
+    s = tiny["summary"]
+    summary = pd.read_csv(s["metrics"])
+    need = pd.read_csv(s["depth_needed"])
+    need.loc[need.variant == "full", "verdict"] = "none: no depth beats the no-training baseline"
+    need.loc[need.variant == "full", "depth_needed"] = np.nan
+    fig = accuracy_vs_depth.make(summary, need, baseline=pd.read_csv(s["baseline"]))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sum("no depth beats the baseline" in t for t in texts) == 2  # full and lif
+    stars = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "*"]
+    assert len(stars) == len(tiny_results.VARIANTS) - 2
+    plt.close(fig)
 
 
 def test_accuracy_vs_depth_rejects_bad_table():
@@ -328,9 +362,10 @@ def test_variant_without_test_spikes_is_named_not_fatal(tiny, tmp_path):
     fig = accuracy_vs_depth.make(summary, need)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("NMDA removed: depth needed undefined" in t for t in texts)
+    # no star for no_nmda (undefined) nor for lif (no depth beats the toy's baseline)
     assert (
         len([ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "*"])
-        == len(tiny_results.VARIANTS) - 1
+        == len(tiny_results.VARIANTS) - 2
     )
     plt.close(fig)
 
@@ -386,6 +421,7 @@ def test_every_registered_figure_draws_from_its_resolved_inputs(tiny, tmp_path):
         "summary_metrics": str(root / "summary" / "metrics.csv"),
         "depth_needed": str(root / "summary" / "depth_needed.csv"),
         "best_networks": str(root / "summary" / "best_networks.csv"),
+        "baseline_summary": str(root / "summary" / "baseline.csv"),
         "dataset": str(root / "datasets" / "{cell}" / "{variant}" / "test.nc"),
         "predictions": str(root / "evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc"),
         "checkpoint": str(root / "models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt"),

@@ -14,7 +14,7 @@ TRAINING = section_defaults("training") | {
     "window_ms": 200,
     "min_window_end_ms": 500,
     "batch_size": 2,
-    "validation_windows": 4,
+    "validation_min_spikes": 4,
     "num_workers": 0,
 }
 

@@ -124,3 +124,14 @@ def test_network_size_builds_nothing_on_the_cpu():
     before = torch.get_rng_state()
     network_size("tcn", 1278, {"depth": 8, "kernels": [33] * 8, "width": 256})
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_architecture_candidates_override_the_base_and_are_distinct():
+    from neurodepth.learning.networks import candidate_architectures
+
+    cfg = {"width": 32, "first_kernel_ms": 31, "kernel_ms": 9, "architectures": {}}
+    cfg["candidates"] = [{"width": 16}, {}, {"width": 32}]
+    archs = candidate_architectures("tcn", 2, cfg)
+    assert [a["width"] for a in archs] == [16, 32]  # {} and {width: 32} are the same network
+    cfg["architectures"] = {"2": {"kernels": [5, 5], "width": 8}}
+    assert candidate_architectures("tcn", 2, cfg) == [{"depth": 2, "kernels": [5, 5], "width": 8}]

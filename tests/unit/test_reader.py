@@ -5,6 +5,7 @@ import pytest
 import torch
 from toy_data import toy_dataset
 
+from neurodepth.core.config import section_defaults
 from neurodepth.core.errors import DatasetError
 from neurodepth.data.reader import DatasetReader
 from neurodepth.data.shards import write_shard
@@ -76,11 +77,11 @@ def test_reader_errors_name_the_file(toy, tmp_path):
 
 
 def _cfg(**kw):
-    cfg = {
+    cfg = section_defaults("training") | {
         "window_ms": 200,
         "min_window_end_ms": 500,
         "batch_size": 4,
-        "validation_windows": 10,
+        "validation_min_spikes": 10,
         "num_workers": 0,
     }
     cfg.update(kw)
@@ -93,22 +94,30 @@ def _datamodule(path, cfg, seed=0):
     return dm
 
 
-def test_datamodule_windows_end_after_min_and_validation_fixed(toy):
-    path, _, inputs = toy
+def test_datamodule_validation_is_whole_simulations_sized_by_spikes(toy):
+    path, ds, inputs = toy
     dm = _datamodule(path, _cfg(), seed=3)
     assert dm.n_inputs == 12
-    assert np.all(dm.valid_set.ends >= 500) and np.all(dm.valid_set.ends <= 1203)
-    dm2 = _datamodule(path, _cfg(), seed=3)
-    np.testing.assert_array_equal(dm.valid_set.ends, dm2.valid_set.ends)
-    np.testing.assert_array_equal(dm.valid_set.sims, dm2.valid_set.sims)
-    item = dm.valid_set[0]
-    s, e = int(dm.valid_set.sims[0]), int(dm.valid_set.ends[0])
-    np.testing.assert_array_equal(item["inputs"].numpy(), inputs[s, :, e - 200 : e])
-    it = iter(dm.train_dataloader())
-    batch = next(it)
+    valid = dm.valid_set
+    # the same simulations for the same seed, every pass and every network
+    np.testing.assert_array_equal(valid.sims, _datamodule(path, _cfg(), seed=3).valid_set.sims)
+    # the count is of the scored bins (from min_window_end_ms) of the chosen simulations
+    counts = {
+        int(s): int(((ds["spike_simulation"].values == s) & (ds["spike_time"].values >= 500)).sum())
+        for s in valid.sims
+    }
+    assert valid.n_spikes == sum(counts.values())
+    assert valid.exhausted == (valid.n_spikes < 10)
+    if not valid.exhausted:
+        assert valid.n_spikes >= 10
+    item = valid[0]
+    np.testing.assert_array_equal(item["inputs"].numpy(), inputs[int(valid.sims[0])])
+    assert item["spike"].shape == (1203,)
+    batch = next(iter(dm.train_dataloader()))
     assert batch["inputs"].shape == (4, 12, 200) and batch["spike"].shape == (4, 200)
-    vb = next(iter(dm.val_dataloader()))
-    assert vb["inputs"].shape == (4, 12, 200)
+    # asking for more spikes than the split holds uses all of it and says so
+    greedy = _datamodule(path, _cfg(validation_min_spikes=10**6), seed=3).valid_set
+    assert greedy.exhausted and len(greedy) == ds.sizes["simulation"]
 
 
 def test_datamodule_workers_read_their_own_handles(toy):

@@ -12,7 +12,9 @@ from neurodepth.analysis.summary import (
     best_network,
     best_networks_table,
     bootstrap_depth_needed,
+    bootstrap_summary,
     depth_needed_from_means,
+    fci,
     read_metrics,
     read_summary_table,
     summarize,
@@ -105,10 +107,14 @@ def test_summarize_writes_all_tables(tmp_path):
     } <= set(table.columns)
     assert table.loc[(table.variant == "full") & (table.depth == 2), "n_parameters"].item() == 2000
     md = out["results_table_md"].read_text()
-    assert md.count("\n") == 2 + 8
+    first, second = md.split("## Depth needed")
+    assert len(re.findall(r"^\| toy \|", first, flags=re.M)) == 8
+    assert len(re.findall(r"^\| toy \|", second, flags=re.M)) == 2
+    # two seeds: the ± is the SD over seeds of the per-seed means
     assert re.search(
-        r"\| toy \| full \| 3 \| 2 \| 3,000 \| 46 \| 2,700 \| 0\.98\d\d ± 0\.000\d+ \|", md
+        r"\| toy \| full \| 3 \| 2 \| 3,000 \| 46 \| 2,700 \| 0\.98\d\d ± [\d.e-]+ \|", md
     )
+    assert "| toy | full | 3 [3–3] | 4 |" in second
     # No temporary files left behind by the atomic writes.
     assert not list((tmp_path / "summary").glob(".tmp-*"))
 
@@ -222,3 +228,113 @@ def test_read_summary_table_names_the_file_and_missing_columns(tmp_path):
     pd.DataFrame(dict(cell=["c"], variant=["full"], depth=[1])).to_csv(bad, index=False)
     with pytest.raises(DatasetError, match=r"best_networks.csv.*\['seed'\]"):
         read_summary_table(bad, "best_networks")
+
+
+def test_fci_hand_values():
+    # FCI = log10(1000 (1 - AUC)) / log10(1000 (1 - 0.9)) = log10(1000 (1 - AUC)) / 2
+    assert fci(0.99) == pytest.approx(0.5)  # log10(10) / 2
+    assert fci(0.9) == pytest.approx(1.0)  # log10(100) / 2
+    assert fci(0.999) == pytest.approx(0.0, abs=1e-12)
+    assert fci(0.9968377223398316) == pytest.approx(0.25)  # 1 - AUC = 10^-2.5
+    assert fci(0.5) == pytest.approx(
+        np.log10(500) / 2
+    )  # outside the calibrated range: extrapolated
+    assert np.isneginf(fci(1.0))
+    np.testing.assert_allclose(fci(np.array([0.9, 0.99])), [1.0, 0.5])
+
+
+def test_depth_needed_must_beat_the_baseline():
+    means = [0.80, 0.95, 0.99, 0.995]
+    # within 0.01 of the best: depths 3, 4; beating a baseline of 0.992: only depth 4
+    assert depth_needed_from_means([1, 2, 3, 4], means, 0.01, baseline_auc=0.992) == 4
+    assert depth_needed_from_means([1, 2, 3, 4], means, 0.01, baseline_auc=0.5) == 3
+    # its own margin: 0.99 must exceed 0.985 + 0.004
+    assert depth_needed_from_means([1, 2, 3, 4], means, 0.01, 0.985, 0.004) == 3
+    assert depth_needed_from_means([1, 2, 3, 4], means, 0.01, 0.985, 0.006) == 4
+    # no depth beats it: None, not a number
+    assert depth_needed_from_means([1, 2, 3, 4], means, 0.01, baseline_auc=0.995) is None
+    # a NaN baseline (no spikes) does not count
+    assert depth_needed_from_means([1, 2, 3, 4], means, 0.01, baseline_auc=np.nan) == 3
+
+
+def test_bootstrap_resamples_seeds_as_well_as_subsets():
+    """Subsets agree, seeds disagree: the interval must come from the seeds."""
+    depths = [1, 2]
+    grid = np.empty((4, 12, 2))
+    grid[..., 0] = 0.97
+    # depth 2 is better by 0.02 for two seeds and equal for the other two
+    grid[:, :, 1] = np.array([0.99, 0.99, 0.97, 0.97])[:, None]
+    depth, best = bootstrap_summary(depths, grid, 0.01, n_boot=400, seed=3)
+    assert set(np.unique(depth)) == {1.0, 2.0}
+    assert best.min() >= 0.97 - 1e-12 and best.max() <= 0.99 + 1e-12
+    # with one seed the same subsets give no spread at all
+    depth, _ = bootstrap_summary(depths, grid[:1], 0.01, n_boot=100)
+    assert set(np.unique(depth)) == {2.0}
+    # a baseline at 0.995 beats every depth in every resample: inf = "none"
+    depth, _ = bootstrap_summary(depths, grid, 0.01, np.full(12, 0.995), n_boot=50)
+    assert np.isinf(depth).all()
+
+
+def _baseline_metrics(path, variant, auc_by_subset, cell="toy"):
+    df = _write_model_metrics(path, variant, 0, 0, auc_by_subset, cell=cell)
+    return df
+
+
+def test_summary_with_seeds_and_baseline(tmp_path):
+    rng = np.random.default_rng(5)
+    means = {"full": [0.80, 0.95, 0.99, 0.995], "no_nmda": [0.97, 0.975, 0.976, 0.977]}
+    paths = []
+    for variant, aucs in means.items():
+        for d, m in enumerate(aucs, start=1):
+            for seed in (0, 1, 2):
+                vals = m + 0.001 * (seed - 1) + rng.normal(0, 2e-4, 12)
+                paths.append(
+                    _write_model_metrics(
+                        tmp_path / "ev" / variant / f"d{d}_s{seed}" / "metrics.csv",
+                        variant,
+                        d,
+                        seed,
+                        vals,
+                    )
+                )
+    baseline = [
+        _baseline_metrics(tmp_path / "ev/full/baseline/metrics.csv", "full", [0.9] * 12),
+        # the ablation's networks never beat its baseline
+        _baseline_metrics(tmp_path / "ev/no_nmda/baseline/metrics.csv", "no_nmda", [0.98] * 12),
+    ]
+    out = summarize(paths, 0.01, tmp_path / "s", n_boot=300, baseline_paths=baseline)
+
+    agg = pd.read_csv(out["metrics"])
+    row = agg[(agg.variant == "full") & (agg.depth == 3) & (agg.metric == "spike_auc")].iloc[0]
+    assert row["n_seeds"] == 3 and row["n"] == 36
+    # seed offsets -0.001, 0, +0.001: SD over seeds of the per-seed means ~ 0.001
+    assert row["sd_seeds"] == pytest.approx(0.001, rel=0.15)
+
+    need = pd.read_csv(out["depth_needed"]).set_index("variant")
+    assert need.loc["full", "depth_needed"] == 3
+    assert need.loc["full", "baseline_auc"] == pytest.approx(0.9)
+    assert need.loc["full", "depths_beating_baseline"] == "2 3 4"
+    assert need.loc["full", "fci"] == pytest.approx(fci(need.loc["full", "best_auc"]))
+    assert need.loc["full", "fci_p05"] <= need.loc["full", "fci"] <= need.loc["full", "fci_p95"]
+    assert need.loc["full", "verdict"].startswith("3 [")
+    assert np.isnan(need.loc["no_nmda", "depth_needed"])
+    assert need.loc["no_nmda", "verdict"].startswith("none: no depth beats")
+    assert need.loc["no_nmda", "bootstrap_fraction_none"] == 1.0
+    assert need.loc["no_nmda", "best_auc_sd_seeds"] == pytest.approx(0.001, rel=0.2)
+
+    base = read_summary_table(out["baseline"], "baseline")
+    row = base[(base.variant == "no_nmda") & (base.metric == "spike_auc")].iloc[0]
+    assert row["mean"] == pytest.approx(0.98)
+    assert "none: no depth beats" in out["results_table_md"].read_text()
+    # best_networks.csv is unchanged by the baseline
+    best = read_summary_table(out["best_networks"], "best_networks").set_index("variant")
+    assert best.loc["full", "depth"] == 4 and best.loc["full", "seed"] == 2
+
+
+def test_summary_without_baseline_says_so(tmp_path):
+    p = _write_model_metrics(tmp_path / "a.csv", "full", 1, 0, [0.9] * 3)
+    out = summarize([p], 0.01, tmp_path / "s", n_boot=20)
+    need = pd.read_csv(out["depth_needed"])
+    assert need["depth_needed"].item() == 1
+    assert "no baseline" in need["note"].item()
+    assert read_summary_table(out["baseline"], "baseline").empty

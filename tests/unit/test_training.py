@@ -1,6 +1,7 @@
 """Training: overfitting a tiny dataset, phase schedule, resume after a kill, divergence guard,
 load_model, evaluate_checkpoint outputs, and a second network family trained and loaded back."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def _cfg(steps=(120, 80), val_every=40, **kw):
         "window_ms": 200,
         "min_window_end_ms": 500,
         "batch_size": 8,
-        "validation_windows": 16,
+        "validation_min_spikes": 30,
+        "patience_validations": 1000,
         "num_workers": 0,
         "accelerator": "cpu",
         "progress_bar": False,
@@ -101,8 +103,24 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
         {"cell": "toy", "variant": "full", "depth": 1, "seed": 0},
     )
     table = pd.read_csv(metrics)
-    assert list(table.columns) == ["cell", "variant", "depth", "seed", "metric", "subset", "value"]
-    assert len(table) == len(df) == 10 * 13
+    assert list(table.columns) == [
+        "cell",
+        "variant",
+        "depth",
+        "seed",
+        "metric",
+        "subset",
+        "value",
+        "fails_bce_check",
+    ]
+    assert len(table) == len(df) == 13 * 13
+    # The held-out BCE beats the constant-rate predictor's (training rate) by far on this toy.
+    value = table.query("subset == 'all'").set_index("metric")["value"]
+    assert value["spike_bce"] < 0.8 * value["constant_rate_bce"]
+    assert value["spike_bce_ratio"] == pytest.approx(
+        value["spike_bce"] / value["constant_rate_bce"]
+    )
+    assert not table["fails_bce_check"].any()
     auc = table.query("metric == 'spike_auc' and subset == 'all'").value.item()
     assert auc > 0.95
     with xr.open_dataset(preds) as ds:
@@ -142,15 +160,92 @@ def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path):
     step_at_kill = torch.load(last, weights_only=False)["global_step"]
     assert step_at_kill >= 20
     # Rerun: picks up last.ckpt (stop 10 steps later; the test-only max_steps skips finalising).
+    killed = torch.load(last, weights_only=False)
     train_model(toy_path, toy_path, out, ARCH, cfg, 0, max_steps=step_at_kill + 10)
     resumed = torch.load(last, weights_only=False)
     assert resumed["global_step"] == step_at_kill + 10
+    # last.ckpt was the state at the last validation before the kill (every validation writes
+    # it, not only improving ones): its validation count says so.
+    assert killed["callbacks"]["TrainingProgress"]["n_validations"] == step_at_kill // 10
+    assert resumed["callbacks"]["TrainingProgress"]["n_validations"] == step_at_kill // 10 + 1
+    # Bit-exact: an uninterrupted run to the same step ends in the same weights and optimiser.
+    ref = tmp_path / "reference"
+    train_model(toy_path, toy_path, ref, ARCH, cfg, 0, max_steps=step_at_kill + 10)
+    straight = torch.load(ref / "last.ckpt", weights_only=False)
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    for a, b in zip(
+        straight["optimizer_states"][0]["state"].values(),
+        resumed["optimizer_states"][0]["state"].values(),
+    ):
+        assert all(torch.equal(a[k], b[k]) for k in a)
     versions = sorted((out / "logs").glob("version_*/metrics.csv"))
     assert len(versions) >= 2
     second = pd.read_csv(versions[-1])
     assert second["step"].min() >= step_at_kill  # continued, not restarted from step 0
     log = pd.read_csv(out / "training_log.csv")
     assert log["step"].max() >= step_at_kill + 9 and log["step"].is_unique
+
+
+def test_early_stopping_keeps_best_and_true_last_state(toy_path, tmp_path):
+    # Phase 2 barely changes the network (lr 0; only BatchNorm statistics move): after 3
+    # validations without an improvement of more than min_improvement training stops, long before
+    # the 40 + 400 step cap.
+    out = tmp_path / "run"
+    cfg = _cfg(steps=(40, 400), val_every=10, patience_validations=3, min_improvement=1e-3)
+    cfg["phases"][1]["lr"] = 0.0
+    ckpt = train_model(toy_path, toy_path, out, ARCH, cfg, seed=0)
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["stopped_early"] and not summary["capped"]
+    assert summary["selected_step"] < summary["stopped_step"] < 440
+    assert summary["stopped_step"] == summary["selected_step"] + 30
+    assert summary["n_validations"] == summary["stopped_step"] // 10
+    assert summary["best_criterion_se"] > 0 and summary["validation_output_spikes"] >= 30
+    last = torch.load(out / "last.ckpt", weights_only=False)
+    best = torch.load(out / "best.ckpt", weights_only=False)
+    assert last["global_step"] == summary["stopped_step"] != best["global_step"]
+    assert best["global_step"] == summary["selected_step"]
+    differ = [
+        k
+        for k in best["state_dict"]
+        if not torch.equal(best["state_dict"][k], last["state_dict"][k])
+    ]
+    assert differ  # last.ckpt is not a copy of best.ckpt
+    final = torch.load(ckpt, weights_only=False)
+    assert final["global_step"] == best["global_step"]
+    _, meta = load_model(ckpt)
+    assert meta["best_val_criterion"] == pytest.approx(summary["best_criterion"])
+    assert 0 < meta["train_spike_rate"] < 0.1
+
+
+def test_selection_picks_the_validation_best_candidate(tmp_path):
+    from neurodepth.learning.selection import select_candidate
+
+    scores = {0: 0.0105, 1: 0.0098, 2: None, 3: 0.0098}
+    dirs = {}
+    for index, score in scores.items():
+        d = tmp_path / f"c{index}"
+        d.mkdir()
+        (d / "model.ckpt").write_bytes(f"weights {index}".encode())
+        (d / "training_log.csv").write_text("step\n")
+        summary = {"best_criterion": score, "best_criterion_se": 0.0003, "architecture": {}}
+        (d / "training_summary.json").write_text(json.dumps(summary))
+        dirs[index] = d
+    record = select_candidate(dirs, tmp_path / "selected")
+    # the lowest criterion wins; a tie goes to the lower index; no criterion never wins
+    assert record["selected_candidate"] == 1
+    assert (tmp_path / "selected" / "model.ckpt").read_bytes() == b"weights 1"
+    saved = json.loads((tmp_path / "selected" / "selection.json").read_text())
+    assert [c["criterion"] for c in saved["candidates"]] == [0.0105, 0.0098, None, 0.0098]
+
+
+def test_hanley_mcneil_standard_error():
+    from neurodepth.learning.selection import hanley_mcneil_se
+
+    # by hand: Q1 = 0.9/1.1, Q2 = 2 * 0.81/1.9; (0.09 + 49 (Q1 - 0.81) + 49 (Q2 - 0.81)) / 2500
+    assert hanley_mcneil_se(0.9, 50, 50) == pytest.approx(0.03212, abs=1e-4)
+    assert hanley_mcneil_se(0.9, 200, 50) < hanley_mcneil_se(0.9, 50, 50)
+    assert np.isnan(hanley_mcneil_se(0.9, 0, 50))
 
 
 def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
@@ -178,16 +273,16 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(toy_path, tmp_path):
 def test_safe_checkpoint_refuses_non_finite_weights(tmp_path):
     from types import SimpleNamespace
 
-    from neurodepth.learning.checkpoints import SafeCheckpoint
+    from neurodepth.learning.checkpoints import save_checkpoint_safely
 
     module = _module(TCN(4, ARCH["kernels"], ARCH["width"]), _cfg())
     with torch.no_grad():
         module.model.soma_head.weight[0, 0, 0] = float("nan")
     target = tmp_path / "last.ckpt"
     target.write_bytes(b"good")
-    cb = SafeCheckpoint(dirpath=tmp_path)
+    trainer = SimpleNamespace(lightning_module=module, global_step=7, save_checkpoint=None)
     with pytest.raises(TrainingDivergedError, match="soma_head.weight"):
-        cb._save_checkpoint(SimpleNamespace(lightning_module=module, global_step=7), str(target))
+        save_checkpoint_safely(trainer, target)
     assert target.read_bytes() == b"good"
 
 

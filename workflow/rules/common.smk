@@ -58,12 +58,17 @@ def morphology_path():
 
 
 def simulation_inputs(wildcards):
-    """A NEURON variant needs compiled mechanisms (and maybe a morphology); others need neither."""
-    if not VARIANT_REGISTRY[wildcards.variant].uses_neuron:
-        return {}
-    inputs = {"mechanisms": "results/mechanisms/mechanisms.json"}
-    if cell_needs_morphology():
-        inputs["morphology"] = morphology_path()
+    """A NEURON variant needs compiled mechanisms (and maybe a morphology); others need neither.
+    A variant with a target output rate also needs its calibrated input-rate scale."""
+    inputs = {}
+    if VARIANT_REGISTRY[wildcards.variant].uses_neuron:
+        inputs["mechanisms"] = "results/mechanisms/mechanisms.json"
+        if cell_needs_morphology():
+            inputs["morphology"] = morphology_path()
+    if config["inputs"][wildcards.variant]["target_rate_hz"] is not None:
+        inputs["calibration"] = (
+            f"results/calibration/{wildcards.cell}/{wildcards.variant}.csv"
+        )
     return inputs
 
 
@@ -75,12 +80,30 @@ def shard_paths(wildcards):
     ]
 
 
-def architecture(wildcards):
-    from neurodepth.learning.networks import FAMILIES
+def candidate_architectures(depth):
+    """The distinct architecture candidates trained at one depth (network.candidates)."""
+    from neurodepth.learning.networks import candidate_architectures as candidates
 
-    return FAMILIES[config["network"]["family"]].architecture(
-        int(wildcards.depth), config["network"]
-    )
+    return candidates(config["network"]["family"], int(depth), config["network"])
+
+
+def architecture(wildcards):
+    """The architecture of training job c{candidate} at d{depth}."""
+    archs = candidate_architectures(wildcards.depth)
+    index = int(wildcards.candidate)
+    if index >= len(archs):
+        raise WorkflowError(
+            f"depth {wildcards.depth} has {len(archs)} distinct architecture candidates "
+            f"(network.candidates), not {index + 1}"
+        )
+    return archs[index]
+
+
+def candidate_paths(wildcards):
+    """model.ckpt of every architecture candidate of one (variant, depth, seed)."""
+    network = "results/models/{cell}/{variant}/d{depth}_s{seed}".format(**wildcards)
+    n = len(candidate_architectures(wildcards.depth))
+    return [f"{network}/c{index}/model.ckpt" for index in range(n)]
 
 
 def network_paths(pattern, variants=None):
@@ -94,11 +117,19 @@ def network_paths(pattern, variants=None):
     )
 
 
+def variant_paths(pattern, variants=None):
+    """One path per variant of ``pattern`` (e.g. the no-training baseline's files)."""
+    return expand(
+        pattern, cell=CELL, variant=VARIANTS if variants is None else variants
+    )
+
+
 # Where each artefact a figure can read lives (neurodepth.figures.registry.ARTEFACTS).
 ARTEFACT_PATHS = {
     "summary_metrics": "results/summary/metrics.csv",
     "depth_needed": "results/summary/depth_needed.csv",
     "best_networks": "results/summary/best_networks.csv",
+    "baseline_summary": "results/summary/baseline.csv",
     "dataset": "results/datasets/{cell}/{variant}/{split}.nc",
     "predictions": "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
     "checkpoint": "results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
@@ -118,11 +149,20 @@ def figure_inputs(name):
 
 
 def all_targets():
-    return [
-        "results/summary/metrics.csv",
-        "results/summary/depth_needed.csv",
-        "results/summary/results_table.md",
-    ] + expand("results/figures/{name}.png", name=FIGURES)
+    # the calibration table is a report item of its own when any variant has a target rate
+    calibrated = any(
+        config["inputs"][v]["target_rate_hz"] is not None for v in VARIANTS
+    )
+    return (
+        [
+            "results/summary/metrics.csv",
+            "results/summary/depth_needed.csv",
+            "results/summary/results_table.md",
+            "results/summary/baseline.csv",
+        ]
+        + expand("results/figures/{name}.png", name=FIGURES)
+        + (["results/calibration/calibration.csv"] if calibrated else [])
+    )
 
 
 def resources_for(stage):

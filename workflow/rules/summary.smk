@@ -1,11 +1,15 @@
-# The study's comparison: metrics per (variant, depth) with spread, the depth each variant needs,
-# and the one best network per variant that every figure showing "the best network" reads.
+# The study's comparison: metrics per (variant, depth) with spread, the depth each variant needs
+# (beating the no-training baseline), its complexity (FCI), and the one best network per variant
+# that every figure showing "the best network" reads.
 
 
 rule summarize:
     input:
         metrics=network_paths(
             "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/metrics.csv"
+        ),
+        baseline=variant_paths(
+            "results/evaluation/{cell}/{variant}/baseline/metrics.csv"
         ),
     output:
         metrics=report(
@@ -19,6 +23,11 @@ rule summarize:
             category="Tables",
         ),
         best_networks="results/summary/best_networks.csv",
+        baseline=report(
+            "results/summary/baseline.csv",
+            caption="../report/baseline.rst",
+            category="Tables",
+        ),
         table_csv="results/summary/results_table.csv",
         table_md="results/summary/results_table.md",
     log:
@@ -27,7 +36,7 @@ rule summarize:
     conda:
         "../../envs/base.yaml"
     params:
-        margin=config["summary"]["auc_margin"],
+        summary=config["summary"],
         out_dir=subpath(output.metrics, parent=True),
     script:
         "../../scripts/summarize.py"

@@ -267,14 +267,17 @@ def load_config(path, enums: Mapping[str, Iterable[str]] | None = None) -> dict:
 
 
 def simulation_hash(config: dict, variant: str) -> str:
-    """Hash of everything that determines a variant's simulated data."""
-    return config_hash(
-        {
-            "seed": config["seed"],
-            "cell": config["cell"]["name"],
-            "sha256": config["cell"]["morphology"]["sha256"],
-            "variant": variant,
-            "simulation": config["simulation"],
-            "inputs": config["inputs"][variant],
-        }
-    )
+    """Hash of everything that determines a variant's simulated data (the calibration settings
+    too when the variant's input rates are calibrated to a target output rate)."""
+    inputs = config["inputs"][variant]
+    determinants = {
+        "seed": config["seed"],
+        "cell": config["cell"]["name"],
+        "sha256": config["cell"]["morphology"]["sha256"],
+        "variant": variant,
+        "simulation": config["simulation"],
+        "inputs": inputs,
+    }
+    if inputs.get("target_rate_hz") is not None:
+        determinants["calibration"] = config["calibration"]
+    return config_hash(determinants)

@@ -51,7 +51,16 @@ REQUIRED_VARS = (
     "channel_kind",
 )
 #: Attributes that must agree between the shards of one dataset.
-MERGE_KEYS = ("cell", "variant", "split", "config_hash", "duration_ms", "integrator", "dt_ms")
+MERGE_KEYS = (
+    "cell",
+    "variant",
+    "split",
+    "config_hash",
+    "duration_ms",
+    "integrator",
+    "dt_ms",
+    "input_scale",
+)
 
 # int16 quantum of dendritic voltages: 1/32 mV (range ±1024 mV, error ≤ 0.016 mV), 4x finer than
 # the released data's float16 at -70 mV (0.0625 mV) and ~20 % smaller than 0.01 mV after zlib
@@ -433,10 +442,11 @@ def merge_shards(shard_paths, out_path) -> Path:
         if loaded:
             first, first_path = loaded[0], shard_paths[0]
             for key in MERGE_KEYS:
-                if str(ds.attrs[key]) != str(first.attrs[key]):
+                # .get: shards written before calibration existed carry no input_scale
+                if str(ds.attrs.get(key)) != str(first.attrs.get(key)):
                     raise ShardError(
-                        f"shard {path}: {key}={ds.attrs[key]!r} differs from {first_path} "
-                        f"({first.attrs[key]!r})"
+                        f"shard {path}: {key}={ds.attrs.get(key)!r} differs from {first_path} "
+                        f"({first.attrs.get(key)!r})"
                     )
             for dim in ("channel", "time", "segment"):
                 if ds.sizes.get(dim) != first.sizes.get(dim):

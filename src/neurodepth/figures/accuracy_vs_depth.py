@@ -1,4 +1,5 @@
-"""Figure 1: accuracy against network depth, one line per variant, with the depth needed marked."""
+"""Figure 1: accuracy against network depth, one line per variant, with the depth needed marked
+and the no-training baseline each depth must beat drawn as a dashed line."""
 
 from __future__ import annotations
 
@@ -21,13 +22,20 @@ PANELS = [
 ]
 
 
-def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = None):
+def make(
+    summary: pd.DataFrame,
+    depth_needed: pd.DataFrame,
+    cell: str | None = None,
+    baseline: pd.DataFrame | None = None,
+):
     """Three panels (spike AUC, TPR at 0.25 % FP, soma explained variance) against depth.
 
     ``summary`` is ``results/summary/metrics.csv`` (columns cell, variant, depth, metric, mean, sd);
-    error bars are its SD over seeds x test subsets.  ``depth_needed`` is ``depth_needed.csv``;
-    each variant's depth needed is drawn as a star on the AUC panel with its 5-95 % bootstrap
-    interval as a horizontal bar, and as a dotted vertical line on the other panels.
+    error bars are its SD over seeds (``sd_seeds``) where there are several seeds, else over test
+    subsets.  ``depth_needed`` is ``depth_needed.csv``; each variant's depth needed is drawn as a
+    star on the AUC panel (its 5-95 % bootstrap interval and FCI go in the legend), and as a
+    dotted vertical line on the other panels.  ``baseline`` is ``baseline.csv``: each variant's
+    no-training baseline, a dashed horizontal line of the variant's colour on every panel.
     """
     C.style()
     for col in ("cell", "variant", "depth", "metric", "mean", "sd"):
@@ -39,6 +47,9 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
     if "cell" in depth_needed.columns:
         depth_needed = depth_needed[depth_needed["cell"] == cell]
     variants = C.variant_order(summary["variant"].unique())
+    if baseline is not None and "cell" in baseline.columns:
+        baseline = baseline[baseline["cell"] == cell]
+    several_seeds = "sd_seeds" in summary.columns and summary["sd_seeds"].notna().any()
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(C.FIG_WIDTH_IN, 3.9), sharex=True)
     n_var = len(variants)
@@ -50,7 +61,11 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
                 continue
             need = depth_needed[depth_needed["variant"] == v]
             label_v = C.variant_label(v)
-            if not need.empty and pd.isna(need["depth_needed"].iloc[0]):
+            verdict = str(need["verdict"].iloc[0]) if "verdict" in need and len(need) else ""
+            if not need.empty and verdict.startswith("none"):
+                label_v += ": no depth beats the baseline"
+                need = need.iloc[0:0]
+            elif not need.empty and pd.isna(need["depth_needed"].iloc[0]):
                 label_v += ": depth needed undefined (no test spikes)"
                 need = need.iloc[0:0]
             if not need.empty:
@@ -58,15 +73,20 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
                 d = int(need["depth_needed"].iloc[0])
                 lo = need["depth_needed_p05"].iloc[0]
                 hi = need["depth_needed_p95"].iloc[0]
+                hi_text = "none" if pd.isna(hi) else f"{hi:g}"
                 label_v += f": needs {d}" + (
-                    f" [{lo:g}–{hi:g}]" if (lo, hi) != (d, d) else " [exact]"
+                    f" [{lo:g}–{hi_text}]" if (lo, hi) != (d, d) else " [exact]"
                 )
+            fci_row = depth_needed[depth_needed["variant"] == v]
+            if "fci" in fci_row and len(fci_row) and np.isfinite(fci_row["fci"].iloc[0]):
+                f = fci_row.iloc[0]
+                label_v += f", FCI {f['fci']:.2f} [{f['fci_p05']:.2f}–{f['fci_p95']:.2f}]"
             # Small horizontal offsets keep overlapping error bars apart.
             x = r["depth"].to_numpy(float) + (i - (n_var - 1) / 2) * 0.06
             ax.errorbar(
                 x,
                 r["mean"],
-                yerr=r["sd"].fillna(0),
+                yerr=(r["sd_seeds"] if several_seeds else r["sd"]).fillna(0),
                 color=C.variant_color(v, i),
                 marker="o",
                 ms=5,
@@ -74,6 +94,18 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
                 capsize=3,
                 label=label_v,
             )
+            if baseline is not None:
+                b = baseline[(baseline["variant"] == v) & (baseline["metric"] == metric)]
+                if not b.empty and np.isfinite(b["mean"].iloc[0]):
+                    ax.axhline(
+                        float(b["mean"].iloc[0]),
+                        color=C.variant_color(v, i),
+                        ls="--",
+                        lw=1.3,
+                        alpha=0.9,
+                        zorder=1,
+                        label="_baseline",
+                    )
             if need.empty:
                 continue
             if p == 0:
@@ -106,34 +138,52 @@ def make(summary: pd.DataFrame, depth_needed: pd.DataFrame, cell: str | None = N
         depth_needed["margin"].iloc[0] if "margin" in depth_needed and len(depth_needed) else None
     )
     star = Line2D([], [], marker="*", ms=14, mec="k", color="0.5", ls="none")
+    extra_handles, extra_labels = [], []
+    if baseline is not None and not baseline.empty:
+        extra_handles.append(Line2D([], [], color="0.4", ls="--", lw=1.3))
+        extra_labels.append("no-training baseline (filtered input counts, fitted)")
+    bars = Line2D([], [], color="0.4", marker="|", ms=10, ls="none")
+    extra_handles.append(bars)
+    extra_labels.append(
+        "error bars: SD over training seeds"
+        if several_seeds
+        else "error bars: SD over test subsets"
+    )
     star_label = "depth needed [5–95 % bootstrap]" + (
         f":\nsmallest depth with AUC within {margin:g} of best" if margin is not None else ""
     )
     fig.legend(
-        [h for h, _ in keep] + [star],
-        [lab for _, lab in keep] + [star_label],
+        [h for h, _ in keep] + [star] + extra_handles,
+        [lab for _, lab in keep] + [star_label] + extra_labels,
         loc="lower center",
         ncol=2,
         frameon=False,
         bbox_to_anchor=(0.5, -0.02),
     )
     fig.suptitle(f"Prediction accuracy against network depth ({cell})")
-    fig.tight_layout(rect=(0, 0.07 + 0.05 * ((len(keep) + 2) // 2), 1, 1))
+    n_rows = (len(keep) + 1 + len(extra_handles) + 1) // 2
+    fig.tight_layout(rect=(0, 0.07 + 0.05 * n_rows, 1, 1))
     return fig
 
 
-def from_files(summary_metrics, depth_needed, cell: str | None = None):
-    """Load ``results/summary/metrics.csv`` and ``depth_needed.csv`` and call :func:`make`."""
+def from_files(summary_metrics, depth_needed, baseline=None, cell: str | None = None):
+    """Load ``results/summary/metrics.csv``, ``depth_needed.csv`` and ``baseline.csv`` and call
+    :func:`make`."""
     return make(
         read_summary_table(summary_metrics, "metrics"),
         read_summary_table(depth_needed, "depth_needed"),
         cell=cell,
+        baseline=None if baseline is None else read_summary_table(baseline, "baseline"),
     )
 
 
 register(
     "accuracy_vs_depth",
     from_files,
-    {"summary_metrics": Input("summary_metrics"), "depth_needed": Input("depth_needed")},
+    {
+        "summary_metrics": Input("summary_metrics"),
+        "depth_needed": Input("depth_needed"),
+        "baseline": Input("baseline_summary"),
+    },
     category="Accuracy against depth",
 )

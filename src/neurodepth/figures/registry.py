@@ -20,7 +20,7 @@ from neurodepth.core.errors import ConfigError
 from neurodepth.core.registry import Registry
 
 #: One file each, written by the summary stage.
-SUMMARY_ARTEFACTS = ("summary_metrics", "depth_needed", "best_networks")
+SUMMARY_ARTEFACTS = ("summary_metrics", "depth_needed", "best_networks", "baseline_summary")
 #: One file per trained network (variant x depth x seed).
 NETWORK_ARTEFACTS = ("predictions", "checkpoint")
 #: Every artefact a figure can read; the workflow maps each to a path pattern.

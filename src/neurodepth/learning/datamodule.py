@@ -1,10 +1,10 @@
-"""LightningDataModule over dataset netCDF files: random training windows, fixed validation windows.
+"""LightningDataModule over dataset netCDF files: random training windows, whole validation traces.
 
 Training batches are drawn on the fly from the packed inputs (one ``DatasetReader`` per worker
 process, each with its own file handle), so memory does not grow with the dataset: a worker holds
 one batch plus the netCDF chunk cache. Window ends are uniform in ``[max(min_window_end_ms,
-window_ms), duration]``; simulations are uniform. Validation windows are drawn once from a seeded
-generator, so every validation pass scores the same windows.
+window_ms), duration]``; simulations are uniform. Validation scores whole simulations (see
+:class:`ValidationTraces`), chosen once, so every validation pass scores the same bins.
 """
 
 from __future__ import annotations
@@ -79,31 +79,59 @@ class RandomWindowBatches(IterableDataset):
             batch += n_workers
 
 
-class FixedWindows(Dataset):
-    """A fixed, seeded list of validation windows (one item = one window)."""
+class ValidationTraces(Dataset):
+    """Whole validation simulations, added in a seeded order until they hold enough output spikes.
 
-    def __init__(
-        self, reader: DatasetReader, window_ms: int, min_end_ms: int, n_windows: int, seed: int
-    ):
+    One item is one whole simulation. Every network, whatever its receptive field, is scored on
+    the same bins (from ``scored_from_ms`` on, kept >= the receptive field - 1), so the
+    criterion is comparable across depths and architecture candidates. Simulations are taken in a
+    permutation seeded by ``seed`` until the scored bins hold ``min_spikes`` output spikes or the
+    split is exhausted (``exhausted`` then says so): a fixed number of windows held 3 spikes on a
+    weakly firing variant, too few to rank networks.
+    """
+
+    def __init__(self, reader: DatasetReader, scored_from_ms: int, min_spikes: int, seed: int):
         self.reader = reader
-        self.window_ms = int(window_ms)
-        lo, hi = _end_range(reader, window_ms, min_end_ms)
-        rng = np.random.default_rng([int(seed), 7919])
-        self.sims = rng.integers(0, reader.n_simulations, size=int(n_windows))
-        self.ends = rng.integers(lo, hi + 1, size=int(n_windows))
+        self.scored_from = int(scored_from_ms)
+        if self.scored_from >= reader.duration_ms:
+            raise DatasetError(
+                f"dataset {reader.path}: simulations of {reader.duration_ms} ms hold no bin after "
+                f"{self.scored_from} ms to validate on (training.min_window_end_ms)"
+            )
+        order = np.random.default_rng([int(seed), 7919]).permutation(reader.n_simulations)
+        counts = np.array([scored_spikes(reader, int(s), self.scored_from) for s in order])
+        reached = np.nonzero(np.cumsum(counts) >= int(min_spikes))[0]
+        n = int(reached[0]) + 1 if reached.size else len(order)
+        self.sims = np.sort(order[:n])
+        self.n_spikes = int(counts[:n].sum())
+        self.min_spikes = int(min_spikes)
+        self.exhausted = self.n_spikes < self.min_spikes
 
     def __len__(self) -> int:
         return len(self.sims)
 
     def __getitem__(self, i):
         x, spike, soma = self.reader.window(
-            int(self.sims[i]), int(self.ends[i]), self.window_ms, dtype=np.uint8
+            int(self.sims[i]), self.reader.duration_ms, self.reader.duration_ms, dtype=np.uint8
         )
         return {
             "inputs": torch.from_numpy(x),
             "spike": torch.from_numpy(spike),
             "soma": torch.from_numpy(soma),
         }
+
+
+def scored_spikes(reader: DatasetReader, sim: int, scored_from_ms: int) -> int:
+    """Output spikes of one simulation in the bins that are scored (from ``scored_from_ms`` on)."""
+    return int((reader.spike_bins(sim) >= int(scored_from_ms)).sum())
+
+
+def spike_rate_per_bin(reader: DatasetReader, scored_from_ms: int) -> float:
+    """Output spikes per 1 ms bin over the scored bins of every simulation (the constant-rate
+    predictor's rate; evaluation compares each network's spike BCE with that predictor's)."""
+    spikes = sum(scored_spikes(reader, s, scored_from_ms) for s in range(reader.n_simulations))
+    bins = reader.n_simulations * max(0, reader.duration_ms - int(scored_from_ms))
+    return spikes / bins if bins else float("nan")
 
 
 IDENTITY_ATTRS = ("cell", "variant", "config_hash")
@@ -147,7 +175,10 @@ class NeuronDataModule(pl.LightningDataModule):
         self.window_ms = int(training_cfg["window_ms"])
         self.min_end_ms = int(training_cfg["min_window_end_ms"])
         self.batch_size = int(training_cfg["batch_size"])
-        self.n_valid = int(training_cfg["validation_windows"])
+        self.min_spikes = int(training_cfg["validation_min_spikes"])
+        # Bins before the windows' earliest end are the simulation's start-up transient; neither
+        # training targets nor validation scores use them.
+        self.scored_from = self.min_end_ms
         self.num_workers = int(training_cfg["num_workers"])
         self.soma_bias_mv = SOMA_BIAS_MV
         self.train_path, self.valid_path = train_path, valid_path
@@ -156,6 +187,7 @@ class NeuronDataModule(pl.LightningDataModule):
         self.train_reader = self.valid_reader = None
         self.train_set = self.valid_set = None
         self.data_identity: dict | None = None
+        self.train_spike_rate: float | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -181,9 +213,10 @@ class NeuronDataModule(pl.LightningDataModule):
             self.seed,
             self.start_step,
         )
-        self.valid_set = FixedWindows(
-            self.valid_reader, self.window_ms, self.min_end_ms, self.n_valid, self.seed
+        self.valid_set = ValidationTraces(
+            self.valid_reader, self.scored_from, self.min_spikes, self.seed
         )
+        self.train_spike_rate = spike_rate_per_bin(self.train_reader, self.scored_from)
 
     @property
     def n_inputs(self) -> int:
@@ -210,4 +243,5 @@ class NeuronDataModule(pl.LightningDataModule):
 
     def val_dataloader(self):
         # Validation is small; reading it in the main process avoids spawning workers each pass.
-        return DataLoader(self.valid_set, batch_size=self.batch_size, shuffle=False, num_workers=0)
+        # One whole simulation per batch bounds memory on long (6 s) traces.
+        return DataLoader(self.valid_set, batch_size=1, shuffle=False, num_workers=0)

@@ -7,6 +7,9 @@
    ``min_output_spikes..max_output_spikes`` output spikes (0..24).
 3. Pool the remaining 1 ms bins: spike AUC, TPR at each FPR of ``fpr_points``, d'; soma explained
    variance, RMSE, MAE raw and realigned (in mV, against the soma voltage clipped at -55 mV).
+   Also the spike BCE per bin and that of the constant-rate predictor (rate = the training set's
+   output spikes per bin, stored in the checkpoint) and their ratio; a network whose ratio on all
+   kept simulations is not below ``max_bce_ratio`` is flagged (column ``fails_bce_check``).
 4. The same metrics on ``subsets`` random subsets of ``subset_fraction`` of the kept simulations
    (seeded by ``subset_seed``); their SD is the spread the paper reports.
 5. ROC curve (resampled) and the spike-timing histogram at ``timing_fpr`` go into predictions.nc.
@@ -75,12 +78,28 @@ def predict_trace(model: nn.Module, inputs: np.ndarray, window_ms: int = 400, de
     return prob, soma
 
 
+# float32 probabilities saturate at 0 and 1; clip so that one confident miss costs a large but
+# finite log loss
+_BCE_EPS = 1e-7
+
+
+def spike_bce(spike_target: np.ndarray, spike_prob) -> float:
+    """Mean binary cross-entropy per bin (nats) of probabilities ``spike_prob`` (an array like
+    the target, or one constant rate) for 0/1 targets."""
+    y = np.asarray(spike_target, dtype=np.float64)
+    p = np.clip(
+        np.broadcast_to(np.asarray(spike_prob, dtype=np.float64), y.shape), _BCE_EPS, 1 - _BCE_EPS
+    )
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
 def all_metrics(
     spike_target: np.ndarray,
     spike_prob: np.ndarray,
     soma_truth: np.ndarray,
     soma_pred: np.ndarray,
     fpr_points,
+    train_rate: float | None = None,
 ) -> dict[str, float]:
     """Every protocol metric for arrays (simulation, time) already cut to the scored bins."""
     if spike_target.min() == spike_target.max():
@@ -92,13 +111,23 @@ def all_metrics(
     else:
         out = spike_metrics(spike_target, spike_prob, fpr_points)
     out.update(soma_metrics(soma_truth, soma_pred))
+    out["spike_bce"] = spike_bce(spike_target, spike_prob)
+    rate = np.nan if train_rate is None else float(train_rate)
+    out["constant_rate_bce"] = spike_bce(spike_target, rate) if np.isfinite(rate) else np.nan
+    out["spike_bce_ratio"] = (
+        out["spike_bce"] / out["constant_rate_bce"] if out["constant_rate_bce"] > 0 else np.nan
+    )
     return out
 
 
-def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count, cfg: dict):
+def evaluate_arrays(
+    spike_target, spike_prob, soma_truth, soma_pred, spike_count, cfg: dict, train_rate=None
+):
     """Apply the protocol to full-trace arrays (simulation, time). Returns (rows, extras).
 
     ``cfg``: the config's whole ``evaluation`` section (the schema supplies every default).
+    ``train_rate``: the training set's output spikes per bin (the constant-rate predictor); None
+    (a checkpoint from before it was stored) gives NaN for the BCE comparison.
     """
     drop = int(cfg["drop_first_ms"])
     included = (spike_count >= int(cfg["min_output_spikes"])) & (
@@ -125,6 +154,7 @@ def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count
         cut(soma_truth, idx),
         cut(soma_pred, idx),
         cfg["fpr_points"],
+        train_rate,
     )
     rows += [(m, "all", v) for m, v in full.items()]
     rng = np.random.default_rng(int(cfg["subset_seed"]))
@@ -137,9 +167,15 @@ def evaluate_arrays(spike_target, spike_prob, soma_truth, soma_pred, spike_count
             cut(soma_truth, sel),
             cut(soma_pred, sel),
             cfg["fpr_points"],
+            train_rate,
         )
         rows += [(m, str(k), v) for m, v in sub.items()]
-    extras = {"included": included}
+    ratio = full["spike_bce_ratio"]
+    extras = {
+        "included": included,
+        # None when unknown (no training rate); else whether the network fails the check
+        "fails_bce_check": None if not np.isfinite(ratio) else bool(ratio >= cfg["max_bce_ratio"]),
+    }
     target_kept, prob_kept = cut(spike_target, idx), cut(spike_prob, idx)
     if target_kept.min() != target_kept.max():
         extras["roc_fpr"], extras["roc_tpr"] = roc_points_for_plot(target_kept, prob_kept)
@@ -203,7 +239,13 @@ def evaluate_checkpoint(
         soma_truth[sim] = soma_t + bias  # soma voltage clipped at -55 mV, in mV
     try:
         rows, extras = evaluate_arrays(
-            spike_target, prob, soma_truth, soma_pred, reader.spike_count, cfg
+            spike_target,
+            prob,
+            soma_truth,
+            soma_pred,
+            reader.spike_count,
+            cfg,
+            train_rate=mmeta.get("train_spike_rate"),
         )
     except DatasetError as err:
         raise DatasetError(f"{test_path}: {err}") from err
@@ -224,30 +266,80 @@ def evaluate_checkpoint(
         "depth": int(meta.get("depth", mmeta["architecture"].get("depth", 0))),
         "seed": int(meta["seed"]) if meta.get("seed") is not None else int(mmeta.get("seed") or 0),
     }
+    df = write_evaluation(
+        rows,
+        extras,
+        dict(
+            spike_probability=prob,
+            soma_prediction=soma_pred,
+            spike_target=spike_target,
+            soma_truth=soma_truth,
+        ),
+        reader.spike_count,
+        cfg,
+        ident,
+        dict(
+            checkpoint=str(ckpt),
+            test_path=str(test_path),
+            model_n_parameters=mmeta["n_parameters"],
+            model_receptive_field=mmeta["receptive_field"],
+            model_macs_per_ms=mmeta["macs_per_ms"],
+            model_family=mmeta["family"],
+            **{f"model_{key}": value for key, value in mmeta["architecture"].items()},
+            model_global_step=mmeta["global_step"],
+        ),
+        out_metrics,
+        out_predictions,
+    )
+    reader.close()
+    return df
+
+
+def write_evaluation(
+    rows,
+    extras,
+    arrays: dict,
+    spike_count,
+    cfg: dict,
+    ident: dict,
+    attrs: dict,
+    out_metrics,
+    out_predictions,
+) -> pd.DataFrame:
+    """Write ``evaluate_arrays``' result as metrics.csv and predictions.nc, for any predictor.
+
+    ``arrays``: full-trace ``spike_probability``, ``soma_prediction`` (mV), ``spike_target`` and
+    ``soma_truth`` (mV), each (simulation, time); ``ident``: ``cell, variant, depth, seed``;
+    ``attrs``: extra predictions.nc attributes (what made the predictions). Networks and the
+    no-training baseline (``neurodepth.analysis.baseline``) share it, so their files are alike.
+    """
+    n, T = arrays["spike_probability"].shape
     df = pd.DataFrame(rows, columns=["metric", "subset", "value"])
     for key in ("seed", "depth", "variant", "cell"):
         df.insert(0, key, ident[key])
+    # A property of the network, so the same on all its rows (appended: older readers unaffected).
+    df["fails_bce_check"] = pd.array([extras["fails_bce_check"]] * len(df), dtype="boolean")
     write_csv_atomic(df, out_metrics)
 
     data = {
         "spike_probability": (
             ("simulation", "time"),
-            prob,
+            arrays["spike_probability"],
             {"long_name": "predicted output spike probability per 1 ms bin"},
         ),
         "soma_prediction": (
             ("simulation", "time"),
-            soma_pred,
+            arrays["soma_prediction"],
             {"units": "mV", "long_name": "predicted soma voltage (bias added back)"},
         ),
         "spike_target": (
             ("simulation", "time"),
-            spike_target,
+            arrays["spike_target"].astype(np.int8),
             {"long_name": "true output spike in bin (0/1)"},
         ),
         "soma_truth": (
             ("simulation", "time"),
-            soma_truth,
+            arrays["soma_truth"],
             {"units": "mV", "long_name": "soma voltage clipped at -55 mV"},
         ),
         "included": (
@@ -255,7 +347,7 @@ def evaluate_checkpoint(
             extras["included"].astype(np.int8),
             {"long_name": "simulation scored (output spike count within limits)"},
         ),
-        "spike_count": (("simulation",), reader.spike_count.astype(np.int32)),
+        "spike_count": (("simulation",), np.asarray(spike_count).astype(np.int32)),
     }
     coords = {
         "time": ("time", np.arange(T, dtype=np.float64), {"units": "ms"}),
@@ -274,20 +366,12 @@ def evaluate_checkpoint(
     ds.attrs.update(
         provenance_attrs(
             title="neurodepth predictions",
-            checkpoint=str(ckpt),
-            test_path=str(test_path),
             **ident,
-            model_n_parameters=mmeta["n_parameters"],
-            model_receptive_field=mmeta["receptive_field"],
-            model_macs_per_ms=mmeta["macs_per_ms"],
-            model_family=mmeta["family"],
-            **{f"model_{key}": value for key, value in mmeta["architecture"].items()},
-            model_global_step=mmeta["global_step"],
+            **attrs,
             drop_first_ms=int(cfg["drop_first_ms"]),
             timing_threshold=float(extras.get("timing_threshold", np.nan)),
             evaluation=json.dumps(cfg, default=str),
         )
     )
     write_predictions(ds, out_predictions)
-    reader.close()
     return df

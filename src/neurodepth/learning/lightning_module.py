@@ -6,7 +6,12 @@ Loss = spike_weight * BCE(spike logit, spike bins) + soma_weight * MSE(soma, som
        [+ dendritic_weight * MSE(dendritic PCA)] + l2 * sum of squared conv weights.
 The phase schedule (``training.phases``: steps, lr, spike_weight, soma_weight per phase) is applied
 by global step, so a resumed run picks up the right phase. Optimiser: NAdam.
-Validation logs ``val_spike_auc`` (over bins with full history) and ``val_soma_rmse_mv``.
+Validation scores whole validation simulations from ``val_scored_from`` ms on (the same bins for
+every network) and logs the selection criterion ``val_criterion`` = spike BCE per bin +
+``selection_soma_weight`` x soma MSE, with its standard error over simulations (``_se``), and
+``val_spike_bce``, ``val_soma_mse``, ``val_spike_auc`` (+ Hanley-McNeil SE), ``val_soma_rmse_mv``.
+The criterion does not depend on the phase's loss weights, so validations of different phases
+compare; why BCE rather than AUC: see ``neurodepth.learning.selection``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from neurodepth.analysis.metrics import roc_auc
 from neurodepth.core.errors import TrainingDivergedError
 from neurodepth.data.reader import SOMA_BIAS_MV
 from neurodepth.learning.checkpoints import network_hparams
+from neurodepth.learning.selection import hanley_mcneil_se, mean_and_se
 
 
 class NeuronLightningModule(pl.LightningModule):
@@ -46,6 +52,9 @@ class NeuronLightningModule(pl.LightningModule):
         soma_bias_mv: float = SOMA_BIAS_MV,
         seed: int | None = None,
         data_identity: dict | None = None,
+        val_scored_from: int = 0,
+        selection_soma_weight: float = 0.0,
+        train_spike_rate: float | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["model"])
@@ -55,6 +64,8 @@ class NeuronLightningModule(pl.LightningModule):
         self._phase_ends = np.cumsum([p["steps"] for p in self.phases])
         self.l2 = float(l2)
         self.divergence_loss = float(divergence_loss)
+        self.val_scored_from = int(val_scored_from)
+        self.selection_soma_weight = float(selection_soma_weight)
         self._val_outputs = []
 
     # ---- schedule ------------------------------------------------------------------------------
@@ -115,34 +126,49 @@ class NeuronLightningModule(pl.LightningModule):
         self._val_outputs = []
 
     def validation_step(self, batch, batch_idx):
-        out, loss, _ = self._losses(batch, self.phase_at(self.global_step))
-        # Only bins whose full receptive field lies inside the window are scored.
-        first = min(self.model.receptive_field - 1, batch["spike"].shape[1] - 1)
-        prob = torch.sigmoid(out["spike_logit"].float())[:, first:]
+        out = self.model(batch["inputs"].float())
+        # Whole simulations: bins from val_scored_from on (and with a full receptive field).
+        first = min(
+            max(self.val_scored_from, self.model.receptive_field - 1), batch["spike"].shape[1] - 1
+        )
+        logit = out["spike_logit"].float()[:, first:]
+        spike = batch["spike"][:, first:]
+        soma_err = (out["soma"].float()[:, first:] - batch["soma"][:, first:]) ** 2
+        bce = F.binary_cross_entropy_with_logits(logit, spike, reduction="none").mean(1)
         self._val_outputs.append(
             (
-                prob.cpu().numpy(),
-                batch["spike"][:, first:].cpu().numpy(),
-                out["soma"].float()[:, first:].cpu().numpy(),
-                batch["soma"][:, first:].cpu().numpy(),
+                torch.sigmoid(logit).cpu().numpy(),
+                spike.cpu().numpy(),
+                bce.cpu().numpy(),
+                soma_err.mean(1).cpu().numpy(),
             )
         )
-        self.log("val_loss", loss, batch_size=batch["inputs"].shape[0])
 
     def on_validation_epoch_end(self):
         if not self._val_outputs:
             return
-        prob, spike, soma_pred, soma = (
-            np.concatenate([o[i].ravel() for o in self._val_outputs]) for i in range(4)
-        )
+        prob, spike = (np.concatenate([o[i].ravel() for o in self._val_outputs]) for i in (0, 1))
+        bce, soma_mse = (np.concatenate([o[i] for o in self._val_outputs]) for i in (2, 3))
         self._val_outputs = []
+        n_spikes = int(spike.sum())
         if spike.min() == spike.max() or not np.all(np.isfinite(prob)):
             auc = 0.5 if np.all(np.isfinite(prob)) else 0.0  # undefined (one class) or broken model
         else:
             auc = roc_auc(spike, prob)
-        rmse = float(np.sqrt(np.mean((soma_pred - soma) ** 2)))
+        # Simulations are independent, so the SE of a mean over them is honest; bins are not.
+        criterion = bce + self.selection_soma_weight * soma_mse
+        values = {
+            "val_criterion": mean_and_se(criterion),
+            "val_spike_bce": mean_and_se(bce),
+            "val_soma_mse": mean_and_se(soma_mse),
+        }
+        for name, (mean, se) in values.items():
+            self.log(name, mean, prog_bar=name == "val_criterion")
+            self.log(f"{name}_se", se)
         self.log("val_spike_auc", auc, prog_bar=True)
-        self.log("val_soma_rmse_mv", rmse, prog_bar=True)
+        self.log("val_spike_auc_se", hanley_mcneil_se(auc, n_spikes, spike.size - n_spikes))
+        self.log("val_soma_rmse_mv", float(np.sqrt(values["val_soma_mse"][0])), prog_bar=True)
+        self.log("val_output_spikes", float(n_spikes))
 
     def configure_optimizers(self):
         return torch.optim.NAdam(self.model.parameters(), lr=self.phases[0]["lr"])

@@ -2,13 +2,19 @@
 seed, family)``.
 
 Files in ``out_dir``:
-- ``best.ckpt`` (working copy of the best-by-``val_spike_auc`` model) and ``last.ckpt`` (every
-  validation, for resume); both written to a temporary name and renamed, and never from a state with
+- ``best.ckpt`` (the state with the best validation criterion, see
+  ``neurodepth.learning.selection``) and ``last.ckpt`` (the state at the latest validation and at
+  the end, for resume); both written to a temporary name and renamed, and never from a state with
   non-finite weights;
-- on completion ``model.ckpt`` (the best model; atomic copy of ``best.ckpt``) and
-  ``training_log.csv`` (one row per logged step; merged over resumed runs).
-A rerun finds ``last.ckpt`` and continues from its global step (optimizer, phase and best score
-restored), which is how a job killed by the scheduler picks up where it stopped.
+- on completion ``model.ckpt`` (the best model; atomic copy of ``best.ckpt``),
+  ``training_log.csv`` (one row per logged step; merged over resumed runs) and
+  ``training_summary.json`` (selected and stopped step, whether the step cap ended the run, the
+  best criterion and its standard error, the validation set's size in output spikes).
+Training stops after ``training.patience_validations`` validations without an improvement of more
+than ``training.min_improvement``, or at the sum of the phases' steps (the cap).
+A rerun finds ``last.ckpt`` and continues from its global step (optimizer, phase, data stream,
+best score and patience count restored), which is how a job killed by the scheduler picks up where
+it stopped; the resumed run is bit-identical to an uninterrupted one.
 Checkpoints are written and read by ``neurodepth.learning.checkpoints``.
 """
 
@@ -25,7 +31,7 @@ from pytorch_lightning.loggers import CSVLogger
 from neurodepth.core.atomic import write_csv_atomic
 from neurodepth.core.errors import ConfigError
 from neurodepth.learning.checkpoints import (
-    SafeCheckpoint,
+    TrainingProgress,
     check_resumable,
     finalise_model,
     resume_point,
@@ -33,10 +39,14 @@ from neurodepth.learning.checkpoints import (
 from neurodepth.learning.datamodule import NeuronDataModule
 from neurodepth.learning.lightning_module import NeuronLightningModule
 from neurodepth.learning.networks import build_network
+from neurodepth.learning.selection import (
+    CRITERION,
+    SUMMARY_FILE,
+    training_summary,
+    write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
-
-MONITOR = "val_spike_auc"
 
 
 def _precision_and_accelerator(training_cfg: dict) -> tuple[str, str]:
@@ -78,7 +88,7 @@ def train_model(
     max_steps: int | None = None,
     threads: int | None = None,
 ) -> Path:
-    """Train one network; return the path of ``model.ckpt`` (best validation spike AUC).
+    """Train one network; return the path of ``model.ckpt`` (best validation criterion).
 
     ``architecture``: from ``FAMILIES[family].architecture`` (``family`` is the config's
     ``network.family``). ``training_cfg``: the config's whole ``training`` section (the schema
@@ -97,7 +107,7 @@ def train_model(
     val_every = int(training_cfg["val_every_steps"])
     last = out_dir / "last.ckpt"
 
-    start_step, saved = resume_point(last) if last.exists() else (0, None)
+    start_step, saved, progress_state = resume_point(last) if last.exists() else (0, None, {})
     pl.seed_everything(int(seed), workers=True)
     dm = NeuronDataModule(
         train_path, valid_path, training_cfg, seed=int(seed), start_step=start_step
@@ -105,6 +115,23 @@ def train_model(
     # The data set's width sets the network's inputs, so the files are opened before it is built;
     # neither step draws from torch's generator, so the weights depend on the seed alone.
     dm.setup("fit")
+    valid = dm.valid_set
+    if valid.exhausted:
+        log.warning(
+            "%s: the whole validation split (%d simulations) holds %d output spikes, fewer than "
+            "training.validation_min_spikes = %d; the selection criterion is noisier than asked "
+            "(more validation simulations: simulation.shards.valid)",
+            valid_path,
+            len(valid),
+            valid.n_spikes,
+            valid.min_spikes,
+        )
+    log.info(
+        "validation: %d simulations, %d output spikes after %d ms",
+        len(valid),
+        valid.n_spikes,
+        valid.scored_from,
+    )
     model = build_network(family, dm.n_inputs, architecture, init_std=training_cfg["init_std"])
     if saved is not None:
         check_resumable(last, saved, family, model)
@@ -118,18 +145,17 @@ def train_model(
         soma_bias_mv=dm.soma_bias_mv,
         seed=int(seed),
         data_identity=dm.data_identity,
+        val_scored_from=valid.scored_from,
+        selection_soma_weight=training_cfg["selection_soma_weight"],
+        train_spike_rate=dm.train_spike_rate,
     )
 
     accelerator, precision = _precision_and_accelerator(training_cfg)
-    checkpoint = SafeCheckpoint(
-        dirpath=out_dir,
-        filename="best",
-        monitor=MONITOR,
-        mode="max",
-        save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,
-        auto_insert_metric_name=False,
+    progress = TrainingProgress(
+        out_dir,
+        patience=training_cfg["patience_validations"],
+        min_improvement=training_cfg["min_improvement"],
+        monitor=CRITERION,
     )
     log_root = out_dir / "logs"
     # A new CSV version per (re)start: CSVLogger deletes an existing metrics file it reopens.
@@ -143,18 +169,59 @@ def train_model(
         val_check_interval=val_every,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
-        callbacks=[checkpoint],
+        callbacks=[progress],
+        # TrainingProgress writes every checkpoint; Lightning's default one would add another.
+        enable_checkpointing=False,
         logger=logger,
         log_every_n_steps=min(int(training_cfg["log_every_n_steps"]), val_every),
         enable_progress_bar=bool(training_cfg["progress_bar"]),
         enable_model_summary=False,
         default_root_dir=out_dir,
     )
-    try:
-        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
-    finally:
+    stopped_before = bool(progress_state.get("stopped"))
+    if stopped_before:
+        # A job killed between early stopping and finalising: the plateau was already found.
+        progress.load_state_dict(progress_state)
+        log.info("%s stopped early at step %d before; finalising", out_dir, start_step)
         if log_root.exists():
             _tidy_log(log_root, out_dir / "training_log.csv")
-    if max_steps is not None and max_steps < total_steps:
+    else:
+        try:
+            trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+        finally:
+            if log_root.exists():
+                _tidy_log(log_root, out_dir / "training_log.csv")
+        if progress.last_saved_step != trainer.global_step:
+            # The run ended between validations: last.ckpt must still be the final state.
+            progress.save_last(trainer)
+    stopped_step = start_step if stopped_before else int(trainer.global_step)
+    if max_steps is not None and max_steps < total_steps and not progress.stopped:
         return out_dir / "model.ckpt"
-    return finalise_model(out_dir, trainer)
+    if not (out_dir / "training_log.csv").exists():
+        write_csv_atomic(pd.DataFrame(columns=["step"]), out_dir / "training_log.csv")
+    summary = training_summary(
+        progress.state_dict(),
+        max_steps=total_steps,
+        stopped_step=stopped_step,
+        patience_validations=int(training_cfg["patience_validations"]),
+        min_improvement=float(training_cfg["min_improvement"]),
+        val_every_steps=val_every,
+        validation_simulations=len(valid),
+        validation_output_spikes=valid.n_spikes,
+        validation_min_spikes=valid.min_spikes,
+        validation_exhausted=bool(valid.exhausted),
+        validation_scored_from_ms=valid.scored_from,
+        train_spike_rate_per_ms=dm.train_spike_rate,
+        family=family,
+        architecture=dict(model.architecture()),
+        seed=int(seed),
+    )
+    final = finalise_model(out_dir)
+    write_json_atomic(summary, out_dir / SUMMARY_FILE)
+    if summary["capped"]:
+        log.warning(
+            "%s: still improving at the step cap (%d steps); a longer run may do better",
+            out_dir,
+            total_steps,
+        )
+    return final

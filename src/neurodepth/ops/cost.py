@@ -93,6 +93,12 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "input_generation_s_per_sim_s": UnitCost(
         0.45 / 6.0, "core-s per simulated s", PROTOCOL + ": 0.45 s per 6 s simulation"
     ),
+    "calibration_evaluations": UnitCost(
+        4.0,
+        "scales evaluated per calibrate_inputs job (typical; max: calibration.max_iterations)",
+        "neurodepth.simulation.calibration, config/config.yaml rates, tolerance 0.05, targets "
+        "2-3 Hz: full 2, no_nmda 3, no_branching 3, lif 3-5 evaluations",
+    ),
     "lif_s_per_sim_s": UnitCost(0.0076, "core-s per simulated s (I&F, numpy, 100 inputs)", BENCH),
     # --- storage (netCDF, zlib level 4; see shards.py) ----------------------------------------
     "disk_bytes_per_input_channel_ms": UnitCost(
@@ -207,6 +213,23 @@ def shard_core_seconds(config: dict, variant: str) -> float:
     return build + sim["simulations_per_shard"] * per_sim
 
 
+def calibrated_variants(config: dict) -> list[str]:
+    """Variants whose input rates the calibrate_inputs rule scales to a target output rate."""
+    return [v for v in config["variants"] if config["inputs"][v]["target_rate_hz"] is not None]
+
+
+def calibration_core_seconds(config: dict, variant: str, worst_case: bool = False) -> float:
+    """One calibrate_inputs job: the cell built once, then per evaluated scale
+    ``calibration.simulations`` simulations of ``calibration.duration_ms``; a typical number of
+    evaluations, or with ``worst_case`` all ``calibration.max_iterations`` (for time limits)."""
+    cal = config["calibration"]
+    evaluations = cal["max_iterations"] if worst_case else unit("calibration_evaluations")
+    sim_s = (cal["duration_ms"] or config["simulation"]["duration_ms"]) / 1000.0
+    per_sim = sim_s * (neuron_s_per_sim_s(config, variant) + unit("input_generation_s_per_sim_s"))
+    build = unit(f"{cell_key(config)}.cell_build_s") if _uses_neuron(variant) else 0.0
+    return build + min(evaluations, cal["max_iterations"]) * cal["simulations"] * per_sim
+
+
 def bytes_per_simulation(config: dict, variant: str) -> float:
     sim = config["simulation"]
     ms = sim["duration_ms"]
@@ -233,6 +256,13 @@ def architecture_for(config: dict, depth: int) -> dict:
     from neurodepth.learning.networks import FAMILIES
 
     return FAMILIES[config["network"]["family"]].architecture(int(depth), config["network"])
+
+
+def n_candidates(config: dict, depth: int) -> int:
+    """Distinct architecture candidates trained at one depth (``network.candidates``)."""
+    from neurodepth.learning.networks import candidate_architectures
+
+    return len(candidate_architectures(config["network"]["family"], int(depth), config["network"]))
 
 
 def network_size(config: dict, variant: str, depth: int):
@@ -271,7 +301,10 @@ def training_seconds(config: dict, variant: str, depth: int) -> float:
     train = steps * step_seconds(config, variant, depth, device)
     n_val = math.ceil(steps / tr["val_every_steps"])
     macs = network_size(config, variant, depth).macs_per_ms
-    val_gmacs = macs * tr["window_ms"] * tr["validation_windows"] / 1e9
+    # validation scores whole valid simulations (at most the split; fewer once enough spikes)
+    sim = config["simulation"]
+    n_valid = sim["shards"]["valid"] * sim["simulations_per_shard"]
+    val_gmacs = macs * sim["duration_ms"] * n_valid / 1e9
     val = n_val * val_gmacs / unit(f"train_gmac_per_s.{device}")
     return train + val
 
@@ -336,6 +369,13 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         add("compile_mechanisms", 1, core_s=60.0)
         if cell_needs_morphology(config):
             add("fetch_morphology", 1, local=True)
+    calibrated = calibrated_variants(config)
+    if calibrated:
+        add(
+            "calibrate_inputs",
+            len(calibrated),
+            core_s=sum(calibration_core_seconds(config, v) for v in calibrated),
+        )
     sim_core_s = sum(n_shards * shard_core_seconds(config, v) for v in variants)
     shard_jobs = len(variants) * n_shards
     slurm_shard_jobs = sum(math.ceil(shards[s] / group_components) for s in SPLITS) * len(variants)
@@ -353,18 +393,22 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     n_test = shards["test"] * per_shard
     for v in variants:
         for d in depths:
-            train_s += len(seeds) * training_seconds(config, v, d)
+            # every architecture candidate is trained (costed as the base architecture)
+            train_s += len(seeds) * n_candidates(config, d) * training_seconds(config, v, d)
             eval_s += len(seeds) * evaluation_seconds(config, v, d)
             params = network_size(config, v, d).n_parameters
-            ckpt_bytes += len(seeds) * params * 4 * unit("checkpoint_copies")
+            # each candidate's checkpoints (the selected model's copy is small beside them)
+            n_ckpt = len(seeds) * n_candidates(config, d)
+            ckpt_bytes += n_ckpt * params * 4 * unit("checkpoint_copies")
             # predictions.nc: spike probability + soma prediction + 2 truth copies, float32
             pred_bytes += len(seeds) * n_test * sim["duration_ms"] * 4 * 4
     n_nets = len(variants) * len(depths) * len(seeds)
+    n_trained = len(variants) * len(seeds) * sum(n_candidates(config, d) for d in depths)
     # a GPU job also holds cores for data loading: count them as core-hours too
     cores = 1 + int(config["training"]["num_workers"])
     add(
         "train_model",
-        n_nets,
+        n_trained,
         core_s=train_s * cores,
         gpu_s=train_s if gpu else 0.0,
         disk_bytes=ckpt_bytes,
@@ -372,6 +416,7 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     add(
         "evaluate_model", n_nets, core_s=eval_s, gpu_s=eval_s if gpu else 0.0, disk_bytes=pred_bytes
     )
+    add("select_model", n_nets, core_s=5.0 * n_nets, local=True)
     add("summarize", 1, core_s=30.0, local=True)
     per_rule = pd.DataFrame(rows)
     n_sims = n_shards * per_shard * len(variants)

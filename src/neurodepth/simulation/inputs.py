@@ -19,7 +19,7 @@ the same generator state always gives the same inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy.signal import fftconvolve
@@ -52,6 +52,9 @@ class InputRates:
         "gain_range": "gain_range",
         "length_offset_um": "length_offset_um",
     }
+    # keys of a variant's input section that steer the pipeline, not the protocol's draws
+    # (target_rate_hz: the output rate that neurodepth.simulation.calibration finds a scale for)
+    _PIPELINE_KEYS = ("target_rate_hz",)
 
     @classmethod
     def from_config(cls, cfg: dict | None, where: str = "inputs") -> InputRates:
@@ -60,6 +63,8 @@ class InputRates:
         cfg = dict(cfg or {})
         kwargs = {}
         for key, value in cfg.items():
+            if key in cls._PIPELINE_KEYS:
+                continue
             if key not in cls._KEYS:
                 raise ConfigError(
                     f"{where}.{key}: unknown input-protocol key (known: {sorted(cls._KEYS)})"
@@ -99,6 +104,31 @@ class InputRates:
                 f"{where}.jitter_ms={rates.jitter_ms}: would allow intervals or sigmas < 1 ms"
             )
         return rates
+
+    def scaled(self, scale: float) -> InputRates:
+        """These rates with every synapse's rate multiplied by ``scale`` (> 0).
+
+        Both ``exc_range`` and ``inh_minus_exc`` are multiplied: the inhibitory total is drawn
+        from [max(0, exc + d_lo), exc + d_hi], so scaling the offsets with the excitatory range
+        scales the joint (exc, inh) distribution as a whole (each draw becomes ``scale`` times
+        the unscaled draw from the same generator state) and keeps the distribution of the
+        inhibition/excitation ratio. Scaling the excitatory range alone would shift the balance
+        with the scale (inhibition would overtake excitation at small scales, where the +d_hi
+        offset dominates), so a calibrated variant would differ from its explicit-rate version
+        in more than its drive.
+        """
+        scale = float(scale)
+        if not (scale > 0 and np.isfinite(scale)):
+            raise ValueError(f"input-rate scale must be finite and > 0, got {scale}")
+        if scale == 1.0:
+            return self
+        lo, hi = self.exc_range
+        d_lo, d_hi = self.inh_minus_exc
+        return replace(
+            self,
+            exc_range=(lo * scale, hi * scale),
+            inh_minus_exc=(d_lo * scale, d_hi * scale),
+        )
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -360,13 +360,17 @@ def simulate_shard(
     config_hash: str = "",
     progress: bool = True,
     cell=None,
+    input_scale: float | None = None,
 ):
     """Run one shard's simulations in this process and return the shard as an xr.Dataset.
 
     ``seed`` is the global seed; the shard's generator derives from (seed, cell, variant, split,
     shard). ``inputs_cfg`` is ``config["inputs"][variant]``. A variant without NEURON (``lif``:
     the numpy I&F neuron) runs its ``point_model`` on its fixed channels. ``cell`` lets a caller
-    pass an already built cell (tests, benchmarks).
+    pass an already built cell (tests, benchmarks). ``input_scale`` (a calibrated scale, see
+    ``neurodepth.simulation.calibration``) multiplies the configured rates; None uses them as
+    given, drawing exactly what they always drew. The shard records the scale (``input_scale``,
+    1.0 for rates used as given) and the rates it used (``input_protocol``).
     """
     from tqdm import tqdm
 
@@ -376,6 +380,8 @@ def simulate_shard(
     model = entry.point_model
     settings = SimulationSettings.from_config(simulation_cfg)
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
+    if input_scale is not None:
+        rates = rates.scaled(input_scale)
     seed_value = shard_seed(seed, cell_name, variant, split, shard)
     T, n = settings.duration_ms, settings.simulations_per_shard
     attrs = dict(
@@ -399,6 +405,7 @@ def simulate_shard(
         dt_mid_ms=float(settings.dt_mid_ms),
         mid_above_mv=float(settings.mid_above_mv),
         input_protocol=rates.as_dict(),
+        input_scale=1.0 if input_scale is None else float(input_scale),
         spike_threshold_mv=SPIKE_THRESHOLD_MV,
         spike_definition=(
             "local maxima of soma voltage above spike_threshold_mv, parabolic peak time"
@@ -478,8 +485,10 @@ def run_shard(
     out_path,
     config_hash: str,
     progress: bool = True,
+    input_scale: float | None = None,
 ) -> Path:
-    """Simulate one shard and write it atomically to ``out_path`` (the Snakemake entry point)."""
+    """Simulate one shard and write it atomically to ``out_path`` (the Snakemake entry point);
+    ``input_scale`` as in :func:`simulate_shard`."""
     from neurodepth.core.atomic import check_free_space
     from neurodepth.data.shards import write_shard
 
@@ -508,5 +517,6 @@ def run_shard(
         morphology_path=morphology_path,
         config_hash=config_hash,
         progress=progress,
+        input_scale=input_scale,
     )
     return write_shard(ds, out_path)

@@ -27,7 +27,15 @@ from neurodepth.learning.networks.family import (
     NetworkFamily,
     NetworkSize,
     build_network,
+    candidate_architectures,
     network_size,
 )
 
-__all__ = ["FAMILIES", "NetworkFamily", "NetworkSize", "build_network", "network_size"]
+__all__ = [
+    "FAMILIES",
+    "NetworkFamily",
+    "NetworkSize",
+    "build_network",
+    "candidate_architectures",
+    "network_size",
+]

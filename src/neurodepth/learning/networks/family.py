@@ -47,6 +47,19 @@ def build_network(
     )
 
 
+def candidate_architectures(family: str, size: int, network_cfg: dict) -> list[dict]:
+    """The architectures trained at one size: one per entry of ``network_cfg["candidates"]``
+    (overrides of the ``network`` section), in order, each distinct one once (an explicit
+    per-depth architecture ignores the overrides, so its candidates coincide). The position in
+    this list is the candidate's index in the workflow's paths (``c{index}``)."""
+    out: list[dict] = []
+    for overrides in network_cfg["candidates"]:
+        arch = FAMILIES[family].architecture(int(size), {**network_cfg, **overrides})
+        if arch not in out:
+            out.append(arch)
+    return out
+
+
 def network_size(family: str, n_inputs: int, architecture: dict, n_dendritic: int = 0):
     """Parameters, receptive field, MACs and activation floats of a network, without training it."""
     return _network_size(

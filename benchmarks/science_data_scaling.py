@@ -1,0 +1,595 @@
+"""Data-scaling study (issue 15, item 1): test spike AUC and TPR against training-set size.
+
+For each variant (``full``, ``no_nmda``) the default config's simulation settings make training
+shards 0..N-1 and larger-than-default validation and test sets. Shard seeds derive from (seed,
+cell, variant, split, shard) as in the pipeline, so training shards 0-15 (the "1x" set) are the
+default pipeline's training data, the first two validation / test shards are its validation / test
+sets, and every larger training set holds every smaller one. Then, for each size k (x the default
+192 s), the first 16 k training shards are merged, networks of the default architecture are
+trained (step budget below; the best-validation-AUC checkpoint is kept), and scored with the
+evaluation protocol on the test set (12 subsets: mean +- SD) and on the 1x training set (train
+AUC: all of the training data at 1x, a 1/k slice of it at k x, which shows memorisation).
+A no-training reference predictor (net excitatory minus inhibitory input events over the last
+W ms, W chosen on the validation set) is scored the same way.
+
+All state lives under ``--work`` (default /tmp/scaling); every stage skips what exists, so a
+killed run resumes by repeating the command. Run from the repository root, e.g.::
+
+    W=/tmp/scaling; PY=.venv/bin/python; S=benchmarks/science_data_scaling.py
+    nice -n 19 $PY $S --work $W simulate --variant full --train-shards 256 --jobs 2
+    nice -n 19 $PY $S --work $W train --variant full --sizes 1 2 4 8 16 --depths 1 4 --jobs 2
+    nice -n 19 $PY $S --work $W evaluate --variant full
+    nice -n 19 $PY $S --work $W baseline --variant full
+    $PY $S --work $W report --md docs/figures/data_scaling.md --png docs/figures/data_scaling.png
+
+``--mechanisms DIR`` names compiled NMODL (compiled there if missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+DEFAULT_SHARDS = 16  # training shards of the default config (the 1x set)
+TPR_KEY = "tpr_at_fpr_0.0025"
+BASELINE_WINDOWS_MS = (10, 20, 30, 50)
+
+
+# ---- config --------------------------------------------------------------------------------
+
+
+def load(config_path) -> dict:
+    from neurodepth.ops.study_config import load_study_config
+
+    return load_study_config(config_path)
+
+
+def cell_stem(config: dict) -> str:
+    return Path(config["cell"]["name"]).stem
+
+
+# ---- simulate --------------------------------------------------------------------------------
+
+_CELL = None
+
+
+def _worker_init(config: dict, variant: str, mechanisms: str, threads_env: str) -> None:
+    """Build the variant's cell once per worker process (the pipeline builds it once per shard)."""
+    global _CELL
+    os.environ["OMP_NUM_THREADS"] = threads_env
+    from neurodepth.simulation.simulate import _build
+
+    _CELL = _build(config["cell"]["name"], variant, mechanisms, None)
+
+
+def _simulate_one(config: dict, variant: str, split: str, shard: int, out: str) -> dict:
+    from neurodepth.core.config import simulation_hash
+    from neurodepth.data.shards import write_shard
+    from neurodepth.simulation.simulate import simulate_shard
+
+    c0, w0 = time.process_time(), time.perf_counter()
+    ds = simulate_shard(
+        config["cell"]["name"],
+        variant,
+        split,
+        shard,
+        config["seed"],
+        config["simulation"],
+        config["inputs"][variant],
+        config_hash=simulation_hash(config, variant),
+        progress=False,
+        cell=_CELL,
+    )
+    write_shard(ds, out)
+    return {
+        "variant": variant,
+        "split": split,
+        "shard": shard,
+        "simulated_s": ds.sizes["simulation"] * ds.sizes["time"] / 1000.0,
+        "output_spikes": int(ds.sizes.get("spike", 0)),
+        "cpu_s": time.process_time() - c0,
+        "wall_s": time.perf_counter() - w0,
+        "finished": time.time(),
+    }
+
+
+def shard_path(work: Path, variant: str, split: str, shard: int) -> Path:
+    return work / "shards" / variant / split / f"shard_{shard:04d}.nc"
+
+
+def cmd_simulate(args, config: dict) -> None:
+    from neurodepth.cells.mechanisms_build import compile_mechanisms
+
+    mech = Path(args.mechanisms)
+    if not (mech / "mechanisms.json").exists():
+        compile_mechanisms(mech)
+    # Evaluation sets first, then training shards in order: every prefix is a usable size.
+    tasks = [("valid", i) for i in range(args.eval_shards)]
+    tasks += [("test", i) for i in range(args.eval_shards)]
+    tasks += [("train", i) for i in range(args.train_shards)]
+    todo = [(s, i) for s, i in tasks if not shard_path(args.work, args.variant, s, i).exists()]
+    for split in ("train", "valid", "test"):
+        (args.work / "shards" / args.variant / split).mkdir(parents=True, exist_ok=True)
+    log_path = args.work / "timing" / f"simulate_{args.variant}.jsonl"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"{args.variant}: {len(todo)} of {len(tasks)} shards to simulate", flush=True)
+    if not todo:
+        return
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(
+        max_workers=args.jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(config, args.variant, str(mech), "1"),
+    ) as pool:
+        futures = [
+            pool.submit(
+                _simulate_one,
+                config,
+                args.variant,
+                s,
+                i,
+                str(shard_path(args.work, args.variant, s, i)),
+            )
+            for s, i in todo
+        ]
+        for fut in futures:
+            row = fut.result()
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(
+                f"{row['variant']}/{row['split']}/{row['shard']:04d}: {row['output_spikes']} "
+                f"spikes, {row['cpu_s']:.1f} CPU-s for {row['simulated_s']:.0f} s",
+                flush=True,
+            )
+
+
+# ---- datasets ----------------------------------------------------------------------------------
+
+
+def dataset_path(work: Path, variant: str, name: str) -> Path:
+    return work / "datasets" / variant / f"{name}.nc"
+
+
+def ensure_dataset(work: Path, variant: str, split: str, n_shards: int, name: str) -> Path:
+    from neurodepth.data.shards import merge_shards
+
+    out = dataset_path(work, variant, name)
+    if out.exists():
+        return out
+    paths = [shard_path(work, variant, split, i) for i in range(n_shards)]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise SystemExit(f"{len(missing)} shards missing for {name}, e.g. {missing[0]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return merge_shards(paths, out)
+
+
+def eval_shard_count(work: Path, variant: str, split: str) -> int:
+    n = 0
+    while shard_path(work, variant, split, n).exists():
+        n += 1
+    return n
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def step_budget(n_train_sims: int, config: dict, args) -> int:
+    """max(min_steps, epochs x one pass over the training milliseconds), capped; rounded to the
+    validation interval. One pass = training ms / (batch x window ms)."""
+    tr = config["training"]
+    duration = config["simulation"]["duration_ms"]
+    one_pass = n_train_sims * duration / (tr["batch_size"] * tr["window_ms"])
+    steps = max(args.min_steps, math.ceil(args.epochs * one_pass))
+    steps = min(steps, args.max_steps)
+    val = tr["val_every_steps"]
+    return int(math.ceil(steps / val) * val)
+
+
+def scaled_phases(config: dict, steps: int) -> list[dict]:
+    """The config's phases with their step counts scaled to ``steps`` (same proportions)."""
+    phases = copy.deepcopy(config["training"]["phases"])
+    total = sum(p["steps"] for p in phases)
+    done = 0
+    for p in phases[:-1]:
+        p["steps"] = max(1, round(p["steps"] * steps / total))
+        done += p["steps"]
+    phases[-1]["steps"] = steps - done
+    return phases
+
+
+def run_dir(work: Path, variant: str, size: int, depth: int) -> Path:
+    return work / "runs" / variant / f"x{size}_d{depth}"
+
+
+def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dict) -> dict:
+    import torch
+
+    from neurodepth.learning.networks import FAMILIES
+    from neurodepth.learning.train import train_model
+
+    torch.set_num_threads(1)
+    work = Path(args_dict["work"])
+    train = dataset_path(work, variant, f"train_x{size}")
+    valid = dataset_path(work, variant, "valid")
+    from neurodepth.data.reader import DatasetReader
+
+    with DatasetReader(train) as reader:
+        n_sims = reader.n_simulations
+        n_spikes = int(reader.spike_count.sum())
+    ns = argparse.Namespace(**args_dict)
+    steps = step_budget(n_sims, config, ns)
+    training = copy.deepcopy(config["training"])
+    training["phases"] = scaled_phases(config, steps)
+    training["progress_bar"] = False
+    training["num_workers"] = 0
+    training["validation_windows"] = int(args_dict["validation_windows"])
+    family = config["network"]["family"]
+    arch = FAMILIES[family].architecture(depth, config["network"])
+    out = run_dir(work, variant, size, depth)
+    c0, w0 = time.process_time(), time.perf_counter()
+    train_model(
+        train, valid, out, arch, training, seed=config["network"]["seeds"][0], family=family
+    )
+    log = pd.read_csv(out / "training_log.csv")
+    val = log.dropna(subset=["val_spike_auc"]) if "val_spike_auc" in log else log.iloc[:0]
+    best = val.loc[val["val_spike_auc"].idxmax()] if len(val) else None
+    info = {
+        "variant": variant,
+        "size": size,
+        "depth": depth,
+        "train_sims": n_sims,
+        "train_seconds": n_sims * config["simulation"]["duration_ms"] / 1000.0,
+        "train_output_spikes": n_spikes,
+        "steps": steps,
+        "selected_step": int(best["step"]) + 1 if best is not None else -1,
+        "best_val_auc": float(best["val_spike_auc"]) if best is not None else float("nan"),
+        "cpu_s": time.process_time() - c0,
+        "wall_s": time.perf_counter() - w0,
+    }
+    (out / "run.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def cmd_train(args, config: dict) -> None:
+    import multiprocessing as mp
+
+    n_eval = eval_shard_count(args.work, args.variant, "valid")
+    ensure_dataset(args.work, args.variant, "valid", n_eval, "valid")
+    ensure_dataset(
+        args.work, args.variant, "test", eval_shard_count(args.work, args.variant, "test"), "test"
+    )
+    for size in args.sizes:
+        ensure_dataset(args.work, args.variant, "train", DEFAULT_SHARDS * size, f"train_x{size}")
+    jobs = [
+        (size, depth)
+        for size in args.sizes
+        for depth in args.depths
+        if not (run_dir(args.work, args.variant, size, depth) / "run.json").exists()
+    ]
+    args_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    args_dict.pop("func", None)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = [
+            pool.submit(_train_one, config, args.variant, size, depth, args_dict)
+            for size, depth in jobs
+        ]
+        for fut in futures:
+            info = fut.result()
+            print(json.dumps(info), flush=True)
+
+
+# ---- evaluate ------------------------------------------------------------------------------
+
+
+def cmd_evaluate(args, config: dict) -> None:
+    import torch
+
+    from neurodepth.learning.evaluate import evaluate_checkpoint
+
+    torch.set_num_threads(1)
+    test = dataset_path(args.work, args.variant, "test")
+    train1 = dataset_path(args.work, args.variant, "train_x1")
+    for out in sorted((args.work / "runs" / args.variant).glob("x*_d*")):
+        if args.sizes and int(out.name[1:].split("_")[0]) not in args.sizes:
+            continue
+        ckpt = out / "model.ckpt"
+        if not (out / "run.json").exists() or (out / "metrics_train.csv").exists():
+            continue
+        c0 = time.process_time()
+        for name, path in (("test", test), ("train", train1)):
+            evaluate_checkpoint(
+                ckpt,
+                path,
+                config["evaluation"],
+                out / f"metrics_{name}.csv",
+                out / f"predictions_{name}.nc",
+                meta={"variant": args.variant, "seed": config["network"]["seeds"][0]},
+                device="cpu",
+            )
+        print(f"{out.name}: evaluated in {time.process_time() - c0:.0f} CPU-s", flush=True)
+
+
+# ---- the no-training reference predictor ------------------------------------------------------
+
+
+def net_input_scores(path, windows_ms) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Per window W: (simulation, time) score = excitatory minus inhibitory input events in the
+    last W bins, current bin included (what a causal network sees). Also the spike targets."""
+    from neurodepth.data.reader import DatasetReader
+
+    with DatasetReader(path) as reader:
+        n_exc = int(reader.attrs["n_exc_channels"])
+        n, T = reader.n_simulations, reader.duration_ms
+        target = np.zeros((n, T), np.int8)
+        net = np.zeros((n, T), np.float64)
+        for sim in range(n):
+            x, spk, _ = reader.full(sim)
+            net[sim] = x[:n_exc].sum(0, dtype=np.float64) - x[n_exc:].sum(0, dtype=np.float64)
+            target[sim] = spk
+        counts = reader.spike_count.copy()
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(net, axis=1)], axis=1)
+    scores = {}
+    for w in windows_ms:
+        lo = np.clip(np.arange(T) + 1 - w, 0, None)
+        scores[w] = csum[:, np.arange(T) + 1] - csum[:, lo]
+    return scores, target, counts
+
+
+def cmd_baseline(args, config: dict) -> None:
+    from neurodepth.learning.evaluate import evaluate_arrays
+
+    cfg = config["evaluation"]
+    rows = []
+    chosen = {}
+    for split in ("valid", "test"):
+        n_shards = eval_shard_count(args.work, args.variant, split)
+        ensure_dataset(args.work, args.variant, split, n_shards, split)
+        scores, target, counts = net_input_scores(
+            dataset_path(args.work, args.variant, split), BASELINE_WINDOWS_MS
+        )
+        soma = np.zeros(target.shape, np.float32)  # soma metrics are not part of this predictor
+        for w, score in scores.items():
+            if split == "test" and w != chosen.get("w"):
+                continue
+            out, _ = evaluate_arrays(target, score, soma, soma, counts, cfg)
+            tab = pd.DataFrame(out, columns=["metric", "subset", "value"])
+            tab = tab[tab["metric"].isin(["spike_auc", TPR_KEY])]
+            for metric, sub in tab.groupby("metric"):
+                subs = sub[sub["subset"] != "all"]["value"]
+                rows.append(
+                    {
+                        "variant": args.variant,
+                        "split": split,
+                        "window_ms": w,
+                        "metric": metric,
+                        "all": float(sub[sub["subset"] == "all"]["value"].iloc[0]),
+                        "mean": float(subs.mean()),
+                        "sd": float(subs.std(ddof=1)),
+                    }
+                )
+        if split == "valid":
+            val = pd.DataFrame(rows)
+            val = val[val["metric"] == "spike_auc"]
+            chosen["w"] = int(val.loc[val["all"].idxmax(), "window_ms"])
+    out = args.work / "baseline" / f"{args.variant}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out, index=False)
+    print(pd.DataFrame(rows).to_string(index=False), flush=True)
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+
+def collect(work: Path) -> pd.DataFrame:
+    rows = []
+    for run in sorted(work.glob("runs/*/x*_d*/run.json")):
+        info = json.loads(run.read_text())
+        for name in ("test", "train"):
+            path = run.parent / f"metrics_{name}.csv"
+            if not path.exists():
+                continue
+            m = pd.read_csv(path)
+            for metric, key in (("spike_auc", "auc"), (TPR_KEY, "tpr")):
+                sub = m[m["metric"] == metric]
+                subs = sub[sub["subset"].astype(str) != "all"]["value"]
+                info[f"{name}_{key}_all"] = float(
+                    sub[sub["subset"].astype(str) == "all"]["value"].iloc[0]
+                )
+                info[f"{name}_{key}_mean"] = float(subs.mean())
+                info[f"{name}_{key}_sd"] = float(subs.std(ddof=1))
+        rows.append(info)
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.sort_values(["variant", "depth", "size"]).reset_index(drop=True)
+    return df
+
+
+def _fmt(v, digits=3):
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def markdown_table(df: pd.DataFrame, baselines: pd.DataFrame) -> str:
+    head = (
+        "| variant | depth | training s (x default) | output spikes in training set | steps | "
+        "selected step | train AUC (1x set) | test AUC mean +- SD | TPR at 0.25 % FP mean +- SD "
+        "| training CPU-s |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for _, r in df.iterrows():
+        test_auc = f"{_fmt(r.get('test_auc_mean'))} +- {_fmt(r.get('test_auc_sd'))}"
+        test_tpr = f"{_fmt(r.get('test_tpr_mean'))} +- {_fmt(r.get('test_tpr_sd'))}"
+        lines.append(
+            f"| {r['variant']} | {r['depth']} | {r['train_seconds']:.0f} ({r['size']}x) | "
+            f"{r['train_output_spikes']} | {r['steps']} | {r['selected_step']} | "
+            f"{_fmt(r.get('train_auc_all'))} | {test_auc} | {test_tpr} | {r['cpu_s']:.0f} |"
+        )
+    for _, b in baselines.iterrows():
+        lines.append(
+            f"| {b['variant']} | reference: net input, last {b['window_ms']} ms "
+            "| - | - | 0 | - | - "
+            f"| {_fmt(b['auc_mean'])} +- {_fmt(b['auc_sd'])} | {_fmt(b['tpr_mean'])} +- "
+            f"{_fmt(b['tpr_sd'])} | - |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def load_baselines(work: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(work.glob("baseline/*.csv")):
+        b = pd.read_csv(path)
+        b = b[b["split"] == "test"]
+        if not len(b):
+            continue
+        auc = b[b["metric"] == "spike_auc"].iloc[0]
+        tpr = b[b["metric"] == TPR_KEY].iloc[0]
+        rows.append(
+            {
+                "variant": auc["variant"],
+                "window_ms": int(auc["window_ms"]),
+                "auc_mean": auc["mean"],
+                "auc_sd": auc["sd"],
+                "tpr_mean": tpr["mean"],
+                "tpr_sd": tpr["sd"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    colors = {"full": "tab:blue", "no_nmda": "tab:orange"}
+    styles = {1: ("o", ":"), 4: ("s", "-")}
+    for (variant, depth), g in df.groupby(["variant", "depth"]):
+        marker, ls = styles.get(depth, ("^", "--"))
+        for ax, key in zip(axes, ("auc", "tpr")):
+            ax.errorbar(
+                g["train_seconds"],
+                g[f"test_{key}_mean"],
+                yerr=g[f"test_{key}_sd"],
+                marker=marker,
+                ls=ls,
+                color=colors.get(variant, "k"),
+                capsize=3,
+                label=f"{variant}, depth {depth}",
+            )
+        axes[0].plot(
+            g["train_seconds"],
+            g["train_auc_all"],
+            marker=marker,
+            ls="none",
+            mfc="none",
+            color=colors.get(variant, "k"),
+            alpha=0.6,
+        )
+    for _, b in baselines.iterrows():
+        for ax, key in zip(axes, ("auc_mean", "tpr_mean")):
+            ax.axhline(
+                b[key],
+                color=colors.get(b["variant"], "k"),
+                ls="--",
+                lw=0.8,
+                label=f"{b['variant']}: net input, last {b['window_ms']} ms (no training)",
+            )
+    axes[0].set_ylabel("test spike AUC (12 subsets, mean +- SD)\nopen: train AUC on the 1x set")
+    axes[1].set_ylabel("test TPR at 0.25 % FP")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("training data (simulated s)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.suptitle("stylized L5PC: accuracy against training-set size (width 32 TCNs)")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+
+
+def cmd_report(args, config: dict) -> None:
+    df = collect(args.work)
+    baselines = load_baselines(args.work)
+    df.to_csv(args.work / "results.csv", index=False)
+    table = markdown_table(df, baselines)
+    print(table)
+    if args.md:
+        Path(args.md).write_text(table)
+    if args.png and len(df):
+        figure(df, baselines, Path(args.png))
+    sims = []
+    for path in sorted(args.work.glob("timing/simulate_*.jsonl")):
+        sims += [json.loads(line) for line in path.read_text().splitlines() if line]
+    if sims:
+        t = pd.DataFrame(sims).groupby("variant")[["simulated_s", "cpu_s", "wall_s"]].sum()
+        t["cpu_s_per_simulated_s"] = t["cpu_s"] / t["simulated_s"]
+        print(t.to_string())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--config", default=str(DEFAULT_CONFIG))
+    p.add_argument("--work", type=Path, default=Path("/tmp/scaling"))
+    p.add_argument("--mechanisms", default="/tmp/scaling/mech")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("simulate")
+    s.add_argument("--variant", required=True)
+    s.add_argument("--train-shards", type=int, default=DEFAULT_SHARDS * 16)
+    s.add_argument("--eval-shards", type=int, default=8)
+    s.add_argument("--jobs", type=int, default=2)
+    s.set_defaults(func=cmd_simulate)
+
+    t = sub.add_parser("train")
+    t.add_argument("--variant", required=True)
+    t.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    t.add_argument("--depths", type=int, nargs="+", default=[1, 4])
+    t.add_argument("--min-steps", type=int, default=600)
+    t.add_argument("--epochs", type=float, default=2.0)
+    t.add_argument("--max-steps", type=int, default=2000)
+    t.add_argument(
+        "--validation-windows",
+        type=int,
+        default=128,
+        help="validation windows of 400 ms for checkpoint selection (config default 32)",
+    )
+    t.add_argument("--jobs", type=int, default=2)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate")
+    e.add_argument("--variant", required=True)
+    e.add_argument("--sizes", type=int, nargs="*", default=[])
+    e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("baseline")
+    b.add_argument("--variant", required=True)
+    b.set_defaults(func=cmd_baseline)
+
+    r = sub.add_parser("report")
+    r.add_argument("--md", default="")
+    r.add_argument("--png", default="")
+    r.set_defaults(func=cmd_report)
+
+    args = p.parse_args()
+    args.work = args.work.resolve()
+    config = load(args.config)
+    args.func(args, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
