@@ -211,8 +211,8 @@ def scaled_phases(config: dict, steps: int) -> list[dict]:
     return phases
 
 
-def run_dir(work: Path, variant: str, size: int, depth: int) -> Path:
-    return work / "runs" / variant / f"x{size}_d{depth}"
+def run_dir(work: Path, variant: str, size: int, depth: int, tag: str = "") -> Path:
+    return work / "runs" / variant / f"x{size}_d{depth}{tag}"
 
 
 def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dict) -> dict:
@@ -239,11 +239,11 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
     training["validation_windows"] = int(args_dict["validation_windows"])
     family = config["network"]["family"]
     arch = FAMILIES[family].architecture(depth, config["network"])
-    out = run_dir(work, variant, size, depth)
+    tag = args_dict.get("tag", "")
+    out = run_dir(work, variant, size, depth, tag)
     c0, w0 = time.process_time(), time.perf_counter()
-    train_model(
-        train, valid, out, arch, training, seed=config["network"]["seeds"][0], family=family
-    )
+    seed = int(args_dict.get("seed") or config["network"]["seeds"][0])
+    train_model(train, valid, out, arch, training, seed=seed, family=family)
     log = pd.read_csv(out / "training_log.csv")
     val = log.dropna(subset=["val_spike_auc"]) if "val_spike_auc" in log else log.iloc[:0]
     best = val.loc[val["val_spike_auc"].idxmax()] if len(val) else None
@@ -251,6 +251,8 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
         "variant": variant,
         "size": size,
         "depth": depth,
+        "tag": tag,
+        "seed": seed,
         "train_sims": n_sims,
         "train_seconds": n_sims * config["simulation"]["duration_ms"] / 1000.0,
         "train_output_spikes": n_spikes,
@@ -278,7 +280,7 @@ def cmd_train(args, config: dict) -> None:
         (size, depth)
         for size in args.sizes
         for depth in args.depths
-        if not (run_dir(args.work, args.variant, size, depth) / "run.json").exists()
+        if not (run_dir(args.work, args.variant, size, depth, args.tag) / "run.json").exists()
     ]
     args_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     args_dict.pop("func", None)
@@ -309,6 +311,7 @@ def cmd_evaluate(args, config: dict) -> None:
         ckpt = out / "model.ckpt"
         if not (out / "run.json").exists() or (out / "metrics_train.csv").exists():
             continue
+        run_seed = json.loads((out / "run.json").read_text()).get("seed", 0)
         c0 = time.process_time()
         for name, path in (("test", test), ("train", train1)):
             evaluate_checkpoint(
@@ -317,7 +320,7 @@ def cmd_evaluate(args, config: dict) -> None:
                 config["evaluation"],
                 out / f"metrics_{name}.csv",
                 out / f"predictions_{name}.nc",
-                meta={"variant": args.variant, "seed": config["network"]["seeds"][0]},
+                meta={"variant": args.variant, "seed": run_seed},
                 device="cpu",
             )
         print(f"{out.name}: evaluated in {time.process_time() - c0:.0f} CPU-s", flush=True)
@@ -414,7 +417,8 @@ def collect(work: Path) -> pd.DataFrame:
         rows.append(info)
     df = pd.DataFrame(rows)
     if len(df):
-        df = df.sort_values(["variant", "depth", "size"]).reset_index(drop=True)
+        df["tag"] = df["tag"].fillna("") if "tag" in df else ""
+        df = df.sort_values(["variant", "tag", "depth", "size"]).reset_index(drop=True)
     return df
 
 
@@ -433,7 +437,8 @@ def markdown_table(df: pd.DataFrame, baselines: pd.DataFrame) -> str:
         test_auc = f"{_fmt(r.get('test_auc_mean'))} +- {_fmt(r.get('test_auc_sd'))}"
         test_tpr = f"{_fmt(r.get('test_tpr_mean'))} +- {_fmt(r.get('test_tpr_sd'))}"
         lines.append(
-            f"| {r['variant']} | {r['depth']} | {r['train_seconds']:.0f} ({r['size']}x) | "
+            f"| {r['variant']} | {r['depth']}{' ' + r['tag'] if r['tag'] else ''} | "
+            f"{r['train_seconds']:.0f} ({r['size']}x) | "
             f"{r['train_output_spikes']} | {r['steps']} | {r['selected_step']} | "
             f"{_fmt(r.get('train_auc_all'))} | {test_auc} | {test_tpr} | {r['cpu_s']:.0f} |"
         )
@@ -478,6 +483,15 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     colors = {"full": "tab:blue", "no_nmda": "tab:orange"}
     styles = {1: ("o", ":"), 4: ("s", "-")}
+    controls = df[df["tag"] != ""]
+    df = df[df["tag"] == ""]
+    for _, c in controls.iterrows():
+        axes[0].plot(
+            c["train_seconds"], c["test_auc_mean"], "x", color=colors.get(c["variant"], "k")
+        )
+        axes[1].plot(
+            c["train_seconds"], c["test_tpr_mean"], "x", color=colors.get(c["variant"], "k")
+        )
     for (variant, depth), g in df.groupby(["variant", "depth"]):
         marker, ls = styles.get(depth, ("^", "--"))
         for ax, key in zip(axes, ("auc", "tpr")):
@@ -568,6 +582,8 @@ def main() -> int:
         help="validation windows of 400 ms for checkpoint selection (config default 32)",
     )
     t.add_argument("--jobs", type=int, default=2)
+    t.add_argument("--seed", type=int, default=None, help="default: the config's first seed")
+    t.add_argument("--tag", default="", help="suffix of the run folder (controls, replicates)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate")

@@ -3,6 +3,8 @@ test split with the networks' protocol (same metrics.csv and predictions.nc layo
 
 from neurodepth.analysis.baseline import fit_baseline, predict, read_counts
 from neurodepth.core.job import rule_job
+from neurodepth.data.reader import DatasetReader
+from neurodepth.learning.datamodule import spike_rate_per_bin
 from neurodepth.learning.evaluate import evaluate_arrays, write_evaluation
 
 with rule_job(snakemake):
@@ -12,8 +14,17 @@ with rule_job(snakemake):
     fit = fit_baseline(train, options["tau_grid_ms"], cfg["drop_first_ms"])
     test = read_counts(snakemake.input.test)
     prob, soma_pred = predict(fit, test.counts)
+    # the constant-rate predictor the networks' spike BCE is compared with, counted the same way
+    with DatasetReader(snakemake.input.train) as reader:
+        train_rate = spike_rate_per_bin(reader, cfg["drop_first_ms"])
     rows, extras = evaluate_arrays(
-        test.spike_target, prob, test.soma_truth, soma_pred, test.spike_count, cfg
+        test.spike_target,
+        prob,
+        test.soma_truth,
+        soma_pred,
+        test.spike_count,
+        cfg,
+        train_rate=train_rate,
     )
     write_evaluation(
         rows,

@@ -61,13 +61,16 @@ def test_datasets_have_expected_dimensions_and_dtypes(tiny_run):
 
 
 def _config(run) -> dict:
-    return yaml.safe_load(run.path(run.configfile).read_text())
+    """The run's config as its rules saw it: the file completed with the schema's defaults."""
+    from neurodepth.core.config import validate_config
+
+    return validate_config(yaml.safe_load(run.path(run.configfile).read_text()))
 
 
 def _evaluation_metrics(run) -> pd.DataFrame:
     """Every model's metrics.csv, checked against the model its folder names."""
     frames = []
-    for path in sorted(run.path("results/evaluation").rglob("metrics.csv")):
+    for path in sorted(run.path("results/evaluation").rglob("d*_s*/metrics.csv")):
         frame = pd.read_csv(path, dtype={"subset": str})
         depth, seed = re.fullmatch(r"d(\d+)_s(\d+)", path.parent.name).groups()
         assert set(frame["variant"]) == {path.parent.parent.name}, path
@@ -106,6 +109,7 @@ def test_depth_needed_is_recomputed_from_the_metrics_written(tiny_run):
     """depth_needed.csv against its definition applied to the per-model metrics files."""
     config = _config(tiny_run)
     margin = config["summary"]["auc_margin"]
+    baseline_margin = config["summary"]["baseline"]["margin"]
     auc = _evaluation_metrics(tiny_run).query("metric == 'spike_auc' and subset != 'all'")
     summary = pd.read_csv(tiny_run.path("results/summary/depth_needed.csv"))
     summary_metrics = pd.read_csv(tiny_run.path("results/summary/metrics.csv"))
@@ -122,19 +126,31 @@ def test_depth_needed_is_recomputed_from_the_metrics_written(tiny_run):
         if means.isna().all():  # a tiny test split can hold no output spike: depth undefined
             assert np.isnan(row["depth_needed"]) and "no output spikes" in row["note"]
             continue
-        defined += 1
         best = means.max()
-        needed = int(means[means >= best - margin].index.min())
-        assert row["depth_needed"] == needed, (row["variant"], means.to_dict())
         assert row["best_depth"] == int(means.idxmax())
         assert row["best_auc"] == pytest.approx(best, rel=1e-12)
+        # a depth counts only where it beats the no-training baseline, scored on the same subsets
+        baseline = pd.read_csv(
+            tiny_run.path(
+                f"results/evaluation/stylized_l5pc/{row['variant']}/baseline/metrics.csv"
+            ),
+            dtype={"subset": str},
+        ).query("metric == 'spike_auc' and subset != 'all'")
+        assert row["baseline_auc"] == pytest.approx(baseline["value"].mean(), rel=1e-12)
+        eligible = means[(means >= best - margin) & (means > row["baseline_auc"] + baseline_margin)]
+        if eligible.empty:
+            assert np.isnan(row["depth_needed"]) and row["verdict"].startswith("none"), row
+            continue
+        defined += 1
+        needed = int(eligible.index.min())
+        assert row["depth_needed"] == needed, (row["variant"], means.to_dict())
         assert row["auc_at_depth_needed"] == pytest.approx(means[needed], rel=1e-12)
         assert row["auc_at_depth_needed"] >= row["best_auc"] - margin
         # the bootstrap interval holds depths that were trained, and brackets the estimate
         assert {row["depth_needed_p05"], row["depth_needed_p95"]} <= set(means.index)
         assert row["depth_needed_p05"] <= needed <= row["depth_needed_p95"]
         assert 0 <= row["bootstrap_fraction_same"] <= 1
-    assert defined >= 1, "no variant of the tiny run has a defined depth needed"
+    assert defined >= 1, "no variant of the tiny run has a depth that beats its baseline"
 
 
 def test_figures_are_nonempty_images(tiny_run):

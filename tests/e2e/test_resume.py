@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 SHARD = "results/shards/stylized_l5pc/full/train/shard_0000.nc"
 DATASET = "results/datasets/stylized_l5pc/full/train.nc"
 MODEL_DIR = "results/models/stylized_l5pc/lif/d1_s0"
-# long enough that the job can be killed between two checkpoints
+CANDIDATE_DIR = f"{MODEL_DIR}/c0"  # the one architecture candidate the training rule writes
+# long enough that the job can be killed between two checkpoints; no early stop before the cap
 LONG_TRAINING = {
     "variants": ["lif"],
     "training": {
@@ -29,6 +30,7 @@ LONG_TRAINING = {
             {"steps": 120, "lr": 0.001, "spike_weight": 2.0, "soma_weight": 0.01},
         ],
         "val_every_steps": 20,
+        "patience_validations": 1000,
     },
 }
 
@@ -83,7 +85,7 @@ def _weights(path):
 
 
 def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
-    target = f"{MODEL_DIR}/model.ckpt"
+    target = f"{CANDIDATE_DIR}/model.ckpt"
     reference = copy_workflow(tmp_path / "reference", overrides=LONG_TRAINING)
     reference.run(target, "--cores", "1")
 
@@ -94,7 +96,7 @@ def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
         "--cores",
         "2",
     )
-    last = killed.path(f"{MODEL_DIR}/last.ckpt")
+    last = killed.path(f"{CANDIDATE_DIR}/last.ckpt")
     process = killed.start(target, "--cores", "1")
     kill_when(process, last.exists)
     assert not killed.path(target).exists()
@@ -103,7 +105,7 @@ def test_killed_training_resumes_from_checkpoint_to_identical_model(tmp_path):
 
     killed.run("--unlock")
     result = killed.run(target, "--cores", "1", "--rerun-incomplete")
-    log = killed.path("logs/train_model/stylized_l5pc/lif/d1_s0.log").read_text()
+    log = killed.path("logs/train_model/stylized_l5pc/lif/d1_s0_c0.log").read_text()
     # identical weights alone would also follow from a deterministic restart at step 0
     assert re.search(rf"resuming .*last\.ckpt at step {step_at_kill}\b", log), (
         log[-2000:] + result.stderr[-2000:]

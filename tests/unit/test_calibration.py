@@ -274,6 +274,8 @@ def test_cost_counts_calibration_jobs_only_for_targets():
     from neurodepth.ops import cost
 
     config = load_config(Path(__file__).resolve().parents[2] / "config" / "config.yaml")
+    for inputs in config["inputs"].values():
+        inputs["target_rate_hz"] = None
     rules = cost.estimate_cost(config)["per_rule"]["rule"].tolist()
     assert "calibrate_inputs" not in rules
     config["inputs"]["full"]["target_rate_hz"] = 2.0

@@ -195,6 +195,7 @@ def _override(config: dict, *entries: str) -> dict:
 
 
 def test_nested_command_line_overrides_are_read_as_the_schema_types(default):
+    shards = dict(default["simulation"]["shards"])
     _override(
         default,
         'simulation={"duration_ms": 1500, "record_dendrites": true, "cvode_atol": 1e-4, '
@@ -208,7 +209,8 @@ def test_nested_command_line_overrides_are_read_as_the_schema_types(default):
     assert sim["duration_ms"] == 1500 and isinstance(sim["duration_ms"], int)
     assert sim["record_dendrites"] is True and sim["cvode_atol"] == 1e-4
     # merged into the configfile's section, not replacing it
-    assert sim["shards"] == {"train": 3, "valid": 2, "test": 2} and sim["dt_ms"] == 0.1
+    assert sim["shards"] == {**shards, "train": 3} and shards["train"] != 3
+    assert sim["dt_ms"] == default["simulation"]["dt_ms"]
     assert config["network"]["depths"] == [1, 2] and config["summary"]["auc_margin"] == 0.02
 
 

@@ -7,6 +7,8 @@ depth-dependent noise, so deeper "networks" are better, as in the study.
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +156,7 @@ def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params, se
             "model_macs_per_ms": n_params - 50,
             "model_depth": depth,
             "drop_first_ms": DROP_MS,
+            "evaluation": json.dumps(cfg),  # as write_evaluation stores it
         },
     )
     write_predictions(ds, out_dir / "predictions.nc")

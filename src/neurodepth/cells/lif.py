@@ -37,6 +37,7 @@ pseudo-segment (the soma, segment 0) carrying all 100 synapses; channels 0..n_ex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,38 +61,49 @@ GAIN_MV = 2.0
 _FIRST_CHUNK = 32
 
 
-def _check_params(
-    n_channels: int, n_exc: int, tau_ms: float, v_reset_mv: float, v_threshold_mv: float
-) -> None:
-    if not 0 <= n_exc <= n_channels:
-        raise ConfigError(f"lif: n_exc={n_exc} must lie in [0, {n_channels}] (input channels)")
-    if not (np.isfinite(tau_ms) and tau_ms > 0):
-        raise ConfigError(f"lif: tau_ms={tau_ms} must be a positive finite number")
-    if not v_threshold_mv > v_reset_mv:
-        raise ConfigError(
-            f"lif: v_threshold_mv={v_threshold_mv} must exceed v_reset_mv={v_reset_mv}"
-        )
+@dataclass(frozen=True)
+class LifParams:
+    """The model's constants (defaults: the paper's), held together so that the checks and the
+    free voltage take them as one argument instead of repeating the parameter list."""
+
+    n_exc: int = N_EXC
+    tau_ms: float = TAU_MS
+    v_reset_mv: float = V_RESET_MV
+    v_threshold_mv: float = V_THRESHOLD_MV
+    gain_mv: float = GAIN_MV
+
+    def check(self, n_channels: int) -> None:
+        """Raise ``ConfigError`` if these constants cannot drive ``n_channels`` inputs."""
+        if not 0 <= self.n_exc <= n_channels:
+            raise ConfigError(
+                f"lif: n_exc={self.n_exc} must lie in [0, {n_channels}] (input channels)"
+            )
+        if not (np.isfinite(self.tau_ms) and self.tau_ms > 0):
+            raise ConfigError(f"lif: tau_ms={self.tau_ms} must be a positive finite number")
+        if not self.v_threshold_mv > self.v_reset_mv:
+            raise ConfigError(
+                f"lif: v_threshold_mv={self.v_threshold_mv} must exceed "
+                f"v_reset_mv={self.v_reset_mv}"
+            )
 
 
-def lif_free_voltage(
-    inputs: np.ndarray,
-    n_exc: int = N_EXC,
-    tau_ms: float = TAU_MS,
-    v_reset_mv: float = V_RESET_MV,
-    gain_mv: float = GAIN_MV,
-) -> np.ndarray:
+PAPER_PARAMS = LifParams()
+
+
+def lif_free_voltage(inputs: np.ndarray, params: LifParams = PAPER_PARAMS) -> np.ndarray:
     """Voltage without any spike reset: ``v_reset + gain * (exp-filtered weighted input sum)``.
 
-    ``inputs`` is (n_channels, duration_ms); channels < n_exc have weight +1, the rest -1.
-    Filtering the weighted sum once is exact because every channel uses the same kernel.
+    ``inputs`` is (n_channels, duration_ms); channels < ``params.n_exc`` have weight +1, the rest
+    -1. Filtering the weighted sum once is exact because every channel uses the same kernel.
     """
     from scipy.signal import lfilter  # scipy.signal costs ~0.5 s to import; the registry imports us
 
     x = np.asarray(inputs)
+    n_exc = params.n_exc
     drive = x[:n_exc].sum(axis=0, dtype=np.float64) - x[n_exc:].sum(axis=0, dtype=np.float64)
-    a = np.exp(-1.0 / tau_ms)
+    a = np.exp(-1.0 / params.tau_ms)
     filtered = lfilter([1.0], [1.0, -a], drive)
-    return v_reset_mv + gain_mv * filtered
+    return params.v_reset_mv + params.gain_mv * filtered
 
 
 def simulate_lif(
@@ -124,9 +136,10 @@ def simulate_lif(
             raise DatasetError(
                 f"lif inputs: expected binary (bool or 0/1) spikes, got dtype {x.dtype}"
             )
-    _check_params(x.shape[0], n_exc, tau_ms, v_reset_mv, v_threshold_mv)
+    params = LifParams(n_exc, tau_ms, v_reset_mv, v_threshold_mv, gain_mv)
+    params.check(x.shape[0])
 
-    v_free = lif_free_voltage(x, n_exc, tau_ms, v_reset_mv, gain_mv)
+    v_free = lif_free_voltage(x, params)
     n = v_free.size
     decay = np.exp(-np.arange(n, dtype=np.float64) / tau_ms)  # reset kernel, computed once
     resets, amps, spikes = _find_spikes(v_free, decay, v_reset_mv, v_threshold_mv)

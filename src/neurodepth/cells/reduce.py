@@ -174,6 +174,11 @@ def _make_cylinder(h, name, fit, segs_i, dend_secs, x_lo, x_hi, areas_i, options
     return cyl
 
 
+def _recreate_synapses(h, specs, segments):
+    """Synapse ``i`` re-made from its spec on the reduced segment that carries segment ``i``."""
+    return [make_point_process(h, spec, seg) for spec, seg in zip(specs, segments, strict=True)]
+
+
 def reduce_cell(
     cell,
     frequency_hz: float = 0.0,
@@ -280,9 +285,6 @@ def reduce_cell(
         x = transfer_to_x(h, imp, cyl, np.array([nexus_z]))
         nexus_seg = cyl(float(nodes_for(cyl, x)[0]))
 
-    exc = [make_point_process(h, exc_specs[i], new_segments[i]) for i in range(n_seg)]
-    inh = [make_point_process(h, inh_specs[i], new_segments[i]) for i in range(n_seg)]
-
     table = cell.segment_table.copy()
     table["reduced_section"] = reduced_section
     table["reduced_x"] = reduced_x
@@ -293,8 +295,8 @@ def reduce_cell(
         cell,
         nexus_seg=nexus_seg,
         segments=new_segments,
-        exc_synapses=exc,
-        inh_synapses=inh,
+        exc_synapses=_recreate_synapses(h, exc_specs, new_segments),
+        inh_synapses=_recreate_synapses(h, inh_specs, new_segments),
         segment_table=table,
         sections=sections,
     )

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.figures import _common as C
-from neurodepth.figures.registry import Input, register
+from neurodepth.figures.registry import best_network_inputs, register
 
 save = C.save
 
@@ -178,10 +178,6 @@ def from_files(dataset, checkpoints=None, best_networks=None, filter_index: int 
 register(
     "cell_morphology",
     from_files,
-    {
-        "dataset": Input("dataset", "main", split="test"),
-        "checkpoints": Input("checkpoint", "main"),
-        "best_networks": Input("best_networks"),
-    },
+    best_network_inputs("checkpoints", "checkpoint"),
     category="Cell and data",
 )

@@ -61,23 +61,8 @@ def make(per_variant: dict):
 
     import seaborn as sns
 
-    with warnings.catch_warnings():
-        # seaborn 0.13.2 passes matplotlib's deprecated ``vert``; nothing for us to change.
-        warnings.filterwarnings("ignore", message=".*vert: bool was deprecated.*")
-        sns.boxplot(
-            data=df,
-            x="variant",
-            y="rate",
-            hue="variant",
-            order=order,
-            palette=palette,
-            ax=ax_f,
-            showfliers=False,
-            width=0.6,
-            legend=False,
-            boxprops={"alpha": 0.5},
-        )
-    sns.stripplot(
+    # the box and the points are drawn from the same table, in the same order and colours
+    per_variant_rates = dict(
         data=df,
         x="variant",
         y="rate",
@@ -85,10 +70,13 @@ def make(per_variant: dict):
         order=order,
         palette=palette,
         ax=ax_f,
-        size=3.5,
-        jitter=0.2,
         legend=False,
     )
+    with warnings.catch_warnings():
+        # seaborn 0.13.2 passes matplotlib's deprecated ``vert``; nothing for us to change.
+        warnings.filterwarnings("ignore", message=".*vert: bool was deprecated.*")
+        sns.boxplot(**per_variant_rates, showfliers=False, width=0.6, boxprops={"alpha": 0.5})
+    sns.stripplot(**per_variant_rates, size=3.5, jitter=0.2)
     for i, v in enumerate(variants):
         m = float(np.mean(per_variant[v]["output_rate_hz"]))
         ax_f.text(

@@ -12,7 +12,7 @@ from neurodepth.core.errors import DatasetError
 from neurodepth.data.predictions import network_of, read_predictions
 from neurodepth.data.shards import read_simulation_inputs
 from neurodepth.figures import _common as C
-from neurodepth.figures.registry import Input, register
+from neurodepth.figures.registry import best_network_inputs, register
 
 save = C.save
 
@@ -258,10 +258,6 @@ def p_label(p: dict) -> str:
 register(
     "example_predictions",
     from_files,
-    {
-        "dataset": Input("dataset", "main", split="test"),
-        "predictions": Input("predictions", "main"),
-        "best_networks": Input("best_networks"),
-    },
+    best_network_inputs("predictions", "predictions"),
     category="Predictions",
 )

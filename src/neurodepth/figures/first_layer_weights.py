@@ -8,7 +8,7 @@ import numpy as np
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.figures import _common as C
-from neurodepth.figures.registry import Input, register
+from neurodepth.figures.registry import best_network_inputs, register
 
 save = C.save
 
@@ -137,10 +137,6 @@ def from_files(checkpoints, dataset, best_networks, n_show: int = 4):
 register(
     "first_layer_weights",
     from_files,
-    {
-        "checkpoints": Input("checkpoint", "main"),
-        "dataset": Input("dataset", "main", split="test"),
-        "best_networks": Input("best_networks"),
-    },
+    best_network_inputs("checkpoints", "checkpoint"),
     category="Learned filters",
 )

@@ -99,6 +99,17 @@ def register(
     )
 
 
+def best_network_inputs(key: str, artefact: str) -> dict[str, Input]:
+    """The inputs of a figure of the main variant's networks on its test set: the dataset,
+    ``artefact`` (predictions or checkpoints) as argument ``key``, and the best_networks table
+    that picks the network to show."""
+    return {
+        "dataset": Input("dataset", "main", split="test"),
+        key: Input(artefact, "main"),
+        "best_networks": Input("best_networks"),
+    }
+
+
 def main_variant(variants: Sequence[str]) -> str:
     """The variant whose networks the single-variant figures show: the full cell when it is run."""
     return "full" if "full" in variants else variants[0]

@@ -3,6 +3,8 @@ and the spike-timing cross-correlation of predicted against true spikes (±50 ms
 
 from __future__ import annotations
 
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -89,9 +91,11 @@ def make(curves: dict, timing: dict, timing_fpr: float = 0.002, no_spikes=()):
     return fig
 
 
-def from_files(predictions, best_networks, timing_fpr: float = 0.002):
+def from_files(predictions, best_networks):
     """``predictions``: predictions.nc paths (any variants, depths, seeds); per variant the best
-    network of the summary's ``best_networks`` (results/summary/best_networks.csv) is shown."""
+    network of the summary's ``best_networks`` (results/summary/best_networks.csv) is shown. The
+    timing threshold is the one the evaluation used (``evaluation.timing_fpr``, stored with the
+    predictions), so the title cannot disagree with the histogram."""
     paths = C.as_paths(predictions)
     if not paths:
         raise DatasetError("roc_timing needs at least one predictions file")
@@ -102,10 +106,11 @@ def from_files(predictions, best_networks, timing_fpr: float = 0.002):
             raise DatasetError(f"{path} is not in a .../<variant>/d<depth>_s<seed>/ folder")
         if net[0] not in variants:
             variants.append(net[0])
-    curves, timing, missing, read = {}, {}, [], []
+    curves, timing, missing, read, timing_fprs = {}, {}, [], [], set()
     for v in variants:
         p = read_predictions(C.best_file(paths, best_networks, v))
         read.append(p["path"])
+        timing_fprs.add(float(json.loads(p["attrs"]["evaluation"])["timing_fpr"]))
         roc = C.roc_of(p)
         if roc is None:
             missing.append(v)
@@ -125,7 +130,9 @@ def from_files(predictions, best_networks, timing_fpr: float = 0.002):
             "no predictions file has output spikes in its scored test bins: "
             + ", ".join(str(path) for path in read)
         )
-    return make(curves, timing, timing_fpr=timing_fpr, no_spikes=missing)
+    if len(timing_fprs) != 1:
+        raise DatasetError(f"predictions were evaluated at different timing FPRs {timing_fprs}")
+    return make(curves, timing, timing_fpr=timing_fprs.pop(), no_spikes=missing)
 
 
 register(
