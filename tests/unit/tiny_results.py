@@ -8,7 +8,6 @@ depth-dependent noise, so deeper "networks" are better, as in the study.
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np
