@@ -195,7 +195,6 @@ def main():
         "window_ms": args.window,
         "min_window_end_ms": 500,
         "batch_size": args.batch,
-        "validation_windows": 8,
         "num_workers": args.workers,
     }
     phases = [{"steps": 10_000, "lr": 1e-3, "spike_weight": 1.0, "soma_weight": 0.02}]

@@ -25,7 +25,6 @@ cfg = section_defaults("training") | {
     "window_ms": 200,
     "min_window_end_ms": 500,
     "batch_size": 8,
-    "validation_windows": 16,
     "num_workers": 2,
     "accelerator": "auto",
     "progress_bar": False,

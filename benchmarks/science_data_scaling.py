@@ -236,7 +236,6 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
     training["phases"] = scaled_phases(config, steps)
     training["progress_bar"] = False
     training["num_workers"] = 0
-    training["validation_windows"] = int(args_dict["validation_windows"])
     family = config["network"]["family"]
     arch = FAMILIES[family].architecture(depth, config["network"])
     tag = args_dict.get("tag", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,6 @@ def hand_config(**over):
             "window_ms": 100,
             "min_window_end_ms": 500,
             "batch_size": 2,
-            "validation_windows": 4,
             "num_workers": 0,
             "accelerator": "cpu",
             "phases": [
@@ -119,6 +119,30 @@ def test_training_seconds_by_hand():
     # 50 steps / every 10 -> 5 validations, each of the whole valid split (1 shard x 3 x 2 s)
     val = 5 * (macs * 2000 * 3 / 1e9) / 9.3
     assert cost.training_seconds(cfg, "full", 1) == pytest.approx(50 * step + val)
+
+
+def test_each_architecture_candidate_is_costed_at_its_own_size():
+    cfg = hand_config()
+    cfg["network"]["candidates"] = [{"width": 4}, {"width": 16}, {"width": 4}]  # one repeat
+    narrow, wide = cost.candidates_for(cfg, 1)
+    assert (narrow["width"], wide["width"]) == (4, 16)
+    assert cost.network_size(cfg, "full", 1, wide).n_parameters > 3 * (
+        cost.network_size(cfg, "full", 1, narrow).n_parameters
+    )
+    est = cost.estimate_cost(cfg)["per_rule"].set_index("rule")
+    variants, seeds = cfg["variants"], cfg["network"]["seeds"]
+    by_hand = sum(
+        len(seeds) * cost.training_seconds(cfg, v, d, arch)
+        for v in variants
+        for d in cfg["network"]["depths"]
+        for arch in cost.candidates_for(cfg, d)
+    )
+    assert est.loc["train_model", "core_hours"] == pytest.approx(by_hand / 3600)
+    assert est.loc["train_model", "jobs"] == len(variants) * len(seeds) * 2 * 2  # 2 depths x 2
+    # the request of every training job covers its slowest candidate
+    assert resources.train_resources(cfg)["runtime"] >= math.ceil(
+        cost.training_seconds(cfg, "full", 2, cost.candidates_for(cfg, 2)[1]) / 60
+    )
 
 
 def test_gpu_training_counts_gpu_hours_and_requests_a_gpu():

@@ -220,9 +220,9 @@ def test_validate_integration_stylized(mechanisms, tmp_path, capsys):
 def test_events_reach_the_right_synapse_at_the_right_time(mechanisms):
     """PatternStim delivery: an input in bin k acts from k ms on; exc depolarises; inh (E = -80 mV,
     near this cell's rest) shunts the exc response on the same segment."""
-    from neurodepth.simulation.simulate import NeuronRunner, _build
+    from neurodepth.simulation.simulate import NeuronRunner, build_variant_cell
 
-    cell = _build("stylized_l5pc", "full", mechanisms, None)
+    cell = build_variant_cell("stylized_l5pc", "full", mechanisms, None)
     n_seg = len(cell.segments)
     s = SimulationSettings(duration_ms=300, record_nexus=False)
     runner = NeuronRunner(cell, s)
@@ -278,9 +278,9 @@ def test_adaptive_step_refines_only_near_threshold(mechanisms):
     reaches gives the uniform coarse step exactly; a real threshold refines part of the run, and
     the result lies closer to the uniform fine step than the coarse step does."""
     from neurodepth.simulation.inputs import InputRates, generate_inputs
-    from neurodepth.simulation.simulate import NeuronRunner, _build, simulation_rng
+    from neurodepth.simulation.simulate import NeuronRunner, build_variant_cell, simulation_rng
 
-    cell = _build("stylized_l5pc", "full", mechanisms, None)
+    cell = build_variant_cell("stylized_l5pc", "full", mechanisms, None)
     T = 400
     s = SimulationSettings(duration_ms=T, record_nexus=False, dt_ms=0.1)
     runner = NeuronRunner(cell, s)

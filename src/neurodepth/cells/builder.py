@@ -62,6 +62,7 @@ class BuiltCell:
     inh_synapses: list
     segment_table: pd.DataFrame
     sections: dict
+    v_init_mv: float  # the spec's initial voltage: every simulation and fit starts from it
     reduction: list | None = None  # a reduced cell's per-subtree fits (cells.equivalent_cylinder)
     _keep: list = field(default_factory=list, repr=False)  # owners that keep NEURON objects alive
 
@@ -362,6 +363,7 @@ def build_cell(spec: CellSpec, synapses: str = "full") -> BuiltCell:
         inh_synapses=inh,
         segment_table=table,
         sections=morph.by_name(),
+        v_init_mv=float(spec.simulation["v_init_mv"]),
     )
     cell._keep = [morph.owner, morph]
     return cell

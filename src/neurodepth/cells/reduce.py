@@ -183,7 +183,7 @@ def reduce_cell(
     cell,
     frequency_hz: float = 0.0,
     extended: bool = False,
-    v_init: float = -76.0,
+    v_init: float | None = None,
     max_segment_dl: float = 0.05,
     mode: str = "density",
 ):
@@ -192,7 +192,10 @@ def reduce_cell(
     ``cell`` is a ``BuiltCell`` (docs/design.md) and is consumed: its dendritic sections and
     synapses are deleted. Returns a new ``BuiltCell`` (same ``variant``; the caller names it) and
     the list of :class:`SubtreeFit` (targets and achieved values, for validation and reports).
+    ``v_init``: the linearisation voltage, mV; None uses the cell's own (``cell.v_init_mv``).
     """
+    if v_init is None:
+        v_init = cell.v_init_mv
     h = hoc()
     soma = cell.soma_seg.sec
     orig_segments = list(cell.segments)

@@ -23,7 +23,7 @@ def _run(h, v_init: float, tstop: float, dt: float, rec_segs):
 
 def somatic_passive_response(
     cell,
-    v_init: float = -76.0,
+    v_init: float | None = None,
     settle_ms: float = 400.0,
     step_na: float = -0.05,
     step_ms: float = 400.0,
@@ -43,6 +43,7 @@ def somatic_passive_response(
     (Rall's peeling fits the tail for the same reason); ``tau_early_ms`` is the same fit from
     5 ms, reported for comparison.
     """
+    v_init = cell.v_init_mv if v_init is None else v_init
     h = hoc()
     stim = h.IClamp(cell.soma_seg)
     stim.delay, stim.dur, stim.amp = settle_ms, step_ms, step_na
@@ -84,7 +85,7 @@ def somatic_passive_response(
 def epsp_attenuation(
     cell,
     segments,
-    v_init: float = -76.0,
+    v_init: float | None = None,
     settle_ms: float = 300.0,
     window_ms: float = 100.0,
     dt: float = 0.025,
@@ -97,6 +98,7 @@ def epsp_attenuation(
     local EPSP (``local_epsp_mv``) is reported for information. A run without any event is
     subtracted from every trace, so slow drift towards rest does not bias the amplitudes.
     """
+    v_init = cell.v_init_mv if v_init is None else v_init
     h = hoc()
     segments = [int(i) for i in np.atleast_1d(segments)]
     rec = [cell.soma_seg] + [cell.segments[i] for i in segments]

@@ -21,6 +21,9 @@ from neurodepth.core.errors import ConfigError
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 
+#: The voltage every compartment starts from (finitialize) when a spec names none, mV.
+DEFAULT_V_INIT_MV = -76.0
+
 GROUPS = ("soma", "axon", "basal", "apical")
 DENDRITIC_GROUPS = ("basal", "apical")
 REGIONS = ("basal", "oblique", "tuft")
@@ -230,7 +233,7 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
     sim = copy.deepcopy(raw.get("simulation") or {})
     _require_mapping(n, "simulation", sim)
     sim.setdefault("celsius", 6.3)
-    sim.setdefault("v_init_mv", -76.0)
+    sim.setdefault("v_init_mv", DEFAULT_V_INIT_MV)
     for k in ("celsius", "v_init_mv"):
         sim[k] = _require_number(n, f"simulation.{k}", sim[k])
 

@@ -110,7 +110,7 @@ def _build_unbranched(spec):
     from neurodepth.cells.reduce import reduce_cell
 
     full = build_cell(spec, "full")
-    reduced, fits = reduce_cell(full, v_init=float(spec.simulation["v_init_mv"]))
+    reduced, fits = reduce_cell(full)
     reduced.variant = "no_branching"
     reduced.reduction = fits
     return reduced

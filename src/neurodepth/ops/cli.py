@@ -15,7 +15,7 @@ COMMANDS = {
         "estimate jobs, core-hours, GPU-hours and disk of a config before submitting",
     ),
     "validate-integration": (
-        "neurodepth.simulation.validate_integration",
+        "neurodepth.ops.integration_check",
         "compare the configured integrator with a CVODE reference on the same inputs",
     ),
     "check-config": (

@@ -258,20 +258,23 @@ def architecture_for(config: dict, depth: int) -> dict:
     return FAMILIES[config["network"]["family"]].architecture(int(depth), config["network"])
 
 
-def n_candidates(config: dict, depth: int) -> int:
-    """Distinct architecture candidates trained at one depth (``network.candidates``)."""
+def candidates_for(config: dict, depth: int) -> list[dict]:
+    """The distinct architecture candidates trained at one depth (``network.candidates``)."""
     from neurodepth.learning.networks import candidate_architectures
 
-    return len(candidate_architectures(config["network"]["family"], int(depth), config["network"]))
+    return candidate_architectures(config["network"]["family"], int(depth), config["network"])
 
 
-def network_size(config: dict, variant: str, depth: int):
+def network_size(config: dict, variant: str, depth: int, architecture: dict | None = None):
     """Parameters, receptive field, MACs per ms and activation floats per ms of one network, as
-    the family's own module reports them (``neurodepth.learning.networks.network_size``)."""
+    the family's own module reports them (``neurodepth.learning.networks.network_size``);
+    ``architecture``: one of the depth's candidates, default the depth's base architecture."""
     from neurodepth.learning.networks import network_size as family_network_size
 
     return family_network_size(
-        config["network"]["family"], n_channels(config, variant), architecture_for(config, depth)
+        config["network"]["family"],
+        n_channels(config, variant),
+        architecture or architecture_for(config, depth),
     )
 
 
@@ -279,12 +282,18 @@ def device_of(config: dict) -> str:
     return "gpu" if config["training"]["accelerator"] in GPU_ACCELERATORS else "cpu"
 
 
-def step_seconds(config: dict, variant: str, depth: int, device: str | None = None) -> float:
+def step_seconds(
+    config: dict,
+    variant: str,
+    depth: int,
+    device: str | None = None,
+    architecture: dict | None = None,
+) -> float:
     """Seconds per training step (forward + backward of one batch of windows)."""
     device = device or device_of(config)
     tr = config["training"]
     n_inputs = n_channels(config, variant)
-    macs = network_size(config, variant, depth).macs_per_ms
+    macs = network_size(config, variant, depth, architecture).macs_per_ms
     gmacs = macs * tr["window_ms"] * tr["batch_size"] * unit("backward_factor") / 1e9
     compute = unit(f"train_step_overhead_s.{device}") + gmacs / unit(f"train_gmac_per_s.{device}")
     read = n_inputs * tr["window_ms"] * tr["batch_size"] * unit("reader_s_per_channel_ms")
@@ -293,14 +302,17 @@ def step_seconds(config: dict, variant: str, depth: int, device: str | None = No
     return compute + read if workers == 0 else max(compute, read / workers)
 
 
-def training_seconds(config: dict, variant: str, depth: int) -> float:
-    """One network: all phases' steps plus the periodic validation passes (forward only)."""
+def training_seconds(
+    config: dict, variant: str, depth: int, architecture: dict | None = None
+) -> float:
+    """One network trained to the phases' cap (early stopping can only shorten it): all steps
+    plus the periodic validation passes (forward only)."""
     tr = config["training"]
     device = device_of(config)
     steps = sum(int(p["steps"]) for p in tr["phases"])
-    train = steps * step_seconds(config, variant, depth, device)
+    train = steps * step_seconds(config, variant, depth, device, architecture)
     n_val = math.ceil(steps / tr["val_every_steps"])
-    macs = network_size(config, variant, depth).macs_per_ms
+    macs = network_size(config, variant, depth, architecture).macs_per_ms
     # validation scores whole valid simulations (at most the split; fewer once enough spikes)
     sim = config["simulation"]
     n_valid = sim["shards"]["valid"] * sim["simulations_per_shard"]
@@ -309,11 +321,14 @@ def training_seconds(config: dict, variant: str, depth: int) -> float:
     return train + val
 
 
-def evaluation_seconds(config: dict, variant: str, depth: int) -> float:
+def evaluation_seconds(
+    config: dict, variant: str, depth: int, architecture: dict | None = None
+) -> float:
     """Forward pass over every test simulation (full traces) on the training device."""
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
-    gmacs = network_size(config, variant, depth).macs_per_ms * sim["duration_ms"] * n_test / 1e9
+    macs = network_size(config, variant, depth, architecture).macs_per_ms
+    gmacs = macs * sim["duration_ms"] * n_test / 1e9
     device = device_of(config)
     return 30.0 + gmacs / unit(f"train_gmac_per_s.{device}")  # 30 s: start-up, loading, metrics
 
@@ -393,17 +408,19 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     n_test = shards["test"] * per_shard
     for v in variants:
         for d in depths:
-            # every architecture candidate is trained (costed as the base architecture)
-            train_s += len(seeds) * n_candidates(config, d) * training_seconds(config, v, d)
-            eval_s += len(seeds) * evaluation_seconds(config, v, d)
-            params = network_size(config, v, d).n_parameters
-            # each candidate's checkpoints (the selected model's copy is small beside them)
-            n_ckpt = len(seeds) * n_candidates(config, d)
-            ckpt_bytes += n_ckpt * params * 4 * unit("checkpoint_copies")
+            # every architecture candidate is trained at its own size; the one selected is
+            # evaluated (costed as the slowest of them)
+            candidates = candidates_for(config, d)
+            for arch in candidates:
+                train_s += len(seeds) * training_seconds(config, v, d, arch)
+                params = network_size(config, v, d, arch).n_parameters
+                # the candidate's checkpoints (the selected model's copy is small beside them)
+                ckpt_bytes += len(seeds) * params * 4 * unit("checkpoint_copies")
+            eval_s += len(seeds) * max(evaluation_seconds(config, v, d, a) for a in candidates)
             # predictions.nc: spike probability + soma prediction + 2 truth copies, float32
             pred_bytes += len(seeds) * n_test * sim["duration_ms"] * 4 * 4
     n_nets = len(variants) * len(depths) * len(seeds)
-    n_trained = len(variants) * len(seeds) * sum(n_candidates(config, d) for d in depths)
+    n_trained = len(variants) * len(seeds) * sum(len(candidates_for(config, d)) for d in depths)
     # a GPU job also holds cores for data loading: count them as core-hours too
     cores = 1 + int(config["training"]["num_workers"])
     add(
@@ -478,7 +495,6 @@ def add_arguments(parser) -> None:
         "(e.g. profiles/slurm)",
     )
     parser.add_argument("--csv", default=None, help="also write the per-rule table to this CSV")
-    parser.add_argument("--no-validate", action="store_true", help="skip the schema check")
 
 
 def run(args) -> int:
@@ -487,15 +503,10 @@ def run(args) -> int:
     path = Path(args.configfile)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    config = yaml.safe_load(path.read_text())
-    if args.no_validate:
-        from neurodepth.core.config import fill_defaults, load_schema
+    from neurodepth.ops.study_config import load_study_config
 
-        fill_defaults(config, load_schema())  # the estimate reads keys that have defaults
-    else:
-        from neurodepth.ops.study_config import validate_study_config
-
-        validate_study_config(config)
+    # the config's plugins are loaded first: their variants and families have costs too
+    config = load_study_config(path)
     groups = _group_components_from_profile(args.profile) if args.profile else 1
     estimate = estimate_cost(config, group_components=groups)
     print(format_cost(estimate, str(path)))

@@ -64,16 +64,22 @@ def merge_resources(config: dict, attempt: int = 1) -> dict:
     }
 
 
-def _largest_network(config: dict) -> tuple[str, int]:
-    """(variant, depth) with the most training time: it sets the request for every network."""
-    pairs = [(v, d) for v in _variants(config) for d in config["network"]["depths"]]
-    return max(pairs, key=lambda p: cost.training_seconds(config, *p))
+def _largest_network(config: dict) -> tuple[str, int, dict]:
+    """(variant, depth, architecture candidate) with the most training time: it sets the request
+    for every network."""
+    options = [
+        (v, d, arch)
+        for v in _variants(config)
+        for d in config["network"]["depths"]
+        for arch in cost.candidates_for(config, d)
+    ]
+    return max(options, key=lambda p: cost.training_seconds(config, *p))
 
 
 def train_resources(config: dict, attempt: int = 1) -> dict:
     """One network; asks for a GPU when ``training.accelerator`` is gpu."""
-    variant, depth = _largest_network(config)
-    size = cost.network_size(config, variant, depth)
+    variant, depth, arch = _largest_network(config)
+    size = cost.network_size(config, variant, depth, arch)
     n_in = cost.n_channels(config, variant)
     tr = config["training"]
     params = size.n_parameters
@@ -83,32 +89,27 @@ def train_resources(config: dict, attempt: int = 1) -> dict:
     mem = TORCH_BASE_MB + (16 * params + 2 * activations) / 1e6 + 200 * int(tr["num_workers"])
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
-        "runtime": _minutes(cost.training_seconds(config, variant, depth), attempt),
+        "runtime": _minutes(cost.training_seconds(config, variant, depth, arch), attempt),
     }
     if tr["accelerator"] in cost.GPU_ACCELERATORS:
         out["gpu"] = 1
     return out
 
 
-def train_threads(config: dict) -> int:
-    """The training process plus its data-loader workers."""
-    return 1 + int(config["training"]["num_workers"])
-
-
 def evaluate_resources(config: dict, attempt: int = 1) -> dict:
     """Full-trace predictions over the test set: the test data plus four float32 traces per
     simulation."""
-    variant, depth = _largest_network(config)
+    variant, depth, arch = _largest_network(config)
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
     data = n_test * (
         cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"]
     )
-    params = cost.network_size(config, variant, depth).n_parameters
+    params = cost.network_size(config, variant, depth, arch).n_parameters
     mem = TORCH_BASE_MB + 2 * data / 1e6 + 4 * params / 1e6
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
-        "runtime": _minutes(cost.evaluation_seconds(config, variant, depth), attempt),
+        "runtime": _minutes(cost.evaluation_seconds(config, variant, depth, arch), attempt),
     }
     if config["training"]["accelerator"] in cost.GPU_ACCELERATORS:
         out["gpu"] = 1

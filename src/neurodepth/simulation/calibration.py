@@ -38,7 +38,7 @@ from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_p
 from neurodepth.simulation.simulate import (
     NeuronRunner,
     SimulationSettings,
-    _build,
+    build_variant_cell,
     simulation_rng,
 )
 
@@ -194,7 +194,7 @@ def _spike_simulator(entry, settings, cell_name, variant, mechanisms_dir, morpho
 
         return point_inputs, lambda x: model.simulate(x)[1]
     if cell is None:
-        cell = _build(cell_name, variant, mechanisms_dir, morphology_path)
+        cell = build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path)
     runner = NeuronRunner(cell, settings)
     lengths = cell.segment_table["length_um"].to_numpy()
     trees = cell.segment_table["tree"].to_numpy()

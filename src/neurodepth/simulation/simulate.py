@@ -36,7 +36,6 @@ from neurodepth.core.seeds import shard_seed
 from neurodepth.data.spikes import SPIKE_THRESHOLD_MV
 from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
 
-V_INIT_MV = -76.0
 GID_BASE = 10_000_000
 GID_STRIDE = 1_000_000  # each runner in a process gets its own gid block (no cross-talk)
 _runner_count = 0
@@ -292,7 +291,7 @@ class NeuronRunner:
         self.pattern.play(self._tvec, self._gidvec)
         self._configure_integrator(s)
         c0, w0 = time.process_time(), time.perf_counter()
-        h.finitialize(V_INIT_MV)
+        h.finitialize(self.cell.v_init_mv)
         # run to duration_ms (one ms past the last sample) so every sample time is reached
         if s.integrator == "fixed" and s.dt_fine_ms > 0:
             self._run_adaptive(s)
@@ -321,7 +320,7 @@ def simulation_rng(seed_value: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed_value), int(index)]))
 
 
-def _build(cell_name, variant, mechanisms_dir, morphology_path):
+def build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path):
     """Load the mechanisms and the spec, and build the NEURON cell of ``variant``."""
     from neurodepth.cells.mechanisms_build import load_mechanisms
     from neurodepth.cells.spec import load_cell_spec
@@ -410,7 +409,6 @@ def simulate_shard(
         spike_definition=(
             "local maxima of soma voltage above spike_threshold_mv, parabolic peak time"
         ),
-        v_init_mv=V_INIT_MV,
     )
 
     inputs, soma, nexus, dend, spikes = [], [], [], [], []
@@ -434,8 +432,9 @@ def simulate_shard(
         )
 
     if cell is None:
-        cell = _build(cell_name, variant, mechanisms_dir, morphology_path)
+        cell = build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path)
     runner = NeuronRunner(cell, settings)
+    attrs["v_init_mv"] = float(cell.v_init_mv)
     table = cell.segment_table
     for i in range(n):
         x = generate_inputs(

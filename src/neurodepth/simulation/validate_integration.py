@@ -17,9 +17,6 @@ which of the two methods is the more accurate, which the 1e-3 comparison alone c
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -228,7 +225,7 @@ def validate_integration(
     converged_atol: float | None = None,
 ) -> pd.DataFrame:
     """Library entry point: build the cell, draw inputs, compare, write ``out_csv`` (if given)."""
-    from neurodepth.simulation.simulate import _build
+    from neurodepth.simulation.simulate import build_variant_cell
 
     if not VARIANTS[variant].uses_neuron:
         raise ConfigError(
@@ -238,7 +235,7 @@ def validate_integration(
     if duration_ms:
         settings = settings.replace(duration_ms=int(duration_ms))
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
-    cell = _build(cell_name, variant, mechanisms_dir, morphology_path)
+    cell = build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path)
     runner = NeuronRunner(cell, settings)
     table = cell.segment_table
     base = derive_seed("validate-integration", seed, cell_name, variant)
@@ -266,99 +263,3 @@ def validate_integration(
     if out_csv:
         write_csv_atomic(df, out_csv)
     return df
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", default="config/config.yaml", help="config file (simulation, inputs, cell)"
-    )
-    parser.add_argument("--cell", help="cell spec name or path (default: config cell.name)")
-    parser.add_argument("--variant", default="full")
-    parser.add_argument(
-        "--mechanisms", required=True, help="compiled mechanisms folder (results/mechanisms)"
-    )
-    parser.add_argument("--morphology", help="morphology file for cells that need one")
-    parser.add_argument("--simulations", type=int, default=2)
-    parser.add_argument("--duration-ms", type=int, help="override simulation.duration_ms")
-    parser.add_argument("--tolerance-ms", type=float, default=1.0)
-    parser.add_argument("--reference-atol", type=float, default=1e-3)
-    parser.add_argument(
-        "--converged-atol",
-        type=float,
-        default=None,
-        help="also score both methods against CVODE at this tighter tolerance (e.g. 1e-5)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out", default="validate_integration.csv", help="CSV, one row per simulation"
-    )
-
-
-def _load_config(path) -> dict:
-    try:
-        from neurodepth.core.config import (
-            load_config,  # validates against the schema when available
-        )
-
-        return load_config(path)
-    except ImportError:
-        import yaml
-
-        with open(path) as fh:
-            return yaml.safe_load(fh)
-
-
-def run(args) -> int:
-    cfg = _load_config(args.config)
-    cell = args.cell or cfg["cell"]["name"]
-    morphology = args.morphology or (cfg.get("cell", {}).get("morphology", {}).get("path") or None)
-    if args.variant not in cfg.get("inputs", {}):
-        raise ConfigError(
-            f"inputs.{args.variant}: no input rates for variant {args.variant!r} in {args.config}"
-        )
-
-    def log(row):
-        print(
-            f"sim {row['simulation']}: spikes ref {row['reference_spikes']} "
-            f"cand {row['candidate_spikes']} "
-            f"matched {row['matched_spikes']}, soma RMS {row['soma_rms_clipped_mv']:.3f} mV, "
-            f"cpu ref {row['reference_cpu_s']:.1f} s cand {row['candidate_cpu_s']:.1f} s",
-            flush=True,
-        )
-
-    df = validate_integration(
-        cell,
-        args.variant,
-        cfg["simulation"],
-        cfg["inputs"][args.variant],
-        args.mechanisms,
-        morphology,
-        args.simulations,
-        args.duration_ms,
-        args.seed,
-        Path(args.out),
-        args.reference_atol,
-        args.tolerance_ms,
-        log=log,
-        converged_atol=args.converged_atol,
-    )
-    s = summarize(df)
-    print(
-        f"{df.candidate.iloc[0]} vs {df.reference.iloc[0]} over {s['simulated_s']:g} simulated s: "
-        f"spikes matched {s['matched_spikes']}/{max(s['reference_spikes'], s['candidate_spikes'])} "
-        f"({100 * s['spike_match_fraction']:.1f} %), soma RMS {s['soma_rms_clipped_mv']:.3f} mV, "
-        f"CPU speed-up {s['speedup_cpu']:.2f}x; wrote {args.out}"
-    )
-    if "converged_spikes" in s:
-        print(
-            f"against {df.converged.iloc[0]} ({s['converged_spikes']} spikes): reference "
-            f"{100 * s['reference_vs_converged_match_fraction']:.1f} % of spikes within "
-            f"{args.tolerance_ms:g} ms, "
-            f"soma RMS {s['reference_soma_rms_vs_converged_mv']:.3f} mV; candidate "
-            f"{100 * s['candidate_vs_converged_match_fraction']:.1f} %, "
-            f"soma RMS {s['candidate_soma_rms_vs_converged_mv']:.3f} mV"
-        )
-        for name in ("reference", "candidate"):
-            where = s[f"{name}_misses_by_simulation"] or "none"
-            print(f"  {name} misses converged spikes in simulation(s) {where} (matched/spikes)")
-    return 0
