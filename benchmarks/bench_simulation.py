@@ -274,13 +274,13 @@ def storage(kept, cell, duration_ms):
 
 _WORKER = """
 import sys, time, json
-from neurodepth.simulation.simulate import simulate_shard
+from neurodepth.simulation.simulate import ShardJob, simulate_shard
 t, c = time.perf_counter(), time.process_time()
-simulate_shard(sys.argv[1], "full", "bench", int(sys.argv[2]), 1,
+simulate_shard(ShardJob(sys.argv[1], "full", "bench", int(sys.argv[2]), 1,
     {"duration_ms": int(sys.argv[3]), "simulations_per_shard": int(sys.argv[4]),
      "record_dendrites": False},
     {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]},
-    mechanisms_dir=sys.argv[5], morphology_path=sys.argv[6] or None, progress=False)
+    mechanisms_dir=sys.argv[5], morphology_path=sys.argv[6] or None), progress=False)
 print(json.dumps({"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c}))
 """
 

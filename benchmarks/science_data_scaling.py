@@ -4,19 +4,24 @@ For each variant (``full``, ``no_nmda``) the default config's simulation setting
 shards 0..N-1 and larger-than-default validation and test sets. Shard seeds derive from (seed,
 cell, variant, split, shard) as in the pipeline, so training shards 0-15 (the "1x" set) are the
 default pipeline's training data, the first two validation / test shards are its validation / test
-sets, and every larger training set holds every smaller one. Then, for each size k (x the default
-192 s), the first 16 k training shards are merged, networks of the default architecture are
-trained (step budget below; the best-validation-AUC checkpoint is kept), and scored with the
-evaluation protocol on the test set (12 subsets: mean +- SD) and on the 1x training set (train
-AUC: all of the training data at 1x, a 1/k slice of it at k x, which shows memorisation).
-A no-training reference predictor (net excitatory minus inhibitory input events over the last
-W ms, W chosen on the validation set) is scored the same way.
+sets, and every larger training set holds every smaller one. Inputs are drawn at the variant's
+calibrated scale (``--calibration``: the pipeline's results/calibration/<cell>/<variant>.csv), as
+the pipeline draws them. Then, for each size k (x the default 192 s), the first 16 k training
+shards are merged, networks of the default architecture are trained with the pipeline's protocol
+(``train_model``: early stopping on validation spike BCE, the step budget below as the cap), and
+scored with the evaluation protocol on the test set (12 subsets: mean +- SD) and on the 1x
+training set (train AUC: all of the training data at 1x, a 1/k slice of it at k x, which shows
+memorisation). The pipeline's no-training baseline (``neurodepth.analysis.baseline``: input counts
+through a fitted exponential filter, logistic read-out) is fitted on the 1x set and scored the
+same way.
 
 All state lives under ``--work`` (default /tmp/scaling); every stage skips what exists, so a
 killed run resumes by repeating the command. Run from the repository root, e.g.::
 
     W=/tmp/scaling; PY=.venv/bin/python; S=benchmarks/science_data_scaling.py
-    nice -n 19 $PY $S --work $W simulate --variant full --train-shards 256 --jobs 2
+    C=results/calibration/stylized_l5pc
+    nice -n 19 $PY $S --work $W simulate --variant full --calibration $C/full.csv \
+        --train-shards 256 --jobs 2
     nice -n 19 $PY $S --work $W train --variant full --sizes 1 2 4 8 16 --depths 1 4 --jobs 2
     nice -n 19 $PY $S --work $W evaluate --variant full
     nice -n 19 $PY $S --work $W baseline --variant full
@@ -43,7 +48,6 @@ import pandas as pd
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 DEFAULT_SHARDS = 16  # training shards of the default config (the 1x set)
 TPR_KEY = "tpr_at_fpr_0.0025"
-BASELINE_WINDOWS_MS = (10, 20, 30, 50)
 
 
 # ---- config --------------------------------------------------------------------------------
@@ -68,18 +72,20 @@ def _worker_init(config: dict, variant: str, mechanisms: str, threads_env: str) 
     """Build the variant's cell once per worker process (the pipeline builds it once per shard)."""
     global _CELL
     os.environ["OMP_NUM_THREADS"] = threads_env
-    from neurodepth.simulation.simulate import _build
+    from neurodepth.simulation.simulate import build_variant_cell
 
-    _CELL = _build(config["cell"]["name"], variant, mechanisms, None)
+    _CELL = build_variant_cell(config["cell"]["name"], variant, mechanisms, None)
 
 
-def _simulate_one(config: dict, variant: str, split: str, shard: int, out: str) -> dict:
+def _simulate_one(
+    config: dict, variant: str, split: str, shard: int, out: str, input_scale: float | None
+) -> dict:
     from neurodepth.core.config import simulation_hash
     from neurodepth.data.shards import write_shard
-    from neurodepth.simulation.simulate import simulate_shard
+    from neurodepth.simulation.simulate import ShardJob, simulate_shard
 
     c0, w0 = time.process_time(), time.perf_counter()
-    ds = simulate_shard(
+    job = ShardJob(
         config["cell"]["name"],
         variant,
         split,
@@ -88,9 +94,9 @@ def _simulate_one(config: dict, variant: str, split: str, shard: int, out: str) 
         config["simulation"],
         config["inputs"][variant],
         config_hash=simulation_hash(config, variant),
-        progress=False,
-        cell=_CELL,
+        input_scale=input_scale,
     )
+    ds = simulate_shard(job, progress=False, cell=_CELL)
     write_shard(ds, out)
     return {
         "variant": variant,
@@ -110,10 +116,19 @@ def shard_path(work: Path, variant: str, split: str, shard: int) -> Path:
 
 def cmd_simulate(args, config: dict) -> None:
     from neurodepth.cells.mechanisms_build import compile_mechanisms
+    from neurodepth.simulation.calibration import read_calibrated_scale
 
     mech = Path(args.mechanisms)
     if not (mech / "mechanisms.json").exists():
         compile_mechanisms(mech)
+    targeted = config["inputs"][args.variant].get("target_rate_hz") is not None
+    if targeted and not args.calibration:
+        raise SystemExit(
+            f"inputs.{args.variant}.target_rate_hz is set: pass --calibration with the pipeline's "
+            "calibration file, so the shards are drawn at the pipeline's rates"
+        )
+    scale = read_calibrated_scale(args.calibration, args.variant) if targeted else None
+    print(f"{args.variant}: input scale {scale}", flush=True)
     # Evaluation sets first, then training shards in order: every prefix is a usable size.
     tasks = [("valid", i) for i in range(args.eval_shards)]
     tasks += [("test", i) for i in range(args.eval_shards)]
@@ -142,6 +157,7 @@ def cmd_simulate(args, config: dict) -> None:
                 s,
                 i,
                 str(shard_path(args.work, args.variant, s, i)),
+                scale,
             )
             for s, i in todo
         ]
@@ -243,9 +259,7 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
     c0, w0 = time.process_time(), time.perf_counter()
     seed = int(args_dict.get("seed") or config["network"]["seeds"][0])
     train_model(train, valid, out, arch, training, seed=seed, family=family)
-    log = pd.read_csv(out / "training_log.csv")
-    val = log.dropna(subset=["val_spike_auc"]) if "val_spike_auc" in log else log.iloc[:0]
-    best = val.loc[val["val_spike_auc"].idxmax()] if len(val) else None
+    summary = json.loads((out / "training_summary.json").read_text())
     info = {
         "variant": variant,
         "size": size,
@@ -256,8 +270,12 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
         "train_seconds": n_sims * config["simulation"]["duration_ms"] / 1000.0,
         "train_output_spikes": n_spikes,
         "steps": steps,
-        "selected_step": int(best["step"]) + 1 if best is not None else -1,
-        "best_val_auc": float(best["val_spike_auc"]) if best is not None else float("nan"),
+        "selected_step": summary["selected_step"],
+        "stopped_step": summary["stopped_step"],
+        "capped": summary["capped"],
+        "best_val_bce": summary["best_criterion"],
+        "best_val_bce_se": summary["best_criterion_se"],
+        "memorisation_suspect": summary["memorisation_suspect"],
         "cpu_s": time.process_time() - c0,
         "wall_s": time.perf_counter() - w0,
     }
@@ -328,68 +346,42 @@ def cmd_evaluate(args, config: dict) -> None:
 # ---- the no-training reference predictor ------------------------------------------------------
 
 
-def net_input_scores(path, windows_ms) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Per window W: (simulation, time) score = excitatory minus inhibitory input events in the
-    last W bins, current bin included (what a causal network sees). Also the spike targets."""
-    from neurodepth.data.reader import DatasetReader
-
-    with DatasetReader(path) as reader:
-        n_exc = int(reader.attrs["n_exc_channels"])
-        n, T = reader.n_simulations, reader.duration_ms
-        target = np.zeros((n, T), np.int8)
-        net = np.zeros((n, T), np.float64)
-        for sim in range(n):
-            x, spk, _ = reader.full(sim)
-            net[sim] = x[:n_exc].sum(0, dtype=np.float64) - x[n_exc:].sum(0, dtype=np.float64)
-            target[sim] = spk
-        counts = reader.spike_count.copy()
-    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(net, axis=1)], axis=1)
-    scores = {}
-    for w in windows_ms:
-        lo = np.clip(np.arange(T) + 1 - w, 0, None)
-        scores[w] = csum[:, np.arange(T) + 1] - csum[:, lo]
-    return scores, target, counts
-
-
 def cmd_baseline(args, config: dict) -> None:
+    """The pipeline's no-training baseline, fitted on the 1x training set, scored on the test set
+    with the evaluation protocol (the same fit and metrics as rule evaluate_baseline)."""
+    from neurodepth.analysis.baseline import fit_baseline, predict, read_counts
     from neurodepth.learning.evaluate import evaluate_arrays
 
     cfg = config["evaluation"]
+    options = config["summary"]["baseline"]
+    ensure_dataset(args.work, args.variant, "train", DEFAULT_SHARDS, "train_x1")
+    n_test = eval_shard_count(args.work, args.variant, "test")
+    test_path = ensure_dataset(args.work, args.variant, "test", n_test, "test")
+    train = read_counts(dataset_path(args.work, args.variant, "train_x1"))
+    fit = fit_baseline(train, options["tau_grid_ms"], cfg["drop_first_ms"])
+    test = read_counts(test_path)
+    prob, soma_pred = predict(fit, test.counts)
+    out, _ = evaluate_arrays(
+        test.spike_target, prob, test.soma_truth, soma_pred, test.spike_count, cfg
+    )
+    tab = pd.DataFrame(out, columns=["metric", "subset", "value"])
     rows = []
-    chosen = {}
-    for split in ("valid", "test"):
-        n_shards = eval_shard_count(args.work, args.variant, split)
-        ensure_dataset(args.work, args.variant, split, n_shards, split)
-        scores, target, counts = net_input_scores(
-            dataset_path(args.work, args.variant, split), BASELINE_WINDOWS_MS
+    for metric, sub in tab[tab["metric"].isin(["spike_auc", TPR_KEY])].groupby("metric"):
+        subs = sub[sub["subset"].astype(str) != "all"]["value"]
+        rows.append(
+            {
+                "variant": args.variant,
+                "split": "test",
+                "tau_spike_ms": fit.tau_spike_ms,
+                "metric": metric,
+                "all": float(sub[sub["subset"].astype(str) == "all"]["value"].iloc[0]),
+                "mean": float(subs.mean()),
+                "sd": float(subs.std(ddof=1)),
+            }
         )
-        soma = np.zeros(target.shape, np.float32)  # soma metrics are not part of this predictor
-        for w, score in scores.items():
-            if split == "test" and w != chosen.get("w"):
-                continue
-            out, _ = evaluate_arrays(target, score, soma, soma, counts, cfg)
-            tab = pd.DataFrame(out, columns=["metric", "subset", "value"])
-            tab = tab[tab["metric"].isin(["spike_auc", TPR_KEY])]
-            for metric, sub in tab.groupby("metric"):
-                subs = sub[sub["subset"] != "all"]["value"]
-                rows.append(
-                    {
-                        "variant": args.variant,
-                        "split": split,
-                        "window_ms": w,
-                        "metric": metric,
-                        "all": float(sub[sub["subset"] == "all"]["value"].iloc[0]),
-                        "mean": float(subs.mean()),
-                        "sd": float(subs.std(ddof=1)),
-                    }
-                )
-        if split == "valid":
-            val = pd.DataFrame(rows)
-            val = val[val["metric"] == "spike_auc"]
-            chosen["w"] = int(val.loc[val["all"].idxmax(), "window_ms"])
-    out = args.work / "baseline" / f"{args.variant}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out, index=False)
+    path = args.work / "baseline" / f"{args.variant}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
     print(pd.DataFrame(rows).to_string(index=False), flush=True)
 
 
@@ -428,8 +420,9 @@ def _fmt(v, digits=3):
 def markdown_table(df: pd.DataFrame, baselines: pd.DataFrame) -> str:
     head = (
         "| variant | depth | training s (x default) | output spikes in training set | steps | "
-        "selected step | train AUC (1x set) | test AUC mean +- SD | TPR at 0.25 % FP mean +- SD "
-        "| training CPU-s |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        "selected / stopped step | train AUC (1x set) | test AUC mean +- SD | "
+        "TPR at 0.25 % FP mean +- SD | training CPU-s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for _, r in df.iterrows():
@@ -438,12 +431,13 @@ def markdown_table(df: pd.DataFrame, baselines: pd.DataFrame) -> str:
         lines.append(
             f"| {r['variant']} | {r['depth']}{' ' + r['tag'] if r['tag'] else ''} | "
             f"{r['train_seconds']:.0f} ({r['size']}x) | "
-            f"{r['train_output_spikes']} | {r['steps']} | {r['selected_step']} | "
+            f"{r['train_output_spikes']} | {r['steps']} | "
+            f"{r['selected_step']} / {r['stopped_step']}{' (capped)' if r['capped'] else ''} | "
             f"{_fmt(r.get('train_auc_all'))} | {test_auc} | {test_tpr} | {r['cpu_s']:.0f} |"
         )
     for _, b in baselines.iterrows():
         lines.append(
-            f"| {b['variant']} | reference: net input, last {b['window_ms']} ms "
+            f"| {b['variant']} | no-training baseline (tau {b['tau_spike_ms']:g} ms) "
             "| - | - | 0 | - | - "
             f"| {_fmt(b['auc_mean'])} +- {_fmt(b['auc_sd'])} | {_fmt(b['tpr_mean'])} +- "
             f"{_fmt(b['tpr_sd'])} | - |"
@@ -463,7 +457,7 @@ def load_baselines(work: Path) -> pd.DataFrame:
         rows.append(
             {
                 "variant": auc["variant"],
-                "window_ms": int(auc["window_ms"]),
+                "tau_spike_ms": float(auc["tau_spike_ms"]),
                 "auc_mean": auc["mean"],
                 "auc_sd": auc["sd"],
                 "tpr_mean": tpr["mean"],
@@ -520,7 +514,7 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
                 color=colors.get(b["variant"], "k"),
                 ls="--",
                 lw=0.8,
-                label=f"{b['variant']}: net input, last {b['window_ms']} ms (no training)",
+                label=f"{b['variant']}: no-training baseline",
             )
     axes[0].set_ylabel("test spike AUC (12 subsets, mean +- SD)\nopen: train AUC on the 1x set")
     axes[1].set_ylabel("test TPR at 0.25 % FP")
@@ -565,6 +559,11 @@ def main() -> int:
     s.add_argument("--train-shards", type=int, default=DEFAULT_SHARDS * 16)
     s.add_argument("--eval-shards", type=int, default=8)
     s.add_argument("--jobs", type=int, default=2)
+    s.add_argument(
+        "--calibration",
+        default="",
+        help="the pipeline's calibration CSV of the variant (needed when it has target_rate_hz)",
+    )
     s.set_defaults(func=cmd_simulate)
 
     t = sub.add_parser("train")
@@ -574,12 +573,6 @@ def main() -> int:
     t.add_argument("--min-steps", type=int, default=600)
     t.add_argument("--epochs", type=float, default=2.0)
     t.add_argument("--max-steps", type=int, default=2000)
-    t.add_argument(
-        "--validation-windows",
-        type=int,
-        default=128,
-        help="validation windows of 400 ms for checkpoint selection (config default 32)",
-    )
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seed", type=int, default=None, help="default: the config's first seed")
     t.add_argument("--tag", default="", help="suffix of the run folder (controls, replicates)")

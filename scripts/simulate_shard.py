@@ -4,13 +4,13 @@ from pathlib import Path
 
 from neurodepth.core.job import rule_job
 from neurodepth.simulation.calibration import read_calibrated_scale
-from neurodepth.simulation.simulate import run_shard
+from neurodepth.simulation.simulate import ShardJob, run_shard
 
 with rule_job(snakemake):
     mechanisms = snakemake.input.get("mechanisms")
     calibration = snakemake.input.get("calibration")  # only variants with a target_rate_hz
     variant = snakemake.wildcards.variant
-    run_shard(
+    job = ShardJob(
         cell_name=snakemake.params.cell_name,
         variant=variant,
         split=snakemake.wildcards.split,
@@ -20,7 +20,7 @@ with rule_job(snakemake):
         inputs_cfg=snakemake.params.inputs,
         mechanisms_dir=Path(mechanisms).parent if mechanisms else None,
         morphology_path=snakemake.input.get("morphology"),
-        out_path=snakemake.output[0],
         config_hash=snakemake.params.config_hash,
         input_scale=read_calibrated_scale(calibration, variant) if calibration else None,
     )
+    run_shard(job, snakemake.output[0])

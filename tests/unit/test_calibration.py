@@ -1,5 +1,6 @@
 """Input-rate calibration (neurodepth.simulation.calibration) and the scaled input protocol."""
 
+import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -22,7 +23,7 @@ from neurodepth.simulation.calibration import (
     run_calibration,
 )
 from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
-from neurodepth.simulation.simulate import run_shard, simulation_rng
+from neurodepth.simulation.simulate import ShardJob, run_shard, simulation_rng
 
 PAPER = {"exc_per_100ms": [0, 800], "inh_minus_exc": [-600, 200]}
 LIF = {"exc_per_100ms": [0, 160], "inh_minus_exc": [-60, 20]}
@@ -164,13 +165,14 @@ def test_calibration_seed_is_apart_from_shard_seeds():
 
 
 def test_lif_shard_with_explicit_rates_is_unchanged_and_records_scale(tmp_path):
-    args = ("stylized_l5pc", "lif", "train", 3, 20210701, SIM_CFG, LIF, None, None)
-    plain = read_shard(run_shard(*args, tmp_path / "a.nc", "h", progress=False))
+    job = ShardJob("stylized_l5pc", "lif", "train", 3, 20210701, SIM_CFG, LIF, config_hash="h")
+    plain = read_shard(run_shard(job, tmp_path / "a.nc", progress=False))
     assert plain.attrs["input_scale"] == 1.0
     rates = InputRates.from_config(LIF)
     x = generate_point_inputs(simulation_rng(plain.attrs["seed"], 0), 80, 20, 1000, rates)
     assert np.array_equal(unpack_inputs(plain.input_spikes_packed.values, 1000)[0], x)
-    scaled = read_shard(run_shard(*args, tmp_path / "b.nc", "h", progress=False, input_scale=1.5))
+    scaled_job = dataclasses.replace(job, input_scale=1.5)
+    scaled = read_shard(run_shard(scaled_job, tmp_path / "b.nc", progress=False))
     assert scaled.attrs["input_scale"] == 1.5
     a = unpack_inputs(plain.input_spikes_packed.values, 1000)
     b = unpack_inputs(scaled.input_spikes_packed.values, 1000)

@@ -9,22 +9,10 @@ import numpy as np
 import pytest
 
 from neurodepth.cells import mechanisms_build as mb
+from neurodepth.cells.spec import KNOWN_MECHANISMS
 from neurodepth.core.errors import MechanismError
 
-CHANNELS = [
-    "NaTs2_t",
-    "NaTa_t",
-    "Nap_Et2",
-    "K_Pst",
-    "K_Tst",
-    "SKv3_1",
-    "SK_E2",
-    "Im",
-    "Ih",
-    "Ca_HVA",
-    "Ca_LVAst",
-    "CaDynamics_E2",
-]
+CHANNELS = list(KNOWN_MECHANISMS)  # every channel a spec may name is compiled and loadable
 
 
 def test_mod_sources_cover_channels_and_synapses():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neurodepth.cells.builder import SEGMENT_COLUMNS
 from neurodepth.cells.lif import (
     lif_channel_map,
     lif_free_voltage,
@@ -124,20 +125,7 @@ def test_channel_map_and_segment_table():
     np.testing.assert_array_equal(cmap["weight"], np.r_[np.ones(80), -np.ones(20)])
     assert (cmap["segment"] == 0).all()
     table = lif_segment_table()
-    assert list(table.columns) == [
-        "segment",
-        "section",
-        "x",
-        "region",
-        "tree",
-        "path_distance_um",
-        "length_um",
-        "area_um2",
-        "diam_um",
-        "x_um",
-        "y_um",
-        "z_um",
-    ]
+    assert list(table.columns) == SEGMENT_COLUMNS  # the same table as a NEURON cell's
     assert len(table) == 1 and table["section"][0] == "soma"
 
 

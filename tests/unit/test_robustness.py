@@ -10,7 +10,7 @@ import pytest
 from neurodepth.core import atomic
 from neurodepth.core.errors import DatasetError, DiskSpaceError
 from neurodepth.data.shards import merge_shards, read_shard
-from neurodepth.simulation.simulate import run_shard
+from neurodepth.simulation.simulate import ShardJob, run_shard
 
 SIM_CFG = {
     "duration_ms": 1000,
@@ -28,20 +28,8 @@ LIF_SILENT = {"exc_per_100ms": [0, 1], "inh_minus_exc": [0, 1]}
 
 
 def lif_shard(path, rates, split="train", shard=0):
-    return run_shard(
-        "stylized_l5pc",
-        "lif",
-        split,
-        shard,
-        11,
-        SIM_CFG,
-        rates,
-        None,
-        None,
-        path,
-        "h",
-        progress=False,
-    )
+    job = ShardJob("stylized_l5pc", "lif", split, shard, 11, SIM_CFG, rates, config_hash="h")
+    return run_shard(job, path, progress=False)
 
 
 def test_training_set_without_spikes_is_refused_naming_dataset_and_key(tmp_path):

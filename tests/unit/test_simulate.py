@@ -1,6 +1,7 @@
 """Shard simulation (neurodepth.simulation.simulate) and the integrator check
 (neurodepth.simulation.validate_integration)."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from neurodepth.core.errors import ConfigError
 from neurodepth.data.shards import read_shard, unpack_inputs
 from neurodepth.simulation.simulate import (
+    ShardJob,
     SimulationSettings,
     detect_spikes,
     run_shard,
@@ -66,20 +68,8 @@ def test_match_spikes_and_rms():
 def test_lif_shard_without_neuron(tmp_path):
     cfg = dict(SIM_CFG, duration_ms=2000, simulations_per_shard=3)
     lif_inputs = {"exc_per_100ms": [0, 160], "inh_minus_exc": [-60, 20]}
-    out = run_shard(
-        "stylized_l5pc",
-        "lif",
-        "train",
-        0,
-        5,
-        cfg,
-        lif_inputs,
-        None,
-        None,
-        tmp_path / "lif.nc",
-        "h1",
-        progress=False,
-    )
+    job = ShardJob("stylized_l5pc", "lif", "train", 0, 5, cfg, lif_inputs, config_hash="h1")
+    out = run_shard(job, tmp_path / "lif.nc", progress=False)
     ds = read_shard(out)
     assert ds.sizes["channel"] == 100 and ds.sizes["simulation"] == 3 and ds.sizes["time"] == 2000
     assert (ds.channel_kind.values[:80] == "exc").all() and (
@@ -96,9 +86,19 @@ def test_lif_shard_without_neuron(tmp_path):
 
 @pytest.mark.neuron
 def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
-    args = ("stylized_l5pc", "full", "train", 1, 20210701, SIM_CFG, INPUTS_CFG, mechanisms, None)
-    a = run_shard(*args, tmp_path / "a.nc", "cfg1", progress=False)
-    b = run_shard(*args, tmp_path / "b.nc", "cfg1", progress=False)
+    job = ShardJob(
+        "stylized_l5pc",
+        "full",
+        "train",
+        1,
+        20210701,
+        SIM_CFG,
+        INPUTS_CFG,
+        mechanisms,
+        config_hash="cfg1",
+    )
+    a = run_shard(job, tmp_path / "a.nc", progress=False)
+    b = run_shard(job, tmp_path / "b.nc", progress=False)
     da, db = read_shard(a), read_shard(b)
     # same seed -> identical shard content
     for name in da.data_vars:
@@ -124,22 +124,7 @@ def test_neuron_shard_on_stylized_cell(mechanisms, tmp_path):
         i = int(t)
         assert v[s, max(i - 2, 0) : i + 3].max() > -55
     # different shard index -> different inputs
-    c = read_shard(
-        run_shard(
-            "stylized_l5pc",
-            "full",
-            "train",
-            2,
-            20210701,
-            SIM_CFG,
-            INPUTS_CFG,
-            mechanisms,
-            None,
-            tmp_path / "c.nc",
-            "cfg1",
-            progress=False,
-        )
-    )
+    c = read_shard(run_shard(dataclasses.replace(job, shard=2), tmp_path / "c.nc", progress=False))
     assert not np.array_equal(c.input_spikes_packed.values, da.input_spikes_packed.values)
 
 

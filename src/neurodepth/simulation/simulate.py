@@ -346,39 +346,54 @@ def _simulate_point_model(model, seed_value, n, T, rates, bar):
     return inputs, soma, spikes
 
 
-def simulate_shard(
-    cell_name: str,
-    variant: str,
-    split: str,
-    shard: int,
-    seed: int,
-    simulation_cfg: dict,
-    inputs_cfg: dict,
-    mechanisms_dir=None,
-    morphology_path=None,
-    config_hash: str = "",
-    progress: bool = True,
-    cell=None,
-    input_scale: float | None = None,
-):
-    """Run one shard's simulations in this process and return the shard as an xr.Dataset.
+@dataclass(frozen=True)
+class ShardJob:
+    """What one shard is: which cell, variant, split and index, drawn from which settings.
 
     ``seed`` is the global seed; the shard's generator derives from (seed, cell, variant, split,
-    shard). ``inputs_cfg`` is ``config["inputs"][variant]``. A variant without NEURON (``lif``:
-    the numpy I&F neuron) runs its ``point_model`` on its fixed channels. ``cell`` lets a caller
-    pass an already built cell (tests, benchmarks). ``input_scale`` (a calibrated scale, see
-    ``neurodepth.simulation.calibration``) multiplies the configured rates; None uses them as
-    given, drawing exactly what they always drew. The shard records the scale (``input_scale``,
-    1.0 for rates used as given) and the rates it used (``input_protocol``).
+    shard). ``inputs_cfg`` is ``config["inputs"][variant]``. ``input_scale`` (a calibrated scale,
+    see ``neurodepth.simulation.calibration``) multiplies the configured rates; None uses them as
+    given, drawing exactly what they always drew. ``config_hash`` is stored with the shard so that
+    a merge can refuse shards of another config.
+    """
+
+    cell_name: str
+    variant: str
+    split: str
+    shard: int
+    seed: int
+    simulation_cfg: dict
+    inputs_cfg: dict
+    mechanisms_dir: object = None
+    morphology_path: object = None
+    config_hash: str = ""
+    input_scale: float | None = None
+
+
+def simulate_shard(job: ShardJob, progress: bool = True, cell=None):
+    """Run one shard's simulations in this process and return the shard as an xr.Dataset.
+
+    A variant without NEURON (``lif``: the numpy I&F neuron) runs its ``point_model`` on its
+    fixed channels. ``cell`` lets a caller pass an already built cell (tests, benchmarks). The
+    shard records the input scale (``input_scale``, 1.0 for rates used as given) and the rates it
+    used (``input_protocol``).
     """
     from tqdm import tqdm
 
     from neurodepth.data.shards import build_shard_dataset
 
+    cell_name, variant, split, shard, seed = (
+        job.cell_name,
+        job.variant,
+        job.split,
+        job.shard,
+        job.seed,
+    )
+    input_scale = job.input_scale
     entry = VARIANTS[variant]
     model = entry.point_model
-    settings = SimulationSettings.from_config(simulation_cfg)
-    rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
+    settings = SimulationSettings.from_config(job.simulation_cfg)
+    rates = InputRates.from_config(job.inputs_cfg, where=f"inputs.{variant}")
     if input_scale is not None:
         rates = rates.scaled(input_scale)
     seed_value = shard_seed(seed, cell_name, variant, split, shard)
@@ -390,7 +405,7 @@ def simulate_shard(
         shard=int(shard),
         seed=int(seed_value),
         global_seed=int(seed),
-        config_hash=str(config_hash),
+        config_hash=str(job.config_hash),
         duration_ms=int(T),
         integrator=settings.integrator if entry.uses_neuron else model.integrator,
         dt_ms=float(settings.dt_ms)
@@ -432,7 +447,7 @@ def simulate_shard(
         )
 
     if cell is None:
-        cell = build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path)
+        cell = build_variant_cell(cell_name, variant, job.mechanisms_dir, job.morphology_path)
     runner = NeuronRunner(cell, settings)
     attrs["v_init_mv"] = float(cell.v_init_mv)
     table = cell.segment_table
@@ -471,51 +486,22 @@ def simulate_shard(
     )
 
 
-def run_shard(
-    cell_name: str,
-    variant: str,
-    split: str,
-    shard: int,
-    seed: int,
-    simulation_cfg: dict,
-    inputs_cfg: dict,
-    mechanisms_dir,
-    morphology_path,
-    out_path,
-    config_hash: str,
-    progress: bool = True,
-    input_scale: float | None = None,
-) -> Path:
-    """Simulate one shard and write it atomically to ``out_path`` (the Snakemake entry point);
-    ``input_scale`` as in :func:`simulate_shard`."""
+def run_shard(job: ShardJob, out_path, progress: bool = True) -> Path:
+    """Simulate one shard and write it atomically to ``out_path`` (the Snakemake entry point)."""
     from neurodepth.core.atomic import check_free_space
     from neurodepth.data.shards import write_shard
 
     # before hours of simulation, not after: the shard's size is known from the config
-    settings = SimulationSettings.from_config(simulation_cfg)
+    settings = SimulationSettings.from_config(job.simulation_cfg)
     per_sim = (
         0.1e6
         * settings.duration_ms
         / 1000.0
-        * (1 + 8 * bool(simulation_cfg.get("record_dendrites")))
+        * (1 + 8 * bool(job.simulation_cfg.get("record_dendrites")))
     )
     check_free_space(
         Path(out_path).parent,
         int(2 * per_sim * settings.simulations_per_shard),
         what=f"shard {out_path}",
     )
-    ds = simulate_shard(
-        cell_name,
-        variant,
-        split,
-        shard,
-        seed,
-        simulation_cfg,
-        inputs_cfg,
-        mechanisms_dir=mechanisms_dir,
-        morphology_path=morphology_path,
-        config_hash=config_hash,
-        progress=progress,
-        input_scale=input_scale,
-    )
-    return write_shard(ds, out_path)
+    return write_shard(simulate_shard(job, progress=progress), out_path)
