@@ -153,6 +153,34 @@ def test_depth_needed_is_recomputed_from_the_metrics_written(tiny_run):
     assert defined >= 1, "no variant of the tiny run has a depth that beats its baseline"
 
 
+def test_checks_agree_with_the_metrics_and_datasets_they_judge(tiny_run):
+    """checks.csv and network_checks.csv against the per-network files and the datasets."""
+    from neurodepth.analysis.checks import dataset_rate_hz
+
+    config = _config(tiny_run)
+    networks = pd.read_csv(tiny_run.path("results/summary/network_checks.csv"))
+    n_per_variant = len(config["network"]["depths"]) * len(config["network"]["seeds"])
+    assert len(networks) == len(config["variants"]) * n_per_variant
+    ratios = _evaluation_metrics(tiny_run).query("metric == 'spike_bce_ratio' and subset == 'all'")
+    merged = networks.merge(ratios, on=["variant", "depth", "seed"])
+    assert len(merged) == len(networks)
+    np.testing.assert_allclose(merged["bce_ratio"], merged["value"])
+    limit = config["evaluation"]["max_bce_ratio"]
+    finite = np.isfinite(merged["value"])
+    assert (merged.loc[finite, "fails_bce_check"] == (merged.loc[finite, "value"] >= limit)).all()
+    variants = pd.read_csv(tiny_run.path("results/summary/checks.csv")).set_index("variant")
+    assert set(variants.index) == set(config["variants"])
+    for variant in config["variants"]:
+        row = variants.loc[variant]
+        assert row["networks"] == n_per_variant
+        assert (
+            row["fail_bce_check"] == networks.query("variant == @variant")["fails_bce_check"].sum()
+        )
+        for split in ("train", "valid", "test"):
+            dataset = tiny_run.path(f"results/datasets/stylized_l5pc/{variant}/{split}.nc")
+            assert row[f"{split}_rate_hz"] == pytest.approx(dataset_rate_hz(dataset))
+
+
 def test_figures_are_nonempty_images(tiny_run):
     from PIL import Image
 

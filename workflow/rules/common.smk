@@ -117,10 +117,14 @@ def network_paths(pattern, variants=None):
     )
 
 
-def variant_paths(pattern, variants=None):
-    """One path per variant of ``pattern`` (e.g. the no-training baseline's files)."""
+def variant_paths(pattern, variants=None, **wildcards):
+    """One path per variant of ``pattern`` (e.g. the no-training baseline's files), times any
+    further ``wildcards`` (e.g. split=SPLITS)."""
     return expand(
-        pattern, cell=CELL, variant=VARIANTS if variants is None else variants
+        pattern,
+        cell=CELL,
+        variant=VARIANTS if variants is None else variants,
+        **wildcards,
     )
 
 
@@ -159,6 +163,7 @@ def all_targets():
             "results/summary/depth_needed.csv",
             "results/summary/results_table.md",
             "results/summary/baseline.csv",
+            "results/summary/checks.csv",
         ]
         + expand("results/figures/{name}.png", name=FIGURES)
         + (["results/calibration/calibration.csv"] if calibrated else [])

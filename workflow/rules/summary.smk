@@ -40,3 +40,34 @@ rule summarize:
         out_dir=subpath(output.metrics, parent=True),
     script:
         "../../scripts/summarize.py"
+
+
+rule study_checks:
+    input:
+        metrics=network_paths(
+            "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/metrics.csv"
+        ),
+        summaries=network_paths(
+            "results/models/{cell}/{variant}/d{depth}_s{seed}/training_summary.json"
+        ),
+        datasets=variant_paths(
+            "results/datasets/{cell}/{variant}/{split}.nc", split=SPLITS
+        ),
+    output:
+        networks="results/summary/network_checks.csv",
+        variants=report(
+            "results/summary/checks.csv",
+            caption="../report/checks.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/study_checks.log",
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    params:
+        targets={v: config["inputs"][v]["target_rate_hz"] for v in VARIANTS},
+        max_bce_ratio=config["evaluation"]["max_bce_ratio"],
+        rate_tolerance=config["summary"]["rate_tolerance"],
+    script:
+        "../../scripts/study_checks.py"

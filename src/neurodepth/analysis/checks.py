@@ -1,0 +1,163 @@
+"""Is the study's answer to be trusted? The checks a result must pass, computed from its files.
+
+A depth-needed table means something only when the networks behind it learned and the variants
+were compared at comparable output rates. Per network (``network_checks``):
+
+- ``bce_ratio``: held-out spike BCE over the constant-rate predictor's (the training set's mean
+  rate); a network that does not beat it by ``max_bce_ratio`` has not learned when spikes come.
+- ``memorisation_suspect``: the selected step lies in the first fifth of training while the
+  validation curve was not flat (from ``training_summary.json``): the network got worse with
+  training, the sign of a training set too small for it.
+- ``capped``: still improving when the step cap ended training.
+
+Per variant (``variant_checks``): the output rate of each split against ``target_rate_hz`` (within
+``rate_tolerance``, relative), and how many networks fail each network check. ``passes`` says
+whether the variant passes all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neurodepth.core.errors import DatasetError
+from neurodepth.data.reader import DatasetReader
+
+NETWORK_COLUMNS = [
+    "cell",
+    "variant",
+    "depth",
+    "seed",
+    "bce_ratio",
+    "fails_bce_check",
+    "selected_step",
+    "stopped_step",
+    "max_steps",
+    "capped",
+    "memorisation_suspect",
+]
+
+
+def network_checks(metrics: pd.DataFrame, summaries: dict, max_bce_ratio: float) -> pd.DataFrame:
+    """One row per network.
+
+    ``metrics``: the networks' tidy metrics (``analysis.summary.read_metrics``), with the
+    ``spike_bce_ratio`` row of subset ``all``. ``summaries``: (variant, depth, seed) ->
+    the network's ``training_summary.json`` as a dict.
+    """
+    ratio = metrics.query("metric == 'spike_bce_ratio' and subset == 'all'")
+    rows = []
+    for (variant, depth, seed), summary in sorted(summaries.items()):
+        match = ratio[
+            (ratio["variant"] == variant) & (ratio["depth"] == depth) & (ratio["seed"] == seed)
+        ]
+        if len(match) != 1:
+            raise DatasetError(
+                f"metrics hold {len(match)} spike_bce_ratio rows for {variant} depth {depth} "
+                f"seed {seed}; expected 1 (evaluate it again)"
+            )
+        value = float(match["value"].iloc[0])
+        rows.append(
+            {
+                "cell": match["cell"].iloc[0],
+                "variant": variant,
+                "depth": int(depth),
+                "seed": int(seed),
+                "bce_ratio": value,
+                # a split without spikes has no ratio: nothing to fail
+                "fails_bce_check": bool(np.isfinite(value) and value >= max_bce_ratio),
+                "selected_step": int(summary["selected_step"]),
+                "stopped_step": int(summary["stopped_step"]),
+                "max_steps": int(summary["max_steps"]),
+                "capped": bool(summary["capped"]),
+                "memorisation_suspect": bool(summary["memorisation_suspect"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
+
+
+def output_rate_hz(spike_counts, n_simulations: int, duration_ms: int) -> float:
+    """Output spikes per second over every simulated millisecond of a split."""
+    total_s = n_simulations * duration_ms / 1000.0
+    return float(np.sum(spike_counts)) / total_s if total_s > 0 else float("nan")
+
+
+def dataset_rate_hz(path) -> float:
+    with DatasetReader(path) as reader:
+        return output_rate_hz(reader.spike_count, reader.n_simulations, reader.duration_ms)
+
+
+def variant_checks(
+    networks: pd.DataFrame, rates: pd.DataFrame, targets: dict, rate_tolerance: float
+) -> pd.DataFrame:
+    """One row per variant. ``rates``: columns variant, split, rate_hz. ``targets``: variant ->
+    target_rate_hz or None (explicit rates: no rate check)."""
+    rows = []
+    for variant, nets in networks.groupby("variant", sort=False):
+        target = targets.get(variant)
+        row = {"variant": variant, "target_rate_hz": target}
+        rates_ok = True
+        for split, r in rates[rates["variant"] == variant].groupby("split"):
+            rate = float(r["rate_hz"].iloc[0])
+            row[f"{split}_rate_hz"] = rate
+            if target is not None:
+                within = abs(rate / target - 1.0) <= rate_tolerance
+                row[f"{split}_rate_within_tolerance"] = within
+                rates_ok &= within
+        row.update(
+            networks=len(nets),
+            fail_bce_check=int(nets["fails_bce_check"].sum()),
+            memorisation_suspects=int(nets["memorisation_suspect"].sum()),
+            capped=int(nets["capped"].sum()),
+        )
+        row["passes"] = bool(
+            rates_ok and row["fail_bce_check"] == 0 and row["memorisation_suspects"] == 0
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def read_training_summaries(paths) -> dict:
+    """(variant, depth, seed) -> the dict of each ``{variant}/d{depth}_s{seed}/`` summary file."""
+    out = {}
+    for path in paths:
+        path = Path(path)
+        name = path.parent.name  # d{depth}_s{seed}
+        try:
+            depth, seed = (int(part[1:]) for part in name.split("_"))
+        except ValueError as exc:
+            raise DatasetError(f"{path}: not in a d<depth>_s<seed> folder") from exc
+        out[(path.parent.parent.name, depth, seed)] = json.loads(path.read_text())
+    return out
+
+
+def study_checks(
+    metric_paths,
+    summary_paths,
+    datasets: dict,
+    targets: dict,
+    max_bce_ratio: float,
+    rate_tolerance: float,
+    out_networks,
+    out_variants,
+) -> pd.DataFrame:
+    """Write network_checks.csv and checks.csv (atomic). ``datasets``: (variant, split) -> path."""
+    from neurodepth.analysis.summary import read_metrics
+    from neurodepth.core.atomic import write_csv_atomic
+
+    networks = network_checks(
+        read_metrics(metric_paths), read_training_summaries(summary_paths), max_bce_ratio
+    )
+    rates = pd.DataFrame(
+        [
+            {"variant": v, "split": split, "rate_hz": dataset_rate_hz(path)}
+            for (v, split), path in datasets.items()
+        ]
+    )
+    variants = variant_checks(networks, rates, targets, rate_tolerance)
+    write_csv_atomic(networks, out_networks)
+    write_csv_atomic(variants, out_variants)
+    return variants

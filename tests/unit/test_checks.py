@@ -1,0 +1,135 @@
+"""The study's trust checks (neurodepth.analysis.checks) on hand-built cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from toy_data import toy_dataset, write_toy_dataset
+
+from neurodepth.analysis.checks import (
+    dataset_rate_hz,
+    network_checks,
+    read_training_summaries,
+    study_checks,
+    variant_checks,
+)
+from neurodepth.core.errors import DatasetError
+
+
+def _metrics(ratios: dict) -> pd.DataFrame:
+    """Tidy metrics with one spike_bce_ratio 'all' row (and a distractor) per network."""
+    rows = []
+    for (variant, depth, seed), ratio in ratios.items():
+        for metric, subset, value in (
+            ("spike_bce_ratio", "all", ratio),
+            ("spike_bce_ratio", "0", 0.01),  # per-subset rows are not the check's input
+            ("spike_auc", "all", 0.9),
+        ):
+            rows.append(
+                dict(
+                    cell="toy",
+                    variant=variant,
+                    depth=depth,
+                    seed=seed,
+                    metric=metric,
+                    subset=subset,
+                    value=value,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def _summary(selected, stopped=600, max_steps=600, capped=False, suspect=False) -> dict:
+    return dict(
+        selected_step=selected,
+        stopped_step=stopped,
+        max_steps=max_steps,
+        capped=capped,
+        memorisation_suspect=suspect,
+    )
+
+
+def test_network_checks_flag_each_failure_by_its_own_rule():
+    ratios = {("full", 1, 0): 0.5, ("full", 2, 0): 0.8, ("full", 3, 0): np.nan}
+    summaries = {
+        ("full", 1, 0): _summary(300),
+        ("full", 2, 0): _summary(50, suspect=True),
+        ("full", 3, 0): _summary(600, capped=True),
+    }
+    table = network_checks(_metrics(ratios), summaries, max_bce_ratio=0.8).set_index("depth")
+    # 0.8 is not below 0.8: it fails; a NaN ratio (no test spikes) has nothing to fail
+    assert table["fails_bce_check"].tolist() == [False, True, False]
+    assert table.loc[1, "bce_ratio"] == 0.5 and np.isnan(table.loc[3, "bce_ratio"])
+    assert table["memorisation_suspect"].tolist() == [False, True, False]
+    assert table["capped"].tolist() == [False, False, True]
+    assert table.loc[2, "selected_step"] == 50
+
+
+def test_network_checks_refuse_a_network_without_metrics():
+    with pytest.raises(DatasetError, match="no_nmda depth 1 seed 0"):
+        network_checks(_metrics({("full", 1, 0): 0.5}), {("no_nmda", 1, 0): _summary(100)}, 0.8)
+
+
+def test_variant_checks_combine_rates_and_network_flags():
+    networks = network_checks(
+        _metrics({("full", 1, 0): 0.5, ("lif", 1, 0): 0.5, ("lif", 2, 0): 0.9}),
+        {k: _summary(300) for k in [("full", 1, 0), ("lif", 1, 0), ("lif", 2, 0)]},
+        0.8,
+    )
+    rates = pd.DataFrame(
+        [
+            ("full", "train", 1.7),  # +13 %: within 20 %
+            ("full", "test", 1.25),  # -17 %
+            ("lif", "train", 1.0),  # -33 %: outside
+            ("lif", "test", 1.5),
+        ],
+        columns=["variant", "split", "rate_hz"],
+    )
+    table = variant_checks(networks, rates, {"full": 1.5, "lif": 1.5}, 0.2).set_index("variant")
+    assert table.loc["full", "passes"] and table.loc["full", "fail_bce_check"] == 0
+    assert table.loc["full", "train_rate_hz"] == 1.7
+    assert not table.loc["lif", "train_rate_within_tolerance"]
+    assert table.loc["lif", "test_rate_within_tolerance"]
+    assert table.loc["lif", "fail_bce_check"] == 1 and not table.loc["lif", "passes"]
+    # explicit rates (no target): only the networks are checked
+    free = variant_checks(networks, rates, {"full": None, "lif": None}, 0.2).set_index("variant")
+    assert free.loc["full", "passes"] and pd.isna(free.loc["full", "target_rate_hz"])
+
+
+def test_dataset_rate_counts_every_simulated_millisecond(tmp_path):
+    path = tmp_path / "train.nc"
+    write_toy_dataset(path, n_simulations=3, duration_ms=1000, seed=4)
+    ds = toy_dataset(n_simulations=3, duration_ms=1000, seed=4)
+    spikes = int(ds.sizes["spike"])
+    assert spikes > 0
+    assert dataset_rate_hz(path) == pytest.approx(spikes / 3.0)
+
+
+def test_study_checks_writes_both_tables_from_files(tmp_path):
+    dataset = tmp_path / "full" / "train.nc"
+    dataset.parent.mkdir()
+    write_toy_dataset(dataset, n_simulations=2, duration_ms=1000, seed=1)
+    run = tmp_path / "models" / "full" / "d2_s1"
+    run.mkdir(parents=True)
+    (run / "training_summary.json").write_text(json.dumps(_summary(200)))
+    metrics = tmp_path / "metrics.csv"
+    _metrics({("full", 2, 1): 0.4}).to_csv(metrics, index=False)
+    assert set(read_training_summaries([run / "training_summary.json"])) == {("full", 2, 1)}
+    rate = dataset_rate_hz(dataset)
+    table = study_checks(
+        [metrics],
+        [run / "training_summary.json"],
+        {("full", "train"): dataset},
+        {"full": rate},
+        0.8,
+        0.2,
+        tmp_path / "networks.csv",
+        tmp_path / "checks.csv",
+    )
+    assert table["passes"].tolist() == [True]
+    written = pd.read_csv(tmp_path / "checks.csv")
+    assert written.loc[0, "train_rate_hz"] == pytest.approx(rate)
+    assert pd.read_csv(tmp_path / "networks.csv").loc[0, "bce_ratio"] == 0.4
