@@ -252,6 +252,8 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
     training["phases"] = scaled_phases(config, steps)
     training["progress_bar"] = False
     training["num_workers"] = 0
+    if args_dict.get("patience"):
+        training["patience_validations"] = int(args_dict["patience"])
     family = config["network"]["family"]
     arch = FAMILIES[family].architecture(depth, config["network"])
     tag = args_dict.get("tag", "")
@@ -270,6 +272,7 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
         "train_seconds": n_sims * config["simulation"]["duration_ms"] / 1000.0,
         "train_output_spikes": n_spikes,
         "steps": steps,
+        "patience_validations": training["patience_validations"],
         "selected_step": summary["selected_step"],
         "stopped_step": summary["stopped_step"],
         "capped": summary["capped"],
@@ -576,6 +579,12 @@ def main() -> int:
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seed", type=int, default=None, help="default: the config's first seed")
     t.add_argument("--tag", default="", help="suffix of the run folder (controls, replicates)")
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="validations without improvement before stopping (default: the config's)",
+    )
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate")

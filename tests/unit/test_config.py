@@ -25,7 +25,12 @@ from neurodepth.core.errors import ConfigError
 from neurodepth.ops.cli import main
 from neurodepth.ops.study_config import load_study_config, validate_study_config
 
-REPO_CONFIGS = ["config/config.yaml", "config/paper.yaml", "tests/e2e/tiny_config.yaml"]
+REPO_CONFIGS = [
+    "config/config.yaml",
+    "config/paper.yaml",
+    "config/study.yaml",
+    "tests/e2e/tiny_config.yaml",
+]
 # core cannot see the registries; these stand in for the names the ops layer passes
 ENUMS = {"variants": ["full", "no_nmda", "no_branching", "lif"], "network_families": ["tcn"]}
 

@@ -269,3 +269,17 @@ def test_every_constant_names_its_source():
     table = cost.unit_cost_table()
     assert table["source"].str.len().min() > 5
     assert (table["value"] > 0).all()
+
+
+def test_data_verdict_places_a_config_against_the_scaling_study():
+    default = _read(REPO / "config" / "config.yaml")
+    assert cost.training_data_seconds(default) == 16 * 4 * 3.0
+    assert "memorised" in cost.data_verdict(default)
+    study = _read(REPO / "config" / "study.yaml")
+    scaling = cost.DATA_SCALING["stylized_l5pc"]
+    assert cost.training_data_seconds(study) > scaling.still_rising_at_s
+    assert "memorised" not in cost.data_verdict(study)
+    # a cell the study did not measure is told so
+    hay = hand_config()
+    assert "not on hay2011_l5pc" in cost.data_verdict(hay)
+    assert cost.estimate_cost(default)["data_verdict"] == cost.data_verdict(default)

@@ -140,6 +140,70 @@ UNIT_COSTS: dict[str, UnitCost] = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class DataScaling:
+    """What the data-scaling study measured on one cell (docs/science.md, "Data scaling"):
+    below ``memorises_below_s`` of training data per variant the networks memorise (train AUC
+    more than 0.02 above test AUC); ``still_rising_at_s``: the largest size measured, where test
+    AUC was still rising."""
+
+    memorises_below_s: float
+    still_rising_at_s: float
+    source: str
+
+
+SCALING_STUDY = (
+    "docs/science.md, 'Data scaling' (benchmarks/science_data_scaling.py): full cell, TCN depth "
+    "1 and 4, width 32, 1x-16x the default's 192 s"
+)
+#: Measured per cell; other cells fall back on the stylized cell's numbers as a lower bound.
+DATA_SCALING: dict[str, DataScaling] = {
+    "stylized_l5pc": DataScaling(
+        memorises_below_s=1536.0, still_rising_at_s=3072.0, source=SCALING_STUDY
+    ),
+}
+
+
+def training_data_seconds(config: dict) -> float:
+    """Simulated seconds of training data per variant."""
+    sim = config["simulation"]
+    return sim["shards"]["train"] * sim["simulations_per_shard"] * sim["duration_ms"] / 1000.0
+
+
+def data_verdict(config: dict) -> str:
+    """How a config's training data compares with what the data-scaling study says it needs."""
+    seconds = training_data_seconds(config)
+    key = cell_key(config)
+    scaling = DATA_SCALING.get(key)
+    cell_note = ""
+    if scaling is None:
+        scaling = DATA_SCALING["stylized_l5pc"]
+        cell_note = f" (measured on stylized_l5pc, not on {key}: a more complex cell needs more)"
+    if seconds < scaling.memorises_below_s:
+        regime = (
+            f"below the {scaling.memorises_below_s:,.0f} s under which networks memorised "
+            "their training set: depths are compared on how they overfit, a demonstration only"
+        )
+    elif seconds <= scaling.still_rising_at_s:
+        regime = (
+            f"past the memorisation regime (>= {scaling.memorises_below_s:,.0f} s), but test "
+            f"AUC was still rising at {scaling.still_rising_at_s:,.0f} s, the largest size "
+            "measured: the deep networks are still data-limited"
+        )
+    else:
+        regime = (
+            f"more than the {scaling.still_rising_at_s:,.0f} s measured; the study saw no "
+            "memorisation above "
+            f"{scaling.memorises_below_s:,.0f} s (whether accuracy has saturated here is not "
+            "measured)"
+        )
+    return (
+        f"training data per variant: {seconds:,.0f} simulated s; {regime}{cell_note} "
+        f"[{scaling.source}]"
+    )
+
+
 GPU_ACCELERATORS = ("gpu",)
 SPLITS = ("train", "valid", "test")
 
@@ -446,6 +510,8 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         "disk_gb": float(per_rule["disk_gb"].sum()),
         "slurm_jobs": int(per_rule["slurm_jobs"].sum()),
         "networks": n_nets,
+        "training_data_s": training_data_seconds(config),
+        "data_verdict": data_verdict(config),
         "units": unit_cost_table(),
     }
 
@@ -462,6 +528,8 @@ def format_cost(estimate: dict, config_name: str = "") -> str:
         f"GPU-hours        {estimate['gpu_hours']:>12,.1f}",
         f"disk (GB)        {estimate['disk_gb']:>12,.1f}",
         f"Slurm jobs       {estimate['slurm_jobs']:>12,d}  (figures/summary run on the login node)",
+        "",
+        estimate["data_verdict"],
         "",
         "Per-unit costs (neurodepth.ops.cost.UNIT_COSTS):",
     ]
