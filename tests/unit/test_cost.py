@@ -115,9 +115,9 @@ def test_training_seconds_by_hand():
     assert cost.network_size(cfg, "full", 1).macs_per_ms == macs
     gmac_step = macs * 100 * 2 * 3 / 1e9
     read = 1278 * 100 * 2 * 2.9e-9
-    step = 0.78 + gmac_step / 9.3 + read  # num_workers 0: read then compute
+    step = 0.010 + gmac_step / 30.0 + read  # num_workers 0: read then compute
     # 50 steps / every 10 -> 5 validations, each of the whole valid split (1 shard x 3 x 2 s)
-    val = 5 * (macs * 2000 * 3 / 1e9) / 9.3
+    val = 5 * (macs * 2000 * 3 / 1e9) / 30.0
     assert cost.training_seconds(cfg, "full", 1) == pytest.approx(50 * step + val)
 
 

@@ -114,11 +114,16 @@ UNIT_COSTS: dict[str, UnitCost] = {
     # step = max(overhead + GMAC / throughput, data reading / loader workers): on a GPU the
     # compute is ~3-7 ms, so reading windows from netCDF sets the pace unless workers overlap it
     "train_step_overhead_s.cpu": UnitCost(
-        0.78,
-        "s per step (launch, optimiser, small-width convs)",
-        BENCH + ": fit over depths 2, 3, 6 on 2 shared cores (noisy)",
+        0.010,
+        "s per step (optimiser, small layers; one thread)",
+        "docs/benchmarks.md, 'Cluster: per-unit costs', CPU: 20 trainings of the data-scaling "
+        "study (60-90 CPU-ms per step at 1.8-2.1 GMAC, validation included)",
     ),
-    "train_gmac_per_s.cpu": UnitCost(9.3, "G multiply-accumulates per s, fwd+bwd, 2 cores", BENCH),
+    "train_gmac_per_s.cpu": UnitCost(
+        30.0,
+        "G multiply-accumulates per s, fwd+bwd, one thread",
+        "docs/benchmarks.md, 'Cluster: per-unit costs', CPU (same 20 trainings)",
+    ),
     "train_step_overhead_s.gpu": UnitCost(
         0.0030,
         "s per step (kernel launches, optimiser, loss sync)",
