@@ -482,11 +482,17 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
     controls = df[df["tag"] != ""]
     df = df[df["tag"] == ""]
     for _, c in controls.iterrows():
-        axes[0].plot(
-            c["train_seconds"], c["test_auc_mean"], "x", color=colors.get(c["variant"], "k")
-        )
+        for ax, key in zip(axes, ("test_auc_mean", "test_tpr_mean")):
+            ax.plot(c["train_seconds"], c[key], "x", color=colors.get(c["variant"], "k"))
+    if len(controls):
         axes[1].plot(
-            c["train_seconds"], c["test_tpr_mean"], "x", color=colors.get(c["variant"], "k")
+            [],
+            [],
+            "x",
+            color="k",
+            label="control run (tag: "
+            + ", ".join(sorted({t.strip("_") for t in controls["tag"]}))
+            + ")",
         )
     for (variant, depth), g in df.groupby(["variant", "depth"]):
         marker, ls = styles.get(depth, ("^", "--"))
@@ -521,9 +527,12 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
             )
     axes[0].set_ylabel("test spike AUC (12 subsets, mean +- SD)\nopen: train AUC on the 1x set")
     axes[1].set_ylabel("test TPR at 0.25 % FP")
+    sizes = sorted(df["train_seconds"].unique())
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xlabel("training data (simulated s)")
+        ax.set_xticks(sizes, [f"{s:.0f}" for s in sizes])
+        ax.minorticks_off()
+        ax.set_xlabel("training data per variant (simulated s)")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
     fig.suptitle("stylized L5PC: accuracy against training-set size (width 32 TCNs)")
