@@ -165,33 +165,19 @@ def write_model_outputs(out_dir, variant, depth, soma, spikes, rng, n_params, se
 def write_baseline(variant_dir, dataset_path):
     """The no-training baseline's metrics.csv + predictions.nc, as rule evaluate_baseline writes
     them (fitted here on the test set itself: the toy has no training split)."""
-    from neurodepth.analysis.baseline import fit_baseline, predict, read_counts
     from neurodepth.core.config import section_defaults
-    from neurodepth.learning.evaluate import evaluate_arrays, write_evaluation
+    from neurodepth.learning.evaluate import evaluate_baseline
 
     cfg = section_defaults("evaluation") | dict(
         drop_first_ms=DROP_MS, subsets=12, subset_fraction=0.67, max_output_spikes=10_000
     )
-    data = read_counts(dataset_path)
-    fit = fit_baseline(data, [5, 20, 50], DROP_MS)
-    prob, soma = predict(fit, data.counts)
-    rows, extras = evaluate_arrays(
-        data.spike_target, prob, data.soma_truth, soma, data.spike_count, cfg
-    )
     out_dir = Path(variant_dir) / "baseline"
-    write_evaluation(
-        rows,
-        extras,
-        dict(
-            spike_probability=prob,
-            soma_prediction=soma,
-            spike_target=data.spike_target,
-            soma_truth=data.soma_truth,
-        ),
-        data.spike_count,
+    evaluate_baseline(
+        dataset_path,
+        dataset_path,
         cfg,
+        [5, 20, 50],
         dict(cell="toy", variant=Path(variant_dir).name, depth=0, seed=0),
-        dict(model_family="no_training_baseline", **fit.to_attrs()),
         out_dir / "metrics.csv",
         out_dir / "predictions.nc",
     )

@@ -189,6 +189,61 @@ def evaluate_arrays(
     return rows, extras
 
 
+def evaluate_baseline(
+    train_path,
+    test_path,
+    cfg: dict,
+    tau_grid_ms,
+    meta: dict,
+    out_metrics,
+    out_predictions,
+    max_train_simulations: int | None = None,
+):
+    """Fit the no-training baseline (``neurodepth.analysis.baseline``) on ``train_path`` and score
+    it on ``test_path`` exactly like a network: same metrics.csv and predictions.nc layout, and
+    its spike BCE compared with the constant-rate predictor of the training split."""
+    from neurodepth.analysis.baseline import fit_baseline, predict, read_counts
+    from neurodepth.learning.datamodule import spike_rate_per_bin
+
+    train = read_counts(train_path, max_train_simulations)
+    fit = fit_baseline(train, tau_grid_ms, cfg["drop_first_ms"])
+    test = read_counts(test_path)
+    prob, soma_pred = predict(fit, test.counts)
+    with DatasetReader(train_path) as reader:
+        train_rate = spike_rate_per_bin(reader, cfg["drop_first_ms"])
+    rows, extras = evaluate_arrays(
+        test.spike_target,
+        prob,
+        test.soma_truth,
+        soma_pred,
+        test.spike_count,
+        cfg,
+        train_rate=train_rate,
+    )
+    return write_evaluation(
+        rows,
+        extras,
+        dict(
+            spike_probability=prob,
+            soma_prediction=soma_pred,
+            spike_target=test.spike_target,
+            soma_truth=test.soma_truth,
+        ),
+        test.spike_count,
+        cfg,
+        meta,
+        dict(
+            train_path=str(train_path),
+            test_path=str(test_path),
+            model_family="no_training_baseline",
+            model_n_parameters=6,  # (b, w_exc, w_inh) for the spike and for the soma readout
+            **fit.to_attrs(),
+        ),
+        out_metrics,
+        out_predictions,
+    )
+
+
 def evaluate_checkpoint(
     ckpt,
     test_path,
