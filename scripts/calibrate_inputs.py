@@ -8,6 +8,8 @@ from neurodepth.simulation.calibration import run_calibration
 with rule_job(snakemake):
     mechanisms = snakemake.input.get("mechanisms")
     run_calibration(
+        snakemake.output[0],
+        cell_label=snakemake.wildcards.cell,
         cell_name=snakemake.params.cell_name,
         variant=snakemake.wildcards.variant,
         seed=snakemake.params.seed,
@@ -16,6 +18,4 @@ with rule_job(snakemake):
         calibration_cfg=snakemake.params.calibration,
         mechanisms_dir=Path(mechanisms).parent if mechanisms else None,
         morphology_path=snakemake.input.get("morphology"),
-        out_path=snakemake.output[0],
-        cell_label=snakemake.wildcards.cell,
     )

@@ -204,15 +204,13 @@ def test_calibration_reaches_target_on_the_lif_cell(tmp_path):
     assert again["scale"] == row["scale"]
 
     out = run_calibration(
-        "stylized_l5pc",
-        "lif",
-        5,
-        SIM_CFG,
-        {**LIF, "target_rate_hz": 4.0},
-        cfg,
-        None,
-        None,
         tmp_path / "lif.csv",
+        cell_name="stylized_l5pc",
+        variant="lif",
+        seed=5,
+        simulation_cfg=SIM_CFG,
+        inputs_cfg={**LIF, "target_rate_hz": 4.0},
+        calibration_cfg=cfg,
     )
     assert read_calibrated_scale(out, "lif") == pytest.approx(row["scale"])
     with pytest.raises(CalibrationError, match="not 'full'"):
@@ -237,15 +235,13 @@ def test_calibration_failures_name_the_key(tmp_path):
         )
     with pytest.raises(CalibrationError, match="calibration.max_iterations"):
         run_calibration(
-            "stylized_l5pc",
-            "lif",
-            5,
-            SIM_CFG,
-            {**LIF, "target_rate_hz": 4.37},  # 2 s of simulation count in steps of 0.5 Hz
-            calibration_cfg(simulations=2, max_iterations=3, tolerance=0.01),
-            None,
-            None,
             tmp_path / "x.csv",
+            cell_name="stylized_l5pc",
+            variant="lif",
+            seed=5,
+            simulation_cfg=SIM_CFG,
+            inputs_cfg={**LIF, "target_rate_hz": 4.37},  # 2 s count in steps of 0.5 Hz
+            calibration_cfg=calibration_cfg(simulations=2, max_iterations=3, tolerance=0.01),
         )
     assert not (tmp_path / "x.csv").exists()
 

@@ -189,6 +189,16 @@ def evaluate_arrays(
     return rows, extras
 
 
+def prediction_arrays(spike_probability, soma_prediction, spike_target, soma_truth) -> dict:
+    """The four (simulation, time) traces a predictions file holds, by their variable names."""
+    return dict(
+        spike_probability=spike_probability,
+        soma_prediction=soma_prediction,
+        spike_target=spike_target,
+        soma_truth=soma_truth,
+    )
+
+
 def evaluate_baseline(
     train_path,
     test_path,
@@ -223,12 +233,7 @@ def evaluate_baseline(
     return write_evaluation(
         rows,
         extras,
-        dict(
-            spike_probability=prob,
-            soma_prediction=soma_pred,
-            spike_target=test.spike_target,
-            soma_truth=test.soma_truth,
-        ),
+        prediction_arrays(prob, soma_pred, test.spike_target, test.soma_truth),
         test.spike_count,
         cfg,
         meta,
@@ -324,12 +329,7 @@ def evaluate_checkpoint(
     df = write_evaluation(
         rows,
         extras,
-        dict(
-            spike_probability=prob,
-            soma_prediction=soma_pred,
-            spike_target=spike_target,
-            soma_truth=soma_truth,
-        ),
+        prediction_arrays(prob, soma_pred, spike_target, soma_truth),
         reader.spike_count,
         cfg,
         ident,

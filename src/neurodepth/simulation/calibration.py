@@ -302,40 +302,23 @@ def calibrate_input_scale(
 # --------------------------------------------------------------------------- files
 
 
-def run_calibration(
-    cell_name: str,
-    variant: str,
-    seed: int,
-    simulation_cfg: dict,
-    inputs_cfg: dict,
-    calibration_cfg: dict,
-    mechanisms_dir,
-    morphology_path,
-    out_path,
-    cell_label: str | None = None,
-) -> Path:
+def run_calibration(out_path, cell_label: str | None = None, **search) -> Path:
     """Calibrate one variant and write its one-row table atomically (the Snakemake entry point).
-    A search that misses its tolerance raises, after logging what it reached."""
+    ``search``: the arguments of :func:`calibrate_input_scale`. A search that misses its
+    tolerance raises, after logging what it reached."""
     from neurodepth.core.atomic import write_csv_atomic
 
-    row, history = calibrate_input_scale(
-        cell_name,
-        variant,
-        seed,
-        simulation_cfg,
-        inputs_cfg,
-        calibration_cfg,
-        mechanisms_dir=mechanisms_dir,
-        morphology_path=morphology_path,
-    )
+    row, history = calibrate_input_scale(**search)
+    calibration_cfg = search["calibration_cfg"]
     if cell_label is not None:
         row["cell"] = cell_label
     print(history.to_string(index=False))
     if not row["converged"]:
         peak = history.loc[history["rate_hz"].idxmax()]
         raise CalibrationError(
-            f"inputs.{variant}: rate calibration reached {row['rate_hz']:.3g} Hz at scale "
-            f"{row['scale']:.4g}, not within calibration.tolerance={calibration_cfg['tolerance']} "
+            f"inputs.{search['variant']}: rate calibration reached {row['rate_hz']:.3g} Hz at "
+            f"scale {row['scale']:.4g}, not within "
+            f"calibration.tolerance={calibration_cfg['tolerance']} "
             f"of target_rate_hz={row['target_rate_hz']:g} after {row['iterations']} evaluations "
             f"(highest rate seen: {peak['rate_hz']:.3g} Hz at scale {peak['scale']:.4g}). If that "
             "is below the target, the cell cannot reach it with these rate ranges (lower "
