@@ -230,22 +230,16 @@ def evaluate_baseline(
         cfg,
         train_rate=train_rate,
     )
+    made_by = dict(
+        train_path=str(train_path),
+        test_path=str(test_path),
+        model_family="no_training_baseline",
+        model_n_parameters=6,  # (b, w_exc, w_inh) for the spike and for the soma readout
+        **fit.to_attrs(),
+    )
+    arrays = prediction_arrays(prob, soma_pred, test.spike_target, test.soma_truth)
     return write_evaluation(
-        rows,
-        extras,
-        prediction_arrays(prob, soma_pred, test.spike_target, test.soma_truth),
-        test.spike_count,
-        cfg,
-        meta,
-        dict(
-            train_path=str(train_path),
-            test_path=str(test_path),
-            model_family="no_training_baseline",
-            model_n_parameters=6,  # (b, w_exc, w_inh) for the spike and for the soma readout
-            **fit.to_attrs(),
-        ),
-        out_metrics,
-        out_predictions,
+        rows, extras, arrays, test.spike_count, cfg, meta, made_by, out_metrics, out_predictions
     )
 
 
