@@ -114,7 +114,11 @@ def test_plugin_variant_is_simulated_by_its_own_model(plugin_run):
 
 
 def test_plugin_family_is_trained_evaluated_and_summarised(plugin_run):
+    from neurodepth.core.registry import load_plugins
     from neurodepth.learning.checkpoints import load_model
+
+    # reading a plugin family's checkpoint needs the family, as in every rule's job
+    load_plugins(["my_extensions.py"], plugin_run.root)
 
     for variant in ("full", "fast_lif"):
         for depth in (1, 2):
