@@ -349,41 +349,45 @@ def cmd_evaluate(args, config: dict) -> None:
 # ---- the no-training reference predictor ------------------------------------------------------
 
 
-def cmd_baseline(args, config: dict) -> None:
-    """The pipeline's no-training baseline, fitted on the 1x training set, scored on the test set
-    with the evaluation protocol (the same fit and metrics as rule evaluate_baseline)."""
-    from neurodepth.analysis.baseline import fit_baseline, predict, read_counts
-    from neurodepth.learning.evaluate import evaluate_arrays
+def subset_stats(metrics: pd.DataFrame, metric: str) -> dict:
+    """One metric of a metrics.csv: its value on the whole test set (``all``), and the mean and
+    SD over the evaluation's random subsets."""
+    rows = metrics[metrics["metric"] == metric]
+    whole = rows["subset"].astype(str) == "all"
+    subsets = rows.loc[~whole, "value"]
+    return {
+        "all": float(rows.loc[whole, "value"].iloc[0]),
+        "mean": float(subsets.mean()),
+        "sd": float(subsets.std(ddof=1)),
+    }
 
-    cfg = config["evaluation"]
-    options = config["summary"]["baseline"]
-    ensure_dataset(args.work, args.variant, "train", DEFAULT_SHARDS, "train_x1")
+
+def cmd_baseline(args, config: dict) -> None:
+    """The pipeline's no-training baseline (``evaluate_baseline``, as rule evaluate_baseline runs
+    it), fitted on the 1x training set and scored on the test set."""
+    from neurodepth.data.predictions import read_prediction_attrs
+    from neurodepth.learning.evaluate import evaluate_baseline
+
+    train_path = ensure_dataset(args.work, args.variant, "train", DEFAULT_SHARDS, "train_x1")
     n_test = eval_shard_count(args.work, args.variant, "test")
     test_path = ensure_dataset(args.work, args.variant, "test", n_test, "test")
-    train = read_counts(dataset_path(args.work, args.variant, "train_x1"))
-    fit = fit_baseline(train, options["tau_grid_ms"], cfg["drop_first_ms"])
-    test = read_counts(test_path)
-    prob, soma_pred = predict(fit, test.counts)
-    out, _ = evaluate_arrays(
-        test.spike_target, prob, test.soma_truth, soma_pred, test.spike_count, cfg
+    out = args.work / "baseline" / args.variant
+    metrics = evaluate_baseline(
+        train_path,
+        test_path,
+        config["evaluation"],
+        config["summary"]["baseline"]["tau_grid_ms"],
+        {"cell": cell_stem(config), "variant": args.variant, "depth": 0, "seed": 0},
+        out / "metrics.csv",
+        out / "predictions.nc",
     )
-    tab = pd.DataFrame(out, columns=["metric", "subset", "value"])
-    rows = []
-    for metric, sub in tab[tab["metric"].isin(["spike_auc", TPR_KEY])].groupby("metric"):
-        subs = sub[sub["subset"].astype(str) != "all"]["value"]
-        rows.append(
-            {
-                "variant": args.variant,
-                "split": "test",
-                "tau_spike_ms": fit.tau_spike_ms,
-                "metric": metric,
-                "all": float(sub[sub["subset"].astype(str) == "all"]["value"].iloc[0]),
-                "mean": float(subs.mean()),
-                "sd": float(subs.std(ddof=1)),
-            }
-        )
+    tau = float(read_prediction_attrs(out / "predictions.nc")["baseline_tau_spike_ms"])
+    rows = [
+        {"variant": args.variant, "split": "test", "tau_spike_ms": tau, "metric": metric}
+        | subset_stats(metrics, metric)
+        for metric in ("spike_auc", TPR_KEY)
+    ]
     path = args.work / "baseline" / f"{args.variant}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(path, index=False)
     print(pd.DataFrame(rows).to_string(index=False), flush=True)
 
@@ -401,13 +405,8 @@ def collect(work: Path) -> pd.DataFrame:
                 continue
             m = pd.read_csv(path)
             for metric, key in (("spike_auc", "auc"), (TPR_KEY, "tpr")):
-                sub = m[m["metric"] == metric]
-                subs = sub[sub["subset"].astype(str) != "all"]["value"]
-                info[f"{name}_{key}_all"] = float(
-                    sub[sub["subset"].astype(str) == "all"]["value"].iloc[0]
-                )
-                info[f"{name}_{key}_mean"] = float(subs.mean())
-                info[f"{name}_{key}_sd"] = float(subs.std(ddof=1))
+                for stat, value in subset_stats(m, metric).items():
+                    info[f"{name}_{key}_{stat}"] = value
         rows.append(info)
     df = pd.DataFrame(rows)
     if len(df):
