@@ -1,16 +1,14 @@
 """Rule study_checks: does each network beat the constant-rate predictor without memorising, and
 does each variant fire at its target rate? (results/summary/checks.csv, network_checks.csv)"""
 
-import re
+from pathlib import Path
 
 from neurodepth.analysis.checks import study_checks
 from neurodepth.core.job import rule_job
 
 with rule_job(snakemake):
-    datasets = {}
-    for path in snakemake.input.datasets:
-        variant, split = re.search(r"/([^/]+)/([^/]+)\.nc$", path).groups()
-        datasets[(variant, split)] = path
+    # results/datasets/{cell}/{variant}/{split}.nc
+    datasets = {(Path(p).parent.name, Path(p).stem): p for p in snakemake.input.datasets}
     study_checks(
         list(snakemake.input.metrics),
         list(snakemake.input.summaries),

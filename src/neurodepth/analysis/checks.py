@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from neurodepth.core.errors import DatasetError
-from neurodepth.data.reader import DatasetReader
+from neurodepth.data.predictions import network_of
+from neurodepth.data.shards import dataset_spike_summary, open_dataset
 
 NETWORK_COLUMNS = [
     "cell",
@@ -79,15 +80,11 @@ def network_checks(metrics: pd.DataFrame, summaries: dict, max_bce_ratio: float)
     return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
 
 
-def output_rate_hz(spike_counts, n_simulations: int, duration_ms: int) -> float:
-    """Output spikes per second over every simulated millisecond of a split."""
-    total_s = n_simulations * duration_ms / 1000.0
-    return float(np.sum(spike_counts)) / total_s if total_s > 0 else float("nan")
-
-
 def dataset_rate_hz(path) -> float:
-    with DatasetReader(path) as reader:
-        return output_rate_hz(reader.spike_count, reader.n_simulations, reader.duration_ms)
+    """Output spikes per second over every simulated millisecond of a split (the dataset
+    summary's ``output_rate_hz``)."""
+    with open_dataset(path, load=False) as ds:
+        return dataset_spike_summary(ds)["output_rate_hz"]
 
 
 def variant_checks(
@@ -124,13 +121,10 @@ def read_training_summaries(paths) -> dict:
     """(variant, depth, seed) -> the dict of each ``{variant}/d{depth}_s{seed}/`` summary file."""
     out = {}
     for path in paths:
-        path = Path(path)
-        name = path.parent.name  # d{depth}_s{seed}
-        try:
-            depth, seed = (int(part[1:]) for part in name.split("_"))
-        except ValueError as exc:
-            raise DatasetError(f"{path}: not in a d<depth>_s<seed> folder") from exc
-        out[(path.parent.parent.name, depth, seed)] = json.loads(path.read_text())
+        network = network_of(path)
+        if network is None:
+            raise DatasetError(f"{path}: not in a <variant>/d<depth>_s<seed> folder")
+        out[network] = json.loads(Path(path).read_text())
     return out
 
 
