@@ -113,12 +113,33 @@ def test_plugin_variant_is_simulated_by_its_own_model(plugin_run):
     assert np.abs(soma[0] - built_in).max() > 1.0
 
 
-def test_plugin_family_is_trained_evaluated_and_summarised(plugin_run):
+@pytest.fixture()
+def plugin_loaded_here(plugin_run):
+    """The plugin imported into this process, as every rule's job does, and removed afterwards
+    so that later tests see the built-in registries only."""
+    import sys
+
+    from neurodepth.cells.variants import VARIANTS
     from neurodepth.core.registry import load_plugins
+    from neurodepth.figures.registry import FIGURES
+    from neurodepth.learning.networks import FAMILIES
+
+    registries = (VARIANTS, FAMILIES, FIGURES)
+    saved = [dict(registry._entries) for registry in registries]
+    modules = set(sys.modules)
+    load_plugins(["my_extensions.py"], plugin_run.root)
+    yield plugin_run
+    for registry, entries in zip(registries, saved, strict=True):
+        registry._entries = entries
+    for name in set(sys.modules) - modules:
+        if name.startswith("neurodepth_plugin_"):
+            del sys.modules[name]
+
+
+def test_plugin_family_is_trained_evaluated_and_summarised(plugin_loaded_here):
     from neurodepth.learning.checkpoints import load_model
 
-    # reading a plugin family's checkpoint needs the family, as in every rule's job
-    load_plugins(["my_extensions.py"], plugin_run.root)
+    plugin_run = plugin_loaded_here
 
     for variant in ("full", "fast_lif"):
         for depth in (1, 2):
