@@ -133,13 +133,22 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
         np.testing.assert_allclose(ds["soma_truth"].max(), -55.0, atol=1e-4)
 
 
-def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path):
+# every family's recurrence or convolution must resume bit-exactly (ELM: 4 memory units)
+RESUMABLE = [
+    ("tcn", ARCH),
+    ("elm", {"depth": 4, "memory_units": 4, "mlp_hidden": 8, "context_ms": 60}),
+]
+
+
+@pytest.mark.parametrize(("family", "arch"), RESUMABLE, ids=[f for f, _ in RESUMABLE])
+def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path, family, arch):
     out = tmp_path / "run"
     cfg = _cfg(steps=(3000, 3000), val_every=10)
     code = (
         "import torch; torch.set_num_threads(1)\n"
         "from neurodepth.learning.train import train_model\n"
-        f"train_model({str(toy_path)!r}, {str(toy_path)!r}, {str(out)!r}, {ARCH!r}, {cfg!r}, 0)\n"
+        f"train_model({str(toy_path)!r}, {str(toy_path)!r}, {str(out)!r}, {arch!r}, {cfg!r}, 0, "
+        f"family={family!r})\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -161,7 +170,7 @@ def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path):
     assert step_at_kill >= 20
     # Rerun: picks up last.ckpt (stop 10 steps later; the test-only max_steps skips finalising).
     killed = torch.load(last, weights_only=False)
-    train_model(toy_path, toy_path, out, ARCH, cfg, 0, max_steps=step_at_kill + 10)
+    train_model(toy_path, toy_path, out, arch, cfg, 0, family=family, max_steps=step_at_kill + 10)
     resumed = torch.load(last, weights_only=False)
     assert resumed["global_step"] == step_at_kill + 10
     # last.ckpt was the state at the last validation before the kill (every validation writes
@@ -170,7 +179,7 @@ def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path):
     assert resumed["callbacks"]["TrainingProgress"]["n_validations"] == step_at_kill // 10 + 1
     # Bit-exact: an uninterrupted run to the same step ends in the same weights and optimiser.
     ref = tmp_path / "reference"
-    train_model(toy_path, toy_path, ref, ARCH, cfg, 0, max_steps=step_at_kill + 10)
+    train_model(toy_path, toy_path, ref, arch, cfg, 0, family=family, max_steps=step_at_kill + 10)
     straight = torch.load(ref / "last.ckpt", weights_only=False)
     for key, value in straight["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key

@@ -24,7 +24,7 @@ SEEDS = config["network"]["seeds"]
 # Figures come from the figure registry (built-in ones and the config's plugins', loaded above).
 from neurodepth.figures import FIGURES as FIGURE_REGISTRY, figures_for, input_paths
 
-FIGURES = figures_for(VARIANTS)
+FIGURES = figures_for(VARIANTS, compares_families=bool(config["families"]))
 
 
 wildcard_constraints:
@@ -34,6 +34,8 @@ wildcard_constraints:
     shard=r"\d{4}",
     depth=r"\d+",
     seed=r"\d+",
+    family="|".join(config["families"]) or "no-family",
+    size=r"\d+",
 
 
 localrules:
@@ -117,6 +119,31 @@ def network_paths(pattern, variants=None):
     )
 
 
+def family_architecture(wildcards):
+    """The architecture of family {family} at size {size} (config key families)."""
+    from neurodepth.learning.networks import FAMILIES as FAMILY_REGISTRY
+
+    return FAMILY_REGISTRY[wildcards.family].architecture(
+        int(wildcards.size), config["families"][wildcards.family]["options"]
+    )
+
+
+def family_network_paths(pattern):
+    """One path per network of the compared families (variant x family x size x seed)."""
+    return [
+        path
+        for family, entry in config["families"].items()
+        for path in expand(
+            pattern,
+            cell=CELL,
+            variant=VARIANTS,
+            family=family,
+            size=entry["sizes"],
+            seed=SEEDS,
+        )
+    ]
+
+
 def variant_paths(pattern, variants=None, **wildcards):
     """One path per variant of ``pattern`` (e.g. the no-training baseline's files), times any
     further ``wildcards`` (e.g. split=SPLITS)."""
@@ -134,6 +161,8 @@ ARTEFACT_PATHS = {
     "depth_needed": "results/summary/depth_needed.csv",
     "best_networks": "results/summary/best_networks.csv",
     "baseline_summary": "results/summary/baseline.csv",
+    "family_comparison": "results/summary/family_comparison.csv",
+    "smallest_models": "results/summary/smallest_models.csv",
     "dataset": "results/datasets/{cell}/{variant}/{split}.nc",
     "predictions": "results/evaluation/{cell}/{variant}/d{depth}_s{seed}/predictions.nc",
     "checkpoint": "results/models/{cell}/{variant}/d{depth}_s{seed}/model.ckpt",
@@ -165,6 +194,14 @@ def all_targets():
             "results/summary/baseline.csv",
             "results/summary/checks.csv",
         ]
+        + (
+            [
+                "results/summary/family_comparison.csv",
+                "results/summary/smallest_models.csv",
+            ]
+            if config["families"]
+            else []
+        )
         + expand("results/figures/{name}.png", name=FIGURES)
         + (["results/calibration/calibration.csv"] if calibrated else [])
     )

@@ -185,13 +185,14 @@ def _subset_key(label: str):
     return (0, int(label), "") if str(label).isdigit() else (1, 0, str(label))
 
 
-def _auc_grid(group: pd.DataFrame):
-    """``(depths, subsets, grid)``: spike AUC as a (seeds x subsets x depths) array.
+def _auc_grid(group: pd.DataFrame, by: str = "depth"):
+    """``(depths, subsets, grid)``: spike AUC as a (seeds x subsets x depths) array, or with
+    ``by`` another integer column in place of the depth (e.g. a model index).
 
     NaN where a network is missing or a subset (or a whole test set) has no output spikes.
     """
     spread = _spread_rows(group)
-    table = spread.groupby(["seed", "subset", "depth"])["value"].mean().unstack("depth")
+    table = spread.groupby(["seed", "subset", by])["value"].mean().unstack(by)
     seeds = sorted(table.index.get_level_values("seed").unique())
     subsets = sorted(table.index.get_level_values("subset").unique(), key=_subset_key)
     table = table.reindex(pd.MultiIndex.from_product([seeds, subsets], names=["seed", "subset"]))

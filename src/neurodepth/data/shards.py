@@ -410,6 +410,21 @@ def check_dataset(path) -> dict:
     return dataset_spike_summary(ds)
 
 
+def read_channel_table(path) -> dict[str, np.ndarray]:
+    """Where each input channel's synapse sits: ``channel_segment`` (-1: none), ``channel_kind``
+    (exc/inh) and the segment table's ``segment_section`` (empty without a segment table)."""
+    with open_dataset(path, load=False) as ds:
+        return {
+            "channel_segment": ds["channel_segment"].values.astype(int),
+            "channel_kind": ds["channel_kind"].values.astype(str),
+            "segment_section": (
+                ds["segment_section"].values.astype(str)
+                if "segment_section" in ds
+                else np.array([], dtype=str)
+            ),
+        }
+
+
 def dataset_spike_summary(ds: xr.Dataset) -> dict:
     """Counts for logs and reports: simulations, duration, output spikes and rate, input rates."""
     n_sim, n_time = ds.sizes["simulation"], ds.sizes["time"]

@@ -13,6 +13,7 @@ from neurodepth.figures import first_layer_weights  # noqa: F401
 from neurodepth.figures import cell_morphology  # noqa: F401
 from neurodepth.figures import dataset_overview  # noqa: F401
 from neurodepth.figures import lif_check  # noqa: F401
+from neurodepth.figures import auc_vs_parameters  # noqa: F401
 
 # isort: on
 from neurodepth.figures.registry import (

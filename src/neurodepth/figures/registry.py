@@ -21,10 +21,12 @@ from neurodepth.core.registry import Registry
 
 #: One file each, written by the summary stage.
 SUMMARY_ARTEFACTS = ("summary_metrics", "depth_needed", "best_networks", "baseline_summary")
+#: One file each, written when the config compares network families (config key ``families``).
+FAMILY_ARTEFACTS = ("family_comparison", "smallest_models")
 #: One file per trained network (variant x depth x seed).
 NETWORK_ARTEFACTS = ("predictions", "checkpoint")
 #: Every artefact a figure can read; the workflow maps each to a path pattern.
-ARTEFACTS = SUMMARY_ARTEFACTS + ("dataset",) + NETWORK_ARTEFACTS
+ARTEFACTS = SUMMARY_ARTEFACTS + FAMILY_ARTEFACTS + ("dataset",) + NETWORK_ARTEFACTS
 NETWORK_CHOICES = ("all", "shallowest")
 
 
@@ -53,7 +55,7 @@ class Input:
 
     @property
     def many(self) -> bool:
-        if self.artefact in SUMMARY_ARTEFACTS:
+        if self.artefact in SUMMARY_ARTEFACTS + FAMILY_ARTEFACTS:
             return False
         if self.variants == "all":
             return True
@@ -64,7 +66,8 @@ class Input:
 class Figure:
     """A registered figure. ``draw(**inputs)`` returns a matplotlib Figure; ``caption`` is the
     report caption (.rst), by default ``workflow/report/<name>.rst``; the figure is made only
-    when every variant in ``requires_variants`` is run."""
+    when every variant in ``requires_variants`` is run, and when it reads a family artefact, only
+    when the config compares network families."""
 
     name: str
     draw: Callable[..., Any]
@@ -77,8 +80,11 @@ class Figure:
     def caption_file(self) -> str:
         return self.caption or f"{self.name}.rst"
 
-    def applies(self, variants: Sequence[str]) -> bool:
-        return all(v in variants for v in self.requires_variants)
+    def applies(self, variants: Sequence[str], compares_families: bool = False) -> bool:
+        reads_families = any(i.artefact in FAMILY_ARTEFACTS for i in self.inputs.values())
+        return all(v in variants for v in self.requires_variants) and (
+            compares_families or not reads_families
+        )
 
 
 FIGURES: Registry[Figure] = Registry("figure")
@@ -115,9 +121,10 @@ def main_variant(variants: Sequence[str]) -> str:
     return "full" if "full" in variants else variants[0]
 
 
-def figures_for(variants: Sequence[str]) -> list[str]:
-    """The registered figures that apply to a run of ``variants``, in registration order."""
-    return [name for name, figure in FIGURES.items() if figure.applies(variants)]
+def figures_for(variants: Sequence[str], compares_families: bool = False) -> list[str]:
+    """The registered figures that apply to a run of ``variants`` (comparing network families
+    or not), in registration order."""
+    return [name for name, figure in FIGURES.items() if figure.applies(variants, compares_families)]
 
 
 def input_paths(
@@ -137,7 +144,7 @@ def input_paths(
     out: dict[str, str | list[str]] = {}
     for key, spec in figure.inputs.items():
         pattern = patterns[spec.artefact]
-        if spec.artefact in SUMMARY_ARTEFACTS:
+        if spec.artefact in SUMMARY_ARTEFACTS + FAMILY_ARTEFACTS:
             out[key] = pattern
             continue
         if spec.variants == "all":

@@ -30,6 +30,7 @@ from pytorch_lightning.loggers import CSVLogger
 
 from neurodepth.core.atomic import write_csv_atomic
 from neurodepth.core.errors import ConfigError
+from neurodepth.data.shards import read_channel_table
 from neurodepth.learning.checkpoints import (
     TrainingProgress,
     check_resumable,
@@ -38,7 +39,7 @@ from neurodepth.learning.checkpoints import (
 )
 from neurodepth.learning.datamodule import NeuronDataModule
 from neurodepth.learning.lightning_module import NeuronLightningModule
-from neurodepth.learning.networks import build_network
+from neurodepth.learning.networks import adapt_to_data, build_network
 from neurodepth.learning.selection import (
     CRITERION,
     SUMMARY_FILE,
@@ -132,6 +133,7 @@ def train_model(
         valid.n_spikes,
         valid.scored_from,
     )
+    architecture = adapt_to_data(family, architecture, read_channel_table(train_path))
     model = build_network(family, dm.n_inputs, architecture, init_std=training_cfg["init_std"])
     if saved is not None:
         check_resumable(last, saved, family, model)

@@ -31,7 +31,29 @@ def validate_study_config(config: dict, base_dir: Path | str = ".") -> dict:
     if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
         # a malformed 'plugins' is left to the schema, which names the key
         load_plugins(plugins, base_dir)
-    return validate_config(config, registered_names())
+    validate_config(config, registered_names())
+    _check_family_options(config)
+    return config
+
+
+def _check_family_options(config: dict) -> None:
+    """Each compared family's options are ones it declares, and it is not the depth sweep's."""
+    from neurodepth.core.errors import ConfigError
+    from neurodepth.learning.networks import FAMILIES
+
+    for name, entry in config["families"].items():
+        if name == config["network"]["family"]:
+            raise ConfigError(
+                f"config key 'families.{name}': {name} is the depth sweep's family "
+                "(network.family), compared already; list other families here"
+            )
+        known = FAMILIES[name].options
+        for key in entry["options"]:
+            if key not in known:
+                raise ConfigError(
+                    f"config key 'families.{name}.options.{key}': {name} has no option {key!r} "
+                    f"(its options: {', '.join(known) or 'none'})"
+                )
 
 
 def load_study_config(path, base_dir: Path | str = ".") -> dict:

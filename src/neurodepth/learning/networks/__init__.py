@@ -18,14 +18,22 @@ Every family's module must:
 
 :func:`network_size` reads those numbers from a module built on PyTorch's ``meta`` device (no
 memory, no weights), so cost estimates use each family's own code rather than a copy of its
-formulas. The TCN of the paper is the first entry.
+formulas. The TCN of the paper is the first entry; an ELM-style leaky-memory network (``elm``)
+and a GRU (``gru``) are compared beside it (config key ``families``).
 """
 
-from neurodepth.learning.networks import tcn  # noqa: F401  (built-in families register on import)
+# Built-in families register on import; the TCN first (the default of network.family).
+# isort: off
+from neurodepth.learning.networks import tcn  # noqa: F401
+from neurodepth.learning.networks import elm  # noqa: F401
+from neurodepth.learning.networks import gru  # noqa: F401
+
+# isort: on
 from neurodepth.learning.networks.family import (
     FAMILIES,
     NetworkFamily,
     NetworkSize,
+    adapt_to_data,
     build_network,
     candidate_architectures,
     network_size,
@@ -35,6 +43,7 @@ __all__ = [
     "FAMILIES",
     "NetworkFamily",
     "NetworkSize",
+    "adapt_to_data",
     "build_network",
     "candidate_architectures",
     "network_size",

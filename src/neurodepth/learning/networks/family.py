@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import torch
@@ -12,20 +12,40 @@ from torch import nn
 
 from neurodepth.core.registry import Registry
 
+# paper: the spike head's bias starts at -2 (sigmoid ~ 0.12) to speed early training; every
+# family starts its spike head there
+SPIKE_BIAS_INIT = -2.0
+
 
 @dataclass(frozen=True)
 class NetworkFamily:
     """How one kind of network is configured and built.
 
-    ``architecture(size, network_cfg) -> dict``: the architecture of one size of the sweep. It
-    should carry the size under ``"depth"`` (evaluation tables and figures are indexed by it).
+    ``architecture(size, cfg) -> dict``: the architecture of one size of the sweep; ``cfg`` is
+    the ``network`` section when the family is the depth sweep's (``network.family``), the
+    family's ``families.<name>.options`` when it is compared beside it. It should carry the size
+    under ``"depth"`` (evaluation tables and figures are indexed by it).
     ``build(n_inputs, architecture, n_dendritic=0, init_std=None) -> nn.Module``: a freshly
     initialised network; ``init_std`` (config ``training.init_std``) is the scale of the initial
     weights for families that use one, ``None`` for the family's own choice.
+    ``adapt_to_data(architecture, channels) -> dict`` (optional): the architecture completed from
+    the training data's channels (``channel_segment``, ``channel_kind``, ``segment_section``
+    arrays), before the network is built; the result is what the checkpoint stores.
+    ``size_label``: what the size index counts (axis labels). ``options``: the family's options
+    and their defaults (the keys ``families.<name>.options`` may set).
     """
 
     architecture: Callable[[int, dict], dict]
     build: Callable[..., nn.Module]
+    adapt_to_data: Callable[[dict, Mapping], dict] | None = None
+    size_label: str = "size"
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+def family_options(defaults: Mapping, cfg: Mapping) -> dict:
+    """The family's options from ``cfg``, each defaulting to ``defaults`` (other keys ignored:
+    the study config rejects unknown option keys by name)."""
+    return {key: cfg.get(key, value) for key, value in defaults.items()}
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,13 @@ def build_network(
     return FAMILIES[family].build(
         int(n_inputs), dict(architecture), n_dendritic=int(n_dendritic), init_std=init_std
     )
+
+
+def adapt_to_data(family: str, architecture: dict, channels: Mapping) -> dict:
+    """``architecture`` completed from the training data's channels by the family's
+    ``adapt_to_data`` (unchanged for families without one)."""
+    adapt = FAMILIES[family].adapt_to_data
+    return dict(architecture) if adapt is None else adapt(dict(architecture), channels)
 
 
 def candidate_architectures(family: str, size: int, network_cfg: dict) -> list[dict]:

@@ -15,10 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurodepth.core.errors import ConfigError
-from neurodepth.learning.networks.family import FAMILIES, NetworkFamily
-
-# paper: the spike head's bias starts at -2 (sigmoid ~ 0.12) to speed early training
-SPIKE_BIAS_INIT = -2.0
+from neurodepth.learning.networks.family import FAMILIES, SPIKE_BIAS_INIT, NetworkFamily
 
 
 class CausalConv1d(nn.Conv1d):
@@ -141,4 +138,7 @@ def build(n_inputs: int, architecture: dict, n_dendritic: int = 0, init_std=None
     return TCN(n_inputs, architecture["kernels"], architecture["width"], n_dendritic, **options)
 
 
-FAMILIES.register("tcn", NetworkFamily(architecture=architecture_for_depth, build=build))
+FAMILIES.register(
+    "tcn",
+    NetworkFamily(architecture=architecture_for_depth, build=build, size_label="layers"),
+)
