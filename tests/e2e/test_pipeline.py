@@ -219,3 +219,54 @@ def test_html_report_holds_every_figure_with_its_caption(tiny_run):
     # a phrase from a caption (.rst) and one from the workflow description
     assert "true-positive rate" in html
     assert "depth_needed.csv" in html
+
+
+def test_family_comparison_matches_the_networks_it_compares(tiny_run):
+    from neurodepth.data.shards import read_channel_table
+    from neurodepth.learning.checkpoints import load_model
+
+    config = _config(tiny_run)
+    comparison = pd.read_csv(tiny_run.path("results/summary/family_comparison.csv"))
+    expected = {(v, "tcn", d) for v in config["variants"] for d in config["network"]["depths"]}
+    expected |= {
+        (v, family, size)
+        for v in config["variants"]
+        for family, entry in config["families"].items()
+        for size in entry["sizes"]
+    }
+    assert set(zip(comparison["variant"], comparison["family"], comparison["size"])) == expected
+    table = comparison.set_index(["variant", "family", "size"])
+    for variant in config["variants"]:
+        channels = read_channel_table(
+            tiny_run.path(f"results/datasets/stylized_l5pc/{variant}/train.nc")
+        )
+        for family, entry in config["families"].items():
+            for size in entry["sizes"]:
+                run = f"stylized_l5pc/{variant}/{family}/n{size}_s0"
+                model, meta = load_model(tiny_run.path(f"results/models/{run}/model.ckpt"))
+                assert meta["family"] == family and type(model).__name__ != "TCN"
+                row = table.loc[(variant, family, size)]
+                assert row["n_parameters"] == model.n_parameters
+                assert row["macs_per_ms"] == model.macs_per_ms
+                metrics = pd.read_csv(tiny_run.path(f"results/evaluation/{run}/metrics.csv"))
+                auc = metrics[(metrics.metric == "spike_auc") & (metrics.subset != "all")]
+                np.testing.assert_allclose(row["spike_auc"], auc["value"].mean(), equal_nan=True)
+                if family == "elm":
+                    # Branch-ELM: one group per (section, synapse kind) of the real cell
+                    sections = channels["segment_section"][channels["channel_segment"]]
+                    kinds = set(zip(sections, channels["channel_kind"], strict=True))
+                    assert len(meta["architecture"]["channel_group"]) == model.n_inputs
+                    assert model.n_groups == len(kinds) < model.n_inputs
+    smallest = pd.read_csv(tiny_run.path("results/summary/smallest_models.csv"))
+    for _, row in smallest.iterrows():
+        assert row["best_auc"] == pytest.approx(
+            table.loc[row["variant"], "spike_auc"].max(), abs=1e-12
+        )
+        if pd.notna(row["n_parameters"]):
+            chosen = table.loc[
+                (row["variant"], row["family"], row["smallest_size_by_n_parameters"])
+            ]
+            assert chosen["spike_auc"] >= row["best_auc"] - row["margin"] - 1e-12
+            assert chosen["spike_auc"] > row["baseline_auc"]
+        else:
+            assert row["verdict"].startswith("none")

@@ -29,6 +29,7 @@ REPO_CONFIGS = [
     "config/config.yaml",
     "config/paper.yaml",
     "config/study.yaml",
+    "config/families.yaml",
     "tests/e2e/tiny_config.yaml",
 ]
 # core cannot see the registries; these stand in for the names the ops layer passes

@@ -283,3 +283,32 @@ def test_data_verdict_places_a_config_against_the_scaling_study():
     hay = hand_config()
     assert "not on hay2011_l5pc" in cost.data_verdict(hay)
     assert cost.estimate_cost(default)["data_verdict"] == cost.data_verdict(default)
+
+
+def test_compared_families_are_costed_with_their_sequential_loop():
+    cfg = hand_config(families={"elm": {"sizes": [4, 16]}, "gru": {"sizes": [8]}})
+    assert cfg["families"]["gru"]["options"] == {}  # completed from the schema
+    # a GRU of 8 units on 1278 inputs: its MACs and the per-ms loop cost of the table
+    gru = cost.network_size(cfg, "full", 8, family="gru")
+    assert gru.macs_per_ms == 3 * (1278 * 8 + 8 * 8) + 8 * 2
+    gmac_step = gru.macs_per_ms * 100 * 2 * 3 / 1e9
+    read = 1278 * 100 * 2 * 2.9e-9
+    step = 0.010 + gmac_step / 30.0 + 100 * 100e-6 + read
+    assert cost.step_seconds(cfg, "full", 8, family="gru") == pytest.approx(step)
+    # validation: 5 passes over 3 whole 2 s simulations, the loop at a third of its fwd+bwd cost
+    val = 5 * ((gru.macs_per_ms * 2000 * 3 / 1e9) / 30.0 + 2000 * 100e-6 / 3)
+    assert cost.training_seconds(cfg, "full", 8, family="gru") == pytest.approx(50 * step + val)
+    est = cost.estimate_cost(cfg)["per_rule"].set_index("rule")
+    seeds = len(cfg["network"]["seeds"])
+    assert est.loc["train_family", "jobs"] == est.loc["evaluate_family", "jobs"] == 3 * seeds
+    by_hand = seeds * sum(
+        cost.training_seconds(cfg, "full", size, family=family)
+        for family, size in (("elm", 4), ("elm", 16), ("gru", 8))
+    )
+    assert est.loc["train_family", "core_hours"] == pytest.approx(by_hand / 3600)
+    # the slowest network of any family sets every training job's time request
+    slowest = max(
+        cost.training_seconds(cfg, "full", size, family=family)
+        for family, size in (("elm", 4), ("elm", 16), ("gru", 8))
+    )
+    assert resources.train_resources(cfg)["runtime"] >= math.ceil(slowest / 60)

@@ -139,6 +139,30 @@ UNIT_COSTS: dict[str, UnitCost] = {
         "s per input channel-ms read (one loader worker)",
         BENCH + ": 12 ms per batch of 8 x 400 ms x 1278 channels",
     ),
+    # Recurrent families step through the window one millisecond at a time: a per-ms cost on top
+    # of their (small) MACs. Measured at the stylized cell's 194 inputs; at 1278 per-channel
+    # inputs the ELM's unexplained share grows to ~800 us per ms (its trace over 1278 groups)
+    "sequential_s_per_window_ms.elm.cpu": UnitCost(
+        165e-6,
+        "s per ms of a training window (fwd+bwd, batch 8, one thread) beyond the MAC model",
+        "docs/benchmarks.md, 'Network families' (benchmarks/bench_families.py): ELM 4 and 16",
+    ),
+    "sequential_s_per_window_ms.gru.cpu": UnitCost(
+        100e-6,
+        "s per ms of a training window (fwd+bwd, batch 8, one thread) beyond the MAC model",
+        "docs/benchmarks.md, 'Network families' (benchmarks/bench_families.py): GRU 8 and 32",
+    ),
+    "sequential_s_per_window_ms.elm.gpu": UnitCost(
+        165e-6,
+        "s per ms of a training window beyond the MAC model",
+        "ASSUMED: not measured on a GPU (none lent); the loop launches ~10 small kernels per ms, "
+        "taken as costly as the CPU's Python loop",
+    ),
+    "sequential_s_per_window_ms.gru.gpu": UnitCost(
+        100e-6,
+        "s per ms of a training window beyond the MAC model",
+        "ASSUMED: not measured on a GPU (none lent); taken as the CPU's",
+    ),
     "backward_factor": UnitCost(3.0, "fwd+bwd MACs / fwd MACs", "standard: backward ~2x forward"),
     "checkpoint_copies": UnitCost(
         2 * 3, "parameter copies on disk", "model.ckpt + last.ckpt, each weights + 2 NAdam moments"
@@ -320,11 +344,14 @@ def in_memory_bytes_per_simulation(config: dict, variant: str) -> float:
     return float(total)
 
 
-def architecture_for(config: dict, depth: int) -> dict:
-    """The architecture the configured network family gives one depth of the sweep."""
+def architecture_for(config: dict, depth: int, family: str | None = None) -> dict:
+    """The architecture one size of a sweep: the depth sweep's (``network.family``) by default,
+    else the compared ``family``'s at that size (config key ``families``)."""
     from neurodepth.learning.networks import FAMILIES
 
-    return FAMILIES[config["network"]["family"]].architecture(int(depth), config["network"])
+    if family is None or family == config["network"]["family"]:
+        return FAMILIES[config["network"]["family"]].architecture(int(depth), config["network"])
+    return FAMILIES[family].architecture(int(depth), config["families"][family]["options"])
 
 
 def candidates_for(config: dict, depth: int) -> list[dict]:
@@ -334,21 +361,33 @@ def candidates_for(config: dict, depth: int) -> list[dict]:
     return candidate_architectures(config["network"]["family"], int(depth), config["network"])
 
 
-def network_size(config: dict, variant: str, depth: int, architecture: dict | None = None):
+def network_size(
+    config: dict,
+    variant: str,
+    depth: int,
+    architecture: dict | None = None,
+    family: str | None = None,
+):
     """Parameters, receptive field, MACs per ms and activation floats per ms of one network, as
     the family's own module reports them (``neurodepth.learning.networks.network_size``);
-    ``architecture``: one of the depth's candidates, default the depth's base architecture."""
+    ``architecture``: one of the depth's candidates, default the size's base architecture;
+    ``family``: default the depth sweep's. (Data-dependent parts, such as the ELM's grouping of
+    inputs by branch, are left out: each input channel counts as its own group, an upper bound.)"""
     from neurodepth.learning.networks import network_size as family_network_size
 
-    return family_network_size(
-        config["network"]["family"],
-        n_channels(config, variant),
-        architecture or architecture_for(config, depth),
-    )
+    family = family or config["network"]["family"]
+    arch = dict(architecture or architecture_for(config, depth, family))
+    arch.pop("grouping", None)
+    return family_network_size(family, n_channels(config, variant), arch)
 
 
 def device_of(config: dict) -> str:
     return "gpu" if config["training"]["accelerator"] in GPU_ACCELERATORS else "cpu"
+
+
+def _sequential_s_per_ms(family: str, device: str) -> float:
+    key = f"sequential_s_per_window_ms.{family}.{device}"
+    return unit(key) if key in UNIT_COSTS else 0.0
 
 
 def step_seconds(
@@ -357,49 +396,73 @@ def step_seconds(
     depth: int,
     device: str | None = None,
     architecture: dict | None = None,
+    family: str | None = None,
 ) -> float:
     """Seconds per training step (forward + backward of one batch of windows)."""
     device = device or device_of(config)
+    family = family or config["network"]["family"]
     tr = config["training"]
     n_inputs = n_channels(config, variant)
-    macs = network_size(config, variant, depth, architecture).macs_per_ms
+    macs = network_size(config, variant, depth, architecture, family).macs_per_ms
     gmacs = macs * tr["window_ms"] * tr["batch_size"] * unit("backward_factor") / 1e9
-    compute = unit(f"train_step_overhead_s.{device}") + gmacs / unit(f"train_gmac_per_s.{device}")
+    compute = (
+        unit(f"train_step_overhead_s.{device}")
+        + gmacs / unit(f"train_gmac_per_s.{device}")
+        + tr["window_ms"] * _sequential_s_per_ms(family, device)
+    )
     read = n_inputs * tr["window_ms"] * tr["batch_size"] * unit("reader_s_per_channel_ms")
     workers = int(tr["num_workers"])
     # without workers the main process reads then computes; with workers reading overlaps compute
     return compute + read if workers == 0 else max(compute, read / workers)
 
 
+def _forward_seconds(config, variant, depth, architecture, family, device, n_sims) -> float:
+    """Forward passes over ``n_sims`` whole simulations: MACs, plus a recurrent family's
+    per-ms loop (forward ~1/3 of forward + backward)."""
+    duration = config["simulation"]["duration_ms"]
+    macs = network_size(config, variant, depth, architecture, family).macs_per_ms
+    gmacs = macs * duration * n_sims / 1e9
+    sequential = duration * _sequential_s_per_ms(family, device) / unit("backward_factor")
+    return gmacs / unit(f"train_gmac_per_s.{device}") + sequential
+
+
 def training_seconds(
-    config: dict, variant: str, depth: int, architecture: dict | None = None
+    config: dict,
+    variant: str,
+    depth: int,
+    architecture: dict | None = None,
+    family: str | None = None,
 ) -> float:
     """One network trained to the phases' cap (early stopping can only shorten it): all steps
     plus the periodic validation passes (forward only)."""
     tr = config["training"]
     device = device_of(config)
+    family = family or config["network"]["family"]
     steps = sum(int(p["steps"]) for p in tr["phases"])
-    train = steps * step_seconds(config, variant, depth, device, architecture)
+    train = steps * step_seconds(config, variant, depth, device, architecture, family)
     n_val = math.ceil(steps / tr["val_every_steps"])
-    macs = network_size(config, variant, depth, architecture).macs_per_ms
     # validation scores whole valid simulations (at most the split; fewer once enough spikes)
     sim = config["simulation"]
     n_valid = sim["shards"]["valid"] * sim["simulations_per_shard"]
-    val_gmacs = macs * sim["duration_ms"] * n_valid / 1e9
-    val = n_val * val_gmacs / unit(f"train_gmac_per_s.{device}")
+    val = n_val * _forward_seconds(config, variant, depth, architecture, family, device, n_valid)
     return train + val
 
 
 def evaluation_seconds(
-    config: dict, variant: str, depth: int, architecture: dict | None = None
+    config: dict,
+    variant: str,
+    depth: int,
+    architecture: dict | None = None,
+    family: str | None = None,
 ) -> float:
     """Forward pass over every test simulation (full traces) on the training device."""
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
-    macs = network_size(config, variant, depth, architecture).macs_per_ms
-    gmacs = macs * sim["duration_ms"] * n_test / 1e9
-    device = device_of(config)
-    return 30.0 + gmacs / unit(f"train_gmac_per_s.{device}")  # 30 s: start-up, loading, metrics
+    family = family or config["network"]["family"]
+    forward = _forward_seconds(
+        config, variant, depth, architecture, family, device_of(config), n_test
+    )
+    return 30.0 + forward  # 30 s: start-up, loading, metrics
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,6 +566,27 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         "evaluate_model", n_nets, core_s=eval_s, gpu_s=eval_s if gpu else 0.0, disk_bytes=pred_bytes
     )
     add("select_model", n_nets, core_s=5.0 * n_nets, local=True)
+    if config.get("families"):
+        fam_train_s = fam_eval_s = fam_ckpt = 0.0
+        n_family_nets = 0
+        for family, entry in config["families"].items():
+            for v in variants:
+                for size in entry["sizes"]:
+                    n_family_nets += len(seeds)
+                    fam_train_s += len(seeds) * training_seconds(config, v, size, family=family)
+                    fam_eval_s += len(seeds) * evaluation_seconds(config, v, size, family=family)
+                    params = network_size(config, v, size, family=family).n_parameters
+                    fam_ckpt += len(seeds) * params * 4 * unit("checkpoint_copies")
+                    pred_bytes += len(seeds) * n_test * sim["duration_ms"] * 4 * 4
+        add(
+            "train_family",
+            n_family_nets,
+            core_s=fam_train_s * cores,
+            gpu_s=fam_train_s if gpu else 0.0,
+            disk_bytes=fam_ckpt,
+        )
+        add("evaluate_family", n_family_nets, core_s=fam_eval_s, gpu_s=fam_eval_s if gpu else 0.0)
+        add("compare_families", 1, core_s=30.0, local=True)
     add("summarize", 1, core_s=30.0, local=True)
     per_rule = pd.DataFrame(rows)
     n_sims = n_shards * per_shard * len(variants)

@@ -64,22 +64,30 @@ def merge_resources(config: dict, attempt: int = 1) -> dict:
     }
 
 
-def _largest_network(config: dict) -> tuple[str, int, dict]:
-    """(variant, depth, architecture candidate) with the most training time: it sets the request
-    for every network."""
+def _largest_network(config: dict) -> tuple[str, int, dict, str]:
+    """(variant, size, architecture, family) with the most training time, over the depth sweep's
+    candidates and the compared families (config key ``families``): it sets the request for
+    every network."""
+    sweep = config["network"]["family"]
     options = [
-        (v, d, arch)
+        (v, d, arch, sweep)
         for v in _variants(config)
         for d in config["network"]["depths"]
         for arch in cost.candidates_for(config, d)
+    ]
+    options += [
+        (v, size, cost.architecture_for(config, size, family), family)
+        for family, entry in config.get("families", {}).items()
+        for v in _variants(config)
+        for size in entry["sizes"]
     ]
     return max(options, key=lambda p: cost.training_seconds(config, *p))
 
 
 def train_resources(config: dict, attempt: int = 1) -> dict:
     """One network; asks for a GPU when ``training.accelerator`` is gpu."""
-    variant, depth, arch = _largest_network(config)
-    size = cost.network_size(config, variant, depth, arch)
+    variant, depth, arch, family = _largest_network(config)
+    size = cost.network_size(config, variant, depth, arch, family)
     n_in = cost.n_channels(config, variant)
     tr = config["training"]
     params = size.n_parameters
@@ -89,7 +97,7 @@ def train_resources(config: dict, attempt: int = 1) -> dict:
     mem = TORCH_BASE_MB + (16 * params + 2 * activations) / 1e6 + 200 * int(tr["num_workers"])
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
-        "runtime": _minutes(cost.training_seconds(config, variant, depth, arch), attempt),
+        "runtime": _minutes(cost.training_seconds(config, variant, depth, arch, family), attempt),
     }
     if tr["accelerator"] in cost.GPU_ACCELERATORS:
         out["gpu"] = 1
@@ -99,17 +107,17 @@ def train_resources(config: dict, attempt: int = 1) -> dict:
 def evaluate_resources(config: dict, attempt: int = 1) -> dict:
     """Full-trace predictions over the test set: the test data plus four float32 traces per
     simulation."""
-    variant, depth, arch = _largest_network(config)
+    variant, depth, arch, family = _largest_network(config)
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
     data = n_test * (
         cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"]
     )
-    params = cost.network_size(config, variant, depth, arch).n_parameters
+    params = cost.network_size(config, variant, depth, arch, family).n_parameters
     mem = TORCH_BASE_MB + 2 * data / 1e6 + 4 * params / 1e6
     out = {
         "mem_mb": int(math.ceil(mem / 100.0) * 100) * _scale(attempt),
-        "runtime": _minutes(cost.evaluation_seconds(config, variant, depth, arch), attempt),
+        "runtime": _minutes(cost.evaluation_seconds(config, variant, depth, arch, family), attempt),
     }
     if config["training"]["accelerator"] in cost.GPU_ACCELERATORS:
         out["gpu"] = 1
