@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
@@ -160,3 +161,17 @@ def test_the_generator_refuses_a_package_pyproject_does_not_list(tmp_path):
     )
     with pytest.raises(NeurodepthError, match="pandas is not a dependency"):
         render_env("base", tmp_path)
+
+
+def test_check_fails_on_a_stale_env_until_it_is_rewritten(tmp_path):
+    from neurodepth.ops.cli import main
+
+    shutil.copy2(REPO / "pyproject.toml", tmp_path)
+    shutil.copytree(REPO / "envs", tmp_path / "envs")
+    stale = tmp_path / "envs" / "torch.yaml"
+    stale.write_text("dependencies:\n  - pip:\n      - -e ..\n")
+    assert main(["conda-envs", "--check", "--root", str(tmp_path)]) == 1
+    assert "-e .." in stale.read_text()
+    assert main(["conda-envs", "--root", str(tmp_path)]) == 0
+    assert stale.read_text() == (REPO / "envs" / "torch.yaml").read_text()
+    assert main(["conda-envs", "--check", "--root", str(tmp_path)]) == 0
