@@ -36,10 +36,6 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-localrules:
-    all,
-
-
 def _cell_spec():
     try:
         return load_cell_spec(config["cell"]["name"])
