@@ -45,7 +45,7 @@ include: "workflow/rules/figures.smk"
 
 rule all:
     default_target: True
-    # a rule's own directive, not `localrules:`, which a module's `use rule ... as` does not rename
-    localrule: True
     input:
         all_targets(),
+    # a rule's own directive, not `localrules:`, which a module's `use rule ... as` does not rename
+    localrule: True
