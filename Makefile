@@ -40,9 +40,12 @@ test-cluster: setup
 test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow and not cluster" $(PYTEST_ARGS)
 
-## ruff (lint and format) on the Python, snakefmt and snakemake --lint on the workflow
+## ruff (lint and format) on the Python, snakefmt and snakemake --lint on the workflow, and
+## whether envs/ and config/README.md are what pyproject.toml and the config schema write
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/snakefmt --check Snakefile workflow/
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/neurodepth conda-envs --check
+	$(VENV)/bin/neurodepth config-docs --check

@@ -2,9 +2,23 @@
 # Beniaguev, Segev & London (Neuron, 2021), as a resumable pipeline.
 
 
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+# The workflow imports neurodepth from its own source tree beside this Snakefile (rule scripts do
+# the same, through scripts/_workflow_src.py), so a module deployment from another directory and
+# a conda env without the project installed both run this checkout's code.
+if not workflow.current_basedir.is_local:
+    raise WorkflowError(
+        "neurodepth runs from a local clone: point the module's snakefile at the Snakefile of "
+        "a `git clone` of the repository (its rules import the clone's src/)"
+    )
+sys.path.insert(0, str(Path(workflow.current_basedir) / "src"))
 
 
 # The embedded default, unless the user names their own: Snakemake would otherwise merge a
@@ -34,3 +48,5 @@ rule all:
     default_target: True
     input:
         all_targets(),
+    # a rule's own directive, not `localrules:`, which a module's `use rule ... as` does not rename
+    localrule: True

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.cells.mechanisms_build import compile_mechanisms
 from neurodepth.core.job import rule_job
 

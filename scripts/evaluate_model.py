@@ -1,5 +1,6 @@
 """Rule evaluate_model: full-trace prediction on the test set and the paper's metrics."""
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
 import torch
 
 from neurodepth.core.job import rule_job

@@ -1,5 +1,7 @@
 """Rule fetch_morphology: download (or copy) the morphology and check its sha256."""
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.cells.morphology import fetch_morphology
 from neurodepth.core.job import rule_job
 

@@ -1,5 +1,7 @@
 """Rules figure_<name>: load already-computed files and draw one registered figure (PNG + PDF)."""
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.core.job import rule_job
 from neurodepth.figures import FIGURES
 from neurodepth.figures._common import save

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.core.job import rule_job
 from neurodepth.learning.selection import select_candidate
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.core.job import rule_job
 from neurodepth.simulation.calibration import read_calibrated_scale
 from neurodepth.simulation.simulate import ShardJob, run_shard

@@ -3,6 +3,8 @@ does each variant fire at its target rate? (results/summary/checks.csv, network_
 
 from pathlib import Path
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.analysis.checks import study_checks
 from neurodepth.core.job import rule_job
 

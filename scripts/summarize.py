@@ -1,6 +1,8 @@
 """Rule summarize: tidy per-(variant, depth) metrics, the depth each variant needs (beating the
 no-training baseline), its FCI and its best network."""
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.analysis.summary import summarize
 from neurodepth.core.job import rule_job
 

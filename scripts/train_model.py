@@ -1,5 +1,6 @@
 """Rule train_model: train one network (resuming from last.ckpt if a previous job was killed)."""
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
 import torch
 
 from neurodepth.core.job import rule_job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,15 +14,17 @@ TINY_CONFIG = REPO / "tests" / "e2e" / "tiny_config.yaml"
 
 
 class Workflow:
-    """A copy of the workflow in ``root``, run with the tiny config unless told otherwise."""
+    """A copy of the workflow in ``root``, run with the tiny config unless told otherwise
+    (``configfile=None``: the one its Snakefile names)."""
 
-    def __init__(self, root: Path, configfile: str = "tiny_config.yaml"):
+    def __init__(self, root: Path, configfile: str | None = "tiny_config.yaml"):
         self.root = root
         self.configfile = configfile
 
     def command(self, *args) -> list[str]:
         # --configfile takes several values, so it goes last: targets before it would be swallowed
-        return [sys.executable, "-m", "snakemake", *args, "--configfile", self.configfile]
+        config = [] if self.configfile is None else ["--configfile", self.configfile]
+        return [sys.executable, "-m", "snakemake", *args, *config]
 
     def run(self, *args, check=True, timeout=1200) -> subprocess.CompletedProcess:
         cmd = self.command(*args)
@@ -57,14 +60,9 @@ def _deep_update(base: dict, overrides: dict) -> dict:
     return base
 
 
-def copy_workflow(
-    dest: Path,
-    config: Path = TINY_CONFIG,
-    mechanisms_from: Path | None = None,
-    overrides: dict | None = None,
-) -> Workflow:
+def _copy_parts(dest: Path, parts: list[str]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    for part in WORKFLOW_PARTS:
+    for part in parts:
         src = REPO / part
         if not src.exists():
             continue
@@ -72,13 +70,45 @@ def copy_workflow(
             shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dest / part)
+
+
+def _write_config(path: Path, config: Path, overrides: dict | None) -> None:
     import yaml
 
     settings = _deep_update(yaml.safe_load(Path(config).read_text()), overrides or {})
-    (dest / "tiny_config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def copy_workflow(
+    dest: Path,
+    config: Path = TINY_CONFIG,
+    mechanisms_from: Path | None = None,
+    overrides: dict | None = None,
+) -> Workflow:
+    _copy_parts(dest, WORKFLOW_PARTS)
+    _write_config(dest / "tiny_config.yaml", config, overrides)
     if mechanisms_from is not None:
         # compiled NMODL is deterministic; reusing it saves a compile per scratch copy
         shutil.copytree(
             mechanisms_from, dest / "results" / "mechanisms", copy_function=shutil.copy2
         )
     return Workflow(dest)
+
+
+def deploy_as_module(project: Path, source: Path) -> Workflow:
+    """A user's project in ``project`` that runs a copy of the workflow's source (with its own
+    ``src/``, put in ``source``) as a Snakemake module: the project holds only a Snakefile and
+    ``config/config.yaml`` (the tiny config), as `snakedeploy deploy-workflow` lays one out."""
+    _copy_parts(source, [*WORKFLOW_PARTS, "src"])
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "Snakefile").write_text(
+        'configfile: "config/config.yaml"\n\n\n'
+        "module neurodepth:\n"
+        # relative to the project, as `snakemake --lint` asks of a path in a workflow
+        f'    snakefile:\n        "{os.path.relpath(source / "Snakefile", project)}"\n'
+        "    config:\n        config\n\n\n"
+        "use rule * from neurodepth as neurodepth_*\n"
+    )
+    _write_config(project / "config" / "config.yaml", TINY_CONFIG, None)
+    return Workflow(project, configfile=None)

@@ -66,6 +66,6 @@ rule calibration_table:
         "logs/calibration_table.log",
     localrule: True
     conda:
-        "../../envs/base.yaml"
+        "../../envs/neuron.yaml"  # merge_calibrations lives in neurodepth.simulation
     script:
         "../../scripts/calibration_table.py"

@@ -38,10 +38,6 @@ wildcard_constraints:
     size=r"\d+",
 
 
-localrules:
-    all,
-
-
 def _cell_spec():
     try:
         return load_cell_spec(config["cell"]["name"])

@@ -7,8 +7,9 @@ import json
 import platform
 from importlib import metadata
 
+import neurodepth
+
 PACKAGES = (
-    "neurodepth",
     "neuron",
     "numpy",
     "scipy",
@@ -20,7 +21,9 @@ PACKAGES = (
 
 
 def package_versions() -> dict:
-    versions = {"python": platform.python_version()}
+    # neurodepth's own version from the package, not its metadata: rule jobs import it from the
+    # workflow's src/, which no installer registered (a conda env of envs/ does not install it)
+    versions = {"python": platform.python_version(), "neurodepth": neurodepth.__version__}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

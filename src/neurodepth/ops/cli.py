@@ -22,6 +22,14 @@ COMMANDS = {
         "neurodepth.ops.study_config",
         "validate a config file against the schema and the registered variants and networks",
     ),
+    "conda-envs": (
+        "neurodepth.ops.conda_envs",
+        "write the rules' conda envs (envs/*.yaml) from pyproject.toml's versions",
+    ),
+    "config-docs": (
+        "neurodepth.ops.config_docs",
+        "write config/README.md (every config key) from the config schema's descriptions",
+    ),
 }
 
 
