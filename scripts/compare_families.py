@@ -1,6 +1,8 @@
 """Rule compare_families: every family's accuracy against its size, and the smallest model of
 each family within the margin of the best of any family."""
 
+import _workflow_src  # noqa: F401  (neurodepth from this workflow's src/)
+
 from neurodepth.analysis.families import write_family_comparison
 from neurodepth.core.job import rule_job
 
