@@ -23,8 +23,8 @@ validated against the schema when the workflow starts: an unknown key or a bad v
 run naming the key. A key with a default may be left out. `config/config.yaml` is the embedded
 default study; `config/study.yaml` and `config/paper.yaml` are larger ones.
 
-Keys below are dotted paths; `<variant>` stands for a variant's name, `<depth>` for a depth,
-`[]` for each item of a list.
+Keys below are dotted paths; `<variant>` stands for a variant's name, `<family>` for a network
+family's, `<depth>` for a depth, `[]` for each item of a list.
 """
 
 
@@ -60,7 +60,10 @@ def _rows(schema: dict, path: str, root: dict, required: bool) -> list[str]:
         name = "<depth>" if pattern == "^[0-9]+$" else f"<{pattern}>"
         rows += _rows(sub, f"{path}.{name}", root, False)
     if isinstance(schema.get("additionalProperties"), dict):
-        rows += _rows(schema["additionalProperties"], f"{path}.<variant>", root, False)
+        # named after the registry its keys come from (variants, network families)
+        registry = schema.get("propertyNames", {}).get("registry", "variants")
+        name = {"variants": "<variant>", "network_families": "<family>"}[registry]
+        rows += _rows(schema["additionalProperties"], f"{path}.{name}", root, False)
     items = schema.get("items")
     if isinstance(items, dict) and _resolve(items, root).get("type") == "object":
         rows += _rows(items, f"{path}[]", root, False)
