@@ -7,6 +7,7 @@ shows that jobs run the workflow's neurodepth, not the one installed in the test
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import zipfile
@@ -80,7 +81,10 @@ def test_every_job_ran_the_workflows_own_neurodepth(deployed):
 
 
 def test_outputs_stay_in_the_project_and_out_of_the_workflow(deployed):
-    assert deployed.path("results/mechanisms/mechanisms.json").exists()
+    manifest = json.loads(
+        deployed.path("results/mechanisms/stylized_l5pc/mechanisms.json").read_text()
+    )
+    assert "nd_AMPANMDA" in manifest["mechanisms"]
     assert sorted(p.name for p in deployed.source.iterdir()) == sorted(
         ["Snakefile", "workflow", "scripts", "config", "envs", "profiles", "src"]
     )

@@ -1,14 +1,17 @@
-# The neuron model: our NMODL mechanisms, compiled once, and an external morphology if the cell needs one.
+# The neuron model: the cell's NMODL mechanisms (neurodepth's own, or a modeller's with neurodepth's
+# synapses), compiled once per cell, and an external morphology if the cell needs one.
 
 
 rule compile_mechanisms:
     output:
-        "results/mechanisms/mechanisms.json",
+        "results/mechanisms/{cell}/mechanisms.json",
     log:
-        "logs/compile_mechanisms.log",
+        "logs/compile_mechanisms/{cell}.log",
     conda:
         "../../envs/neuron.yaml"
     threads: 1
+    params:
+        cell_name=config["cell"]["name"],
     script:
         "../../scripts/compile_mechanisms.py"
 

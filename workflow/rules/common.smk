@@ -60,7 +60,7 @@ def simulation_inputs(wildcards):
     A variant with a target output rate also needs its calibrated input-rate scale."""
     inputs = {}
     if VARIANT_REGISTRY[wildcards.variant].uses_neuron:
-        inputs["mechanisms"] = "results/mechanisms/mechanisms.json"
+        inputs["mechanisms"] = f"results/mechanisms/{wildcards.cell}/mechanisms.json"
         if cell_needs_morphology():
             inputs["morphology"] = morphology_path()
     if config["inputs"][wildcards.variant]["target_rate_hz"] is not None:

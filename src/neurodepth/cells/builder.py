@@ -298,7 +298,8 @@ def build_cell(spec: CellSpec, synapses: str = "full") -> BuiltCell:
     """Instantiate ``spec`` in NEURON (mechanisms must be loaded) and return the ``BuiltCell``.
 
     ``synapses`` names the spec's excitatory synapse set (``full``: AMPA+NMDA, ``no_nmda``: AMPA
-    only); the cell's ``variant`` is that name until a variant's builder renames it."""
+    only); the cell's ``variant`` is that name until a variant's builder renames it. A spec of
+    ``kind: model`` is built by the modeller's own code (``cells.model_cell``)."""
     excitatory_definition(spec, synapses)  # fail before the slow part
     from neuron import h
 
@@ -309,18 +310,33 @@ def build_cell(spec: CellSpec, synapses: str = "full") -> BuiltCell:
             "neurodepth mechanisms are not loaded: call load_mechanisms(dir) first"
         )
     h.celsius = spec.simulation["celsius"]
+    if spec.model is not None:
+        from neurodepth.cells.model_cell import load_model_morphology
 
+        morph = load_model_morphology(spec)  # the modeller's code sets its own biophysics
+    else:
+        morph = _morphology_with_biophysics(spec)
+    return wire_cell(spec, morph, synapses)
+
+
+def _morphology_with_biophysics(spec: CellSpec) -> Morphology:
+    """The spec's morphology, discretised, with its axon stub, passive properties and channels."""
     morph = load_morphology(spec)
     all_secs = [s for g in ("soma", "basal", "apical", "axon") for s in morph.groups[g]]
     apply_nseg(all_secs, spec.discretization)
     stub = spec.axon_stub
     replace_axon(morph, stub["sections"], stub["length_um"], stub["diam_um"])
     apply_nseg(morph.groups["axon"], spec.discretization)
-
     distance = path_distance_fn(morph.soma)
     normalisers = {"max_terminal_distance": max_terminal_distance(morph.groups["apical"], distance)}
     apply_passive_and_channels(spec, morph.groups, distance, normalisers)
+    return morph
 
+
+def wire_cell(spec: CellSpec, morph: Morphology, synapses: str) -> BuiltCell:
+    """Synapses on every dendritic segment of ``morph``, its regions, table and nexus: the
+    ``BuiltCell`` of a morphology whose biophysics are in place."""
+    distance = path_distance_fn(morph.soma)
     segments, names, trees = [], [], []
     for tree in DENDRITIC_GROUPS:
         for sec in morph.groups[tree]:

@@ -1,9 +1,11 @@
-"""Compile and load neurodepth's own NMODL mechanisms (``cells/mechanisms/*.mod``).
+"""Compile and load a cell's NMODL mechanisms: neurodepth's own (``cells/mechanisms/*.mod``), or a
+modeller's folder with neurodepth's synapses (``mechanism_sources``).
 
-``compile_mechanisms(out_dir)`` copies the .mod files into ``out_dir``, runs NEURON's ``nrnivmodl``
-there and records what was compiled in ``out_dir/mechanisms.json``. ``load_mechanisms(out_dir)``
-loads the compiled library into the running NEURON; NEURON can hold only one such library per
-process, so a second call with the same folder is a no-op and a different folder is an error.
+``compile_mechanisms(out_dir, sources)`` copies the .mod files into ``out_dir``, runs NEURON's
+``nrnivmodl`` there and records what was compiled in ``out_dir/mechanisms.json``.
+``load_mechanisms(out_dir)`` loads the compiled library into the running NEURON; NEURON can hold
+only one such library per process, so a second call with the same folder is a no-op and a
+different folder is an error.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +30,57 @@ _loaded_dir: Path | None = None
 def mod_files() -> list[Path]:
     """The package's .mod sources, sorted by name."""
     return sorted(MOD_DIR.glob("*.mod"))
+
+
+_NEURON_BLOCK = re.compile(r"\bNEURON\s*\{(.*?)\}", re.S)
+_DECLARATION = re.compile(r"\b(SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+(\w+)")
+
+
+def declared_mechanisms(path: Path) -> list[tuple[str, str]]:
+    """``(kind, name)`` of each mechanism a .mod file declares in its NEURON block (comments
+    removed), e.g. ``("SUFFIX", "Ih")`` or ``("POINT_PROCESS", "nd_AMPA")``."""
+    text = Path(path).read_text(errors="replace")
+    text = re.sub(r"COMMENT.*?ENDCOMMENT", "", text, flags=re.S)
+    text = re.sub(r":[^\n]*", "", text)
+    block = _NEURON_BLOCK.search(text)
+    return _DECLARATION.findall(block.group(1)) if block else []
+
+
+def synapse_mod_files() -> list[Path]:
+    """neurodepth's synapse mechanisms (its point processes), which every cell needs."""
+    return [p for p in mod_files() if any(k == "POINT_PROCESS" for k, _ in declared_mechanisms(p))]
+
+
+def mechanism_sources(spec) -> list[Path]:
+    """The .mod files of ``spec``'s library: neurodepth's own for the cells it builds; for a
+    ``kind: model`` spec, the modeller's folder (``model.mechanisms``) plus neurodepth's
+    synapses. A mechanism name declared twice (by two files) stops with both files named."""
+    if spec.model is None:
+        return mod_files()
+    sources = []
+    folder = spec.model.get("mechanisms")
+    if folder is not None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise MechanismError(
+                f"cell spec {spec.name!r}: key 'model.mechanisms': no folder {folder}"
+            )
+        sources = sorted(folder.glob("*.mod"))
+        if not sources:
+            raise MechanismError(
+                f"cell spec {spec.name!r}: key 'model.mechanisms': no .mod file in {folder}"
+            )
+    sources += synapse_mod_files()
+    owner: dict[str, Path] = {}
+    for path in sources:
+        for kind, name in declared_mechanisms(path) + [("file", path.name)]:
+            if name in owner and owner[name] != path:
+                raise MechanismError(
+                    f"cell spec {spec.name!r}: {kind} {name} is declared by both {owner[name]} "
+                    f"and {path}; rename one (NEURON holds one mechanism per name)"
+                )
+            owner[name] = path
+    return sources
 
 
 def _nrnivmodl() -> str:
@@ -108,14 +162,15 @@ def compile_mechanisms(out_dir, mod_sources: list[Path] | None = None) -> Path:
     return out_dir
 
 
-def is_up_to_date(out_dir) -> bool:
-    """True when ``out_dir`` holds a library compiled from the package's current .mod sources."""
+def is_up_to_date(out_dir, sources: list[Path] | None = None) -> bool:
+    """True when ``out_dir`` holds a library compiled from the current ``sources`` (default the
+    package's .mod files)."""
     out_dir = Path(out_dir)
     try:
         manifest = json.loads((out_dir / "mechanisms.json").read_text())
     except (OSError, ValueError):
         return False
-    current = {p.name: _sha256(p) for p in mod_files()}
+    current = {p.name: _sha256(p) for p in (mod_files() if sources is None else sources)}
     return manifest.get("sha256") == current and _library_path(out_dir) is not None
 
 

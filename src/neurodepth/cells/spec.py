@@ -7,6 +7,12 @@ The format is documented in ``docs/cell_specs.md``; built-in specs live in ``cel
 
 Section groups are the four kinds of section every morphology source produces: ``soma``, ``axon``,
 ``basal`` (Import3d's ``dend``, SWC type 3) and ``apical`` (``apic``, SWC type 4).
+
+A spec of ``kind: model`` instead loads a modeller's published cell as it is: a hoc template or a
+Python function builds it with its own mechanisms (``model.mechanisms``, compiled with
+neurodepth's synapses), and ``model.sections`` names which of its section lists are the soma,
+the basal and apical dendrites (and the axon). Such a spec gives no morphology, passive or channel
+keys; regions, nexus, simulation and synapses mean what they mean for any spec.
 """
 
 from __future__ import annotations
@@ -75,6 +81,9 @@ class CellSpec:
     synapses: dict  # {excitatory: {variant: {mechanism, params}}, inhibitory: {...}}
     description: str = ""
     raw: dict = field(default_factory=dict, repr=False)
+    # kind: model: {hoc: {file, template, args} | python: "module:function", mechanisms, sections}
+    # with paths made absolute; None for a cell neurodepth builds from the keys above
+    model: dict | None = None
 
     @property
     def morphology_path(self) -> Path | None:
@@ -176,12 +185,79 @@ def _check_levels(n, key, levels):
         _require_number(n, f"{key}[{i}].diam_um", lev.get("diam_um"), positive=True)
 
 
+MODEL_SECTION_LISTS = ("soma", "basal", "apical", "axon")
+MODEL_TOP_KEYS = {
+    "name",
+    "description",
+    "kind",
+    "model",
+    "simulation",
+    "regions",
+    "nexus",
+    "synapses",
+}
+
+
+def _validate_model(n, model, base_dir: Path | None) -> dict:
+    """``model`` of a ``kind: model`` spec, with its files resolved against the spec's folder."""
+    model = copy.deepcopy(_require_mapping(n, "model", model))
+    base = base_dir or Path.cwd()
+    for key in model:
+        if key not in ("hoc", "python", "mechanisms", "sections"):
+            _fail(n, f"model.{key}", "unknown key; allowed: hoc, python, mechanisms, sections")
+    if ("hoc" in model) == ("python" in model):
+        _fail(n, "model", "give exactly one of 'hoc' (a template) or 'python' (module:function)")
+    if "hoc" in model:
+        hoc = _require_mapping(n, "model.hoc", model["hoc"])
+        for key in hoc:
+            if key not in ("file", "template", "args"):
+                _fail(n, f"model.hoc.{key}", "unknown key; allowed: file, template, args")
+        for key in ("file", "template"):
+            if not isinstance(hoc.get(key), str) or not hoc[key]:
+                _fail(n, f"model.hoc.{key}", "must be a non-empty string")
+        hoc["file"] = str((base / hoc["file"]).resolve())
+        args = hoc.setdefault("args", [])
+        if not isinstance(args, list) or not all(
+            isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args
+        ):
+            _fail(n, "model.hoc.args", "must be a list of strings and numbers")
+    else:
+        target = model["python"]
+        if not isinstance(target, str) or target.count(":") != 1:
+            _fail(n, "model.python", "must be 'module:function' or 'file.py:function'")
+        module, function = target.split(":")
+        if module.endswith(".py"):
+            module = str((base / module).resolve())
+        model["python"] = f"{module}:{function}"
+    mechanisms = model.get("mechanisms")
+    if mechanisms is not None:
+        if not isinstance(mechanisms, str):
+            _fail(n, "model.mechanisms", "must be the path of a folder of .mod files")
+        model["mechanisms"] = str((base / mechanisms).resolve())
+    sections = _require_mapping(n, "model.sections", model.get("sections"))
+    for key, value in sections.items():
+        if key not in MODEL_SECTION_LISTS:
+            _fail(n, f"model.sections.{key}", f"unknown; allowed: {list(MODEL_SECTION_LISTS)}")
+        if not isinstance(value, str) or not value:
+            _fail(n, f"model.sections.{key}", "must name an attribute of the built cell")
+    for key in ("soma", "basal", "apical"):
+        if key not in sections:
+            _fail(n, f"model.sections.{key}", "missing (the cell attribute holding those sections)")
+    return model
+
+
 def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=None) -> CellSpec:
     """Check a spec mapping key by key and return a ``CellSpec``; raises ``SpecError``."""
     n = spec_name
     raw = _require_mapping(n, "<top level>", raw)
+    kind = raw.get("kind", "neurodepth")
+    if kind not in ("neurodepth", "model"):
+        _fail(n, "kind", f"must be 'neurodepth' (the default) or 'model', got {kind!r}")
+    if kind == "model":
+        return _validate_model_spec(raw, n, source_path)
     known_top = {
         "name",
+        "kind",
         "description",
         "morphology",
         "axon_stub",
@@ -230,12 +306,7 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
         if not isinstance(disc.get("nseg"), int) or disc["nseg"] < 1:
             _fail(n, "discretization.nseg", "must be an integer >= 1")
 
-    sim = copy.deepcopy(raw.get("simulation") or {})
-    _require_mapping(n, "simulation", sim)
-    sim.setdefault("celsius", 6.3)
-    sim.setdefault("v_init_mv", DEFAULT_V_INIT_MV)
-    for k in ("celsius", "v_init_mv"):
-        sim[k] = _require_number(n, f"simulation.{k}", sim[k])
+    sim = _validate_simulation(n, raw.get("simulation"))
 
     passive = _require_mapping(n, "passive", copy.deepcopy(raw["passive"]))
     for g in GROUPS:
@@ -296,6 +367,39 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
     if dist.get("origin", "soma_centre") != "soma_centre":
         _fail(n, "distance.origin", "only 'soma_centre' is supported")
 
+    regions, nexus, syn = _validate_cell_wiring(n, raw)
+
+    return CellSpec(
+        name=name,
+        source_path=Path(source_path) if source_path else None,
+        morphology=morphology,
+        axon_stub=axon,
+        discretization=disc,
+        simulation=sim,
+        passive=passive,
+        ions=ions,
+        channels=channels,
+        distance=dist,
+        regions=regions,
+        nexus=nexus,
+        synapses=syn,
+        description=str(raw.get("description", "")),
+        raw=copy.deepcopy(raw),
+    )
+
+
+def _validate_simulation(n, sim) -> dict:
+    sim = copy.deepcopy(sim or {})
+    _require_mapping(n, "simulation", sim)
+    sim.setdefault("celsius", 6.3)
+    sim.setdefault("v_init_mv", DEFAULT_V_INIT_MV)
+    for k in ("celsius", "v_init_mv"):
+        sim[k] = _require_number(n, f"simulation.{k}", sim[k])
+    return sim
+
+
+def _validate_cell_wiring(n, raw) -> tuple[dict, dict | None, dict]:
+    """``regions``, ``nexus`` and ``synapses``: what every kind of spec says about its inputs."""
     regions = _require_mapping(n, "regions", copy.deepcopy(raw["regions"]))
     rule = regions.get("rule")
     if rule == "subtree":
@@ -336,22 +440,38 @@ def validate_spec(raw: dict, spec_name: str, source_path=None, morphology_path=N
         _check_synapse(n, f"synapses.excitatory.{variant}", entry)
     _check_synapse(n, "synapses.inhibitory", syn.get("inhibitory"))
 
+    return regions, nexus, syn
+
+
+def _validate_model_spec(raw: dict, n: str, source_path) -> CellSpec:
+    for key in raw:
+        if key not in MODEL_TOP_KEYS:
+            _fail(n, key, f"unknown key for kind 'model'; allowed: {sorted(MODEL_TOP_KEYS)}")
+    for key in ("name", "model", "regions", "synapses"):
+        if key not in raw:
+            _fail(n, key, "missing")
+    if not isinstance(raw["name"], str) or not raw["name"]:
+        _fail(n, "name", "must be a non-empty string")
+    base = Path(source_path).resolve().parent if source_path else None
+    model = _validate_model(n, raw["model"], base)
+    regions, nexus, syn = _validate_cell_wiring(n, raw)
     return CellSpec(
-        name=name,
+        name=raw["name"],
         source_path=Path(source_path) if source_path else None,
-        morphology=morphology,
-        axon_stub=axon,
-        discretization=disc,
-        simulation=sim,
-        passive=passive,
-        ions=ions,
-        channels=channels,
-        distance=dist,
+        morphology={"source": "model"},
+        axon_stub={},
+        discretization={},
+        simulation=_validate_simulation(n, raw.get("simulation")),
+        passive={},
+        ions={},
+        channels={},
+        distance={"segment_position": "centre"},
         regions=regions,
         nexus=nexus,
         synapses=syn,
         description=str(raw.get("description", "")),
         raw=copy.deepcopy(raw),
+        model=model,
     )
 
 

@@ -18,6 +18,10 @@ COMMANDS = {
         "neurodepth.ops.integration_check",
         "compare the configured integrator with a CVODE reference on the same inputs",
     ),
+    "check-cell": (
+        "neurodepth.ops.check_cell",
+        "build a cell spec and print what to check before simulating a dataset of it",
+    ),
     "check-config": (
         "neurodepth.ops.study_config",
         "validate a config file against the schema and the registered variants and networks",
