@@ -63,16 +63,16 @@ def instantiate_hoc_template(spec_name: str, hoc: dict):
     # hoc resolves relative paths inside the template (its morphology) from the working
     # directory: run the template from its own folder, as its author did
     cwd = os.getcwd()
+    loaded, template, cell, failure = False, None, None, None
     with captured_c_stderr() as err:
         try:
             os.chdir(path.parent)
-            loaded = h.load_file(str(path))
+            loaded = bool(h.load_file(str(path)))
             template = getattr(h, hoc["template"], None) if loaded else None
-            cell = template(*hoc["args"]) if template is not None else None
-            failure = None
-        except RuntimeError as exc:
+            if template is not None:
+                cell = template(*hoc["args"])
+        except RuntimeError as exc:  # a hoc error while loading, or inside the template's init
             failure = exc
-            cell = None
         finally:
             os.chdir(cwd)
     if not loaded:
@@ -139,7 +139,9 @@ def _sections_of(spec_name: str, cell, group: str, attribute: str) -> list:
             f"cell spec {spec_name!r}: key 'model.sections.{group}': attribute {attribute!r} "
             "holds something other than sections"
         )
-    return sections
+    # once each, in order: templates often fill a SectionList with forsec patterns that can
+    # append a section twice, and a twice-listed section would get two synapse sets
+    return list(dict.fromkeys(sections))
 
 
 def load_model_morphology(spec) -> Morphology:
