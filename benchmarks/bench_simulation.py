@@ -8,7 +8,7 @@ nexus at 1 ms. Same cell, same inputs, runs interleaved per simulation so that t
 shared machine hits both alike; throughput is measured in CPU seconds of this process
 (``time.process_time``), i.e. simulated seconds per core-second.
 
-    .venv/bin/python benchmarks/bench_simulation.py --mechanisms results/mechanisms \
+    .venv/bin/python benchmarks/bench_simulation.py --mechanisms results/mechanisms/hay2011_l5pc \
         --morphology ../shared/data/hay2011/cell1.asc --simulations 10 --duration-ms 6000 \
         --dt 0.05 --adaptive 0.1:0.025:-65:10 --skip-scaling
 

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cell", help="cell spec name or path (default: config cell.name)")
     parser.add_argument("--variant", default="full")
     parser.add_argument(
-        "--mechanisms", required=True, help="compiled mechanisms folder (results/mechanisms)"
+        "--mechanisms", required=True, help="compiled mechanisms folder (results/mechanisms/<cell>)"
     )
     parser.add_argument("--morphology", help="morphology file for cells that need one")
     parser.add_argument("--simulations", type=int, default=2)
