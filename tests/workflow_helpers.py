@@ -52,8 +52,10 @@ class Workflow:
 
 
 def _deep_update(base: dict, overrides: dict) -> dict:
+    """``overrides`` merged into ``base`` section by section; an empty mapping replaces the
+    section (``families: {}`` turns the comparison off)."""
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(base.get(key), dict):
             _deep_update(base[key], value)
         else:
             base[key] = value

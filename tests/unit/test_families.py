@@ -158,9 +158,10 @@ def test_config_names_unknown_family_options(repo_root, monkeypatch):
 
 
 def _metrics(rows):
-    """Tidy AUC rows: (family, size, parameters, macs, per-seed per-subset AUC arrays)."""
+    """Tidy AUC rows: (family, size, parameters, macs, per-seed per-subset AUC arrays[, fails the
+    BCE check])."""
     out = []
-    for family, size, params, macs, auc in rows:
+    for family, size, params, macs, auc, *fails in rows:
         for seed, per_subset in enumerate(auc):
             for subset, value in enumerate(per_subset):
                 out.append(
@@ -176,6 +177,7 @@ def _metrics(rows):
                         value=value,
                         n_parameters=params,
                         macs_per_ms=macs,
+                        fails_bce_check=bool(fails and fails[0]),
                     )
                 )
     return pd.DataFrame(out)
@@ -194,6 +196,8 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
             ("elm", 4, 800, 900, auc(0.942)),
             ("elm", 16, 6_000, 6_500, auc(0.948)),
             ("gru", 8, 2_000, 2_100, auc(0.91)),
+            # a high AUC from a network that fails the BCE check (it did not learn): never chosen
+            ("gru", 64, 9_000, 9_000, auc(0.99), True),
         ]
     )
     baseline = pd.DataFrame(
@@ -209,7 +213,9 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
         for k in range(8)
     )
     comparison, smallest = compare_families(df, 0.005, baseline, n_boot=300)
-    assert len(comparison) == 5
+    assert len(comparison) == 6
+    failed = comparison.set_index(["family", "size"]).loc[("gru", 64)]
+    assert failed["seeds_failing_bce_check"] == 3 and not failed["learned"]
     row = comparison.set_index(["family", "size"]).loc[("elm", 16)]
     assert row["spike_auc"] == pytest.approx(0.948, abs=0.001)
     assert row["spike_auc_p05"] < row["spike_auc"] < row["spike_auc_p95"]
@@ -223,5 +229,6 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
     assert np.isnan(picks.loc["gru", "n_parameters"])
     assert picks.loc["gru", "verdict"].startswith("none")
     assert picks.loc["gru", "fraction_within_margin"] == 0.0
+    assert picks.loc["gru", "sizes_not_learned"] == "64"
     assert (picks["best_family"] == "tcn").all() and (picks["best_size"] == 4).all()
     assert picks.loc["tcn", "baseline_auc"] == pytest.approx(0.905)

@@ -9,13 +9,18 @@ Outputs (atomic):
 
 - ``family_comparison.csv``: per (cell, variant, family, size) the parameters, MACs per ms, the
   mean spike AUC over seeds x test subsets with its SD over seeds and a bootstrap 5-95 % interval
-  of the mean (seeds and subsets resampled, as for depth needed).
+  of the mean (seeds and subsets resampled, as for depth needed), and how many of its seeds fail
+  the held-out BCE check (``seeds_failing_bce_check``: spike BCE not below
+  ``evaluation.max_bce_ratio`` x the constant-rate predictor's; ``learned`` is False when more
+  than half of its seeds fail: such a network did not learn to predict spikes, whatever its
+  AUC, and it is left out of the search below).
 - ``smallest_models.csv``: per (cell, variant, family) the smallest model, by parameters and by
   MACs per ms, whose mean AUC is within ``margin`` of the best model of *any* family and beats
-  the no-training baseline by more than ``baseline_margin``; with bootstrap 5-95 % intervals of
-  that size (the resample crosses seeds and test subsets; the subsets are the same simulations
-  for every network, so the comparison stays paired), and the fraction of resamples in which the
-  family reaches the margin at all. A family that never reaches it says so in ``verdict``.
+  the no-training baseline by more than ``baseline_margin``, among the models that learned; with
+  bootstrap 5-95 % intervals of that size (the resample crosses seeds and test subsets; the
+  subsets are the same simulations for every network, so the comparison stays paired), and the
+  fraction of resamples in which the family reaches the margin at all. A family that never
+  reaches it says so in ``verdict``.
 """
 
 from __future__ import annotations
@@ -42,19 +47,33 @@ SIZE_COLUMNS = ("n_parameters", "macs_per_ms")
 
 
 def read_family_metrics(metric_paths) -> pd.DataFrame:
-    """Metrics of every network with ``family`` (from its predictions.nc) and ``size``."""
-    df = read_metrics(metric_paths)
-    families = {}
-    for source in df["source"].unique():
-        attrs = read_prediction_attrs(Path(source).parent / PREDICTIONS_NAME)
+    """Metrics of every network with ``family`` (from its predictions.nc) and ``size``.
+
+    Networks of different families may share a size index (a depth-4 TCN, an ELM of 4 units),
+    so each file is read on its own and a network is identified with its family."""
+    frames = []
+    for path in metric_paths:
+        frame = read_metrics([path])
+        predictions = Path(path).parent / PREDICTIONS_NAME
+        attrs = read_prediction_attrs(predictions)
         if "model_family" not in attrs:
             raise DatasetError(
-                f"{Path(source).parent / PREDICTIONS_NAME} does not say which network family "
-                "made it (attribute model_family); re-run its evaluation"
+                f"{predictions} does not say which network family made it (attribute "
+                "model_family); re-run its evaluation"
             )
-        families[source] = str(attrs["model_family"])
-    df["family"] = df["source"].map(families)
+        frames.append(frame.assign(family=str(attrs["model_family"])))
+    if not frames:
+        raise DatasetError("the family comparison needs at least one metrics file, got none")
+    df = pd.concat(frames, ignore_index=True)
     df["size"] = df["depth"].astype(int)
+    keys = ["cell", "variant", "family", "size", "seed", "metric", "subset"]
+    duplicated = df.duplicated(keys)
+    if duplicated.any():
+        row = df[duplicated].iloc[0]
+        raise DatasetError(
+            f"two metrics files for {row['cell']}/{row['variant']} {row['family']} size "
+            f"{row['size']} seed {row['seed']} (one is {row['source']})"
+        )
     missing = [c for c in SIZE_COLUMNS if c not in df.columns]
     if missing:
         raise DatasetError(f"metrics files lack the model-size columns {missing}")
@@ -62,22 +81,44 @@ def read_family_metrics(metric_paths) -> pd.DataFrame:
 
 
 def _models(group: pd.DataFrame) -> pd.DataFrame:
-    """One row per (family, size) of a variant: its index in the AUC grid and its size."""
+    """One row per (family, size) of a variant: its index in the AUC grid, its size, and how
+    many of its seeds fail the held-out BCE check."""
     models = (
         group.groupby(["family", "size"], sort=True)[list(SIZE_COLUMNS)]
         .first()
         .reset_index()
         .astype({"n_parameters": float, "macs_per_ms": float})
     )
+    if "fails_bce_check" in group:
+        failing = (
+            group.groupby(["family", "size", "seed"])["fails_bce_check"]
+            .first()
+            .fillna(False)
+            .astype(bool)
+            .groupby(["family", "size"])
+            .sum()
+        )
+        models["seeds_failing_bce_check"] = [
+            int(failing.get((f, s), 0)) for f, s in zip(models["family"], models["size"])
+        ]
+    else:
+        models["seeds_failing_bce_check"] = 0
+    seeds = group.groupby(["family", "size"])["seed"].nunique()
+    n_seeds = np.array([seeds[(f, s)] for f, s in zip(models["family"], models["size"])])
+    # most seeds must pass: one failing seed of a network that otherwise learned is the
+    # training's noise, not the architecture's verdict
+    models["learned"] = 2 * models["seeds_failing_bce_check"] <= n_seeds
     models["model"] = np.arange(len(models))
     return models
 
 
 def _smallest(models: pd.DataFrame, means, margin, base_auc, baseline_margin, by: str):
-    """Per family: index of its smallest model (by ``by``) within ``margin`` of the best model
-    of any family and above the baseline, or -1."""
-    means = np.asarray(means, dtype=float)
+    """Per family: index of its smallest model (by ``by``) that learned, within ``margin`` of
+    the best model of any family and above the baseline, or -1."""
+    means = np.where(models["learned"].to_numpy(), np.asarray(means, dtype=float), np.nan)
     finite = np.isfinite(means)
+    if not finite.any():
+        return dict.fromkeys(models["family"].unique(), -1)
     ok = finite & (means >= np.max(means[finite]) - margin)
     if base_auc is not None and np.isfinite(base_auc):
         ok &= means > base_auc + baseline_margin
@@ -146,18 +187,26 @@ def compare_families(
                     spike_auc_p05=lo,
                     spike_auc_p95=hi,
                     n_seeds=int(np.isfinite(per_seed[:, m]).sum()),
+                    seeds_failing_bce_check=int(row["seeds_failing_bce_check"]),
+                    learned=bool(row["learned"]),
                 )
             )
-        if not np.isfinite(means).any():
+        # only networks that learned compete: a network failing the BCE check is not a model
+        learned = np.where(models["learned"].to_numpy(), means, np.nan)
+        if not np.isfinite(learned).any():
             continue
-        best = int(np.nanargmax(means))
+        best = int(np.nanargmax(learned))
         picks = {
             by: _smallest(models, means, margin, base_auc, baseline_margin, by)
             for by in SIZE_COLUMNS
         }
         for family, rows in models.groupby("family", sort=False):
-            fam_means = means[rows["model"].to_numpy()]
-            fam_best = int(rows["model"].to_numpy()[np.nanargmax(fam_means)])
+            fam_means = learned[rows["model"].to_numpy()]
+            fam_best = (
+                int(rows["model"].to_numpy()[np.nanargmax(fam_means)])
+                if np.isfinite(fam_means).any()
+                else None
+            )
             row = dict(
                 cell=cell,
                 variant=variant,
@@ -165,11 +214,14 @@ def compare_families(
                 best_auc=float(means[best]),
                 best_family=models.loc[best, "family"],
                 best_size=int(models.loc[best, "size"]),
-                family_best_auc=float(means[fam_best]),
-                family_best_size=int(models.loc[fam_best, "size"]),
+                family_best_auc=np.nan if fam_best is None else float(means[fam_best]),
+                family_best_size=np.nan if fam_best is None else int(models.loc[fam_best, "size"]),
                 baseline_auc=np.nan if base_auc is None else base_auc,
                 margin=float(margin),
                 sizes_evaluated=" ".join(str(int(s)) for s in rows["size"]),
+                sizes_not_learned=" ".join(
+                    str(int(s)) for s, ok in zip(rows["size"], rows["learned"]) if not ok
+                ),
                 n_seeds=int(n_seeds),
                 n_subsets=int(n_subsets),
                 n_bootstrap=int(n_boot),
@@ -191,15 +243,25 @@ def compare_families(
             row["fraction_within_margin"] = float(
                 np.mean([p[family] >= 0 for p in boot_pick["n_parameters"]])
             )
-            row["verdict"] = (
-                f"none: best {family} ({row['family_best_auc']:.4f}) is not within "
-                f"{margin:g} of the best model ({row['best_family']} size {row['best_size']}: "
-                f"{row['best_auc']:.4f}) above the baseline"
-                if chosen < 0
-                else f"size {row['smallest_size_by_n_parameters']}: "
-                f"{int(row['n_parameters']):,} parameters "
-                f"[{_fmt_count(row['n_parameters_p05'])}–{_fmt_count(row['n_parameters_p95'])}]"
+            best_text = (
+                f"the best model ({row['best_family']} size {row['best_size']}: "
+                f"{row['best_auc']:.4f})"
             )
+            if fam_best is None:
+                row["verdict"] = (
+                    f"none: no {family} size learned (most seeds fail the held-out BCE check)"
+                )
+            elif chosen < 0:
+                row["verdict"] = (
+                    f"none: best {family} ({row['family_best_auc']:.4f}) is not within "
+                    f"{margin:g} of {best_text} above the baseline"
+                )
+            else:
+                row["verdict"] = (
+                    f"size {row['smallest_size_by_n_parameters']}: "
+                    f"{int(row['n_parameters']):,} parameters "
+                    f"[{_fmt_count(row['n_parameters_p05'])}–{_fmt_count(row['n_parameters_p95'])}]"
+                )
             smallest.append(row)
     return pd.DataFrame(per_model), pd.DataFrame(smallest)
 

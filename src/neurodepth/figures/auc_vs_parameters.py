@@ -1,7 +1,8 @@
 """Accuracy against model size for every network family: one panel per variant, spike AUC
 against trainable parameters (log axis), one line per family, the TCN's depths marked, the
-smallest model of each family within the margin of the best ringed, and the no-training baseline
-dashed. Drawn when the config compares families (config key ``families``)."""
+smallest model of each family within the margin of the best ringed, networks that failed the
+held-out BCE check (did not learn) hollow, and the no-training baseline dashed. Drawn when the
+config compares families (config key ``families``)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,18 @@ def make(comparison: pd.DataFrame, smallest: pd.DataFrame, cell: str | None = No
                 lw=1.6,
                 capsize=3,
             )
+            if "learned" in r:
+                failed = r[~r["learned"].astype(bool)]
+                ax.scatter(
+                    failed["n_parameters"],
+                    failed["spike_auc"],
+                    s=40,
+                    marker=marker,
+                    facecolors="white",
+                    edgecolors=color,
+                    linewidths=1.5,
+                    zorder=6,
+                )
             if family == "tcn":
                 for _, row in r.iterrows():
                     ax.annotate(
@@ -134,6 +147,15 @@ def make(comparison: pd.DataFrame, smallest: pd.DataFrame, cell: str | None = No
             markerfacecolor="none",
             markeredgecolor="0.2",
             label="smallest within margin of the best",
+        ),
+        Line2D(
+            [],
+            [],
+            color="none",
+            marker="o",
+            markerfacecolor="white",
+            markeredgecolor="0.2",
+            label="fails the held-out BCE check (did not learn)",
         ),
         Line2D([], [], color="0.35", ls="--", label="no-training baseline"),
         plt.Rectangle((0, 0), 1, 1, color="0.85", label="within the margin of the best model"),
