@@ -4,10 +4,12 @@ import pickle
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurodepth.core.errors import DatasetError
-from neurodepth.data.authors_data import detect_spikes, import_authors_file
+from neurodepth.data.authors_data import authors_files, import_authors_file
 from neurodepth.data.reader import DatasetReader
+from neurodepth.data.spikes import detect_spikes
 
 
 def _fake_release(n_sim=3, n_seg=5, T=600, high_res=True, seed=0):
@@ -68,8 +70,6 @@ def test_import_matches_pickle(tmp_path, high_res):
         a, b = r._spike_offsets[i], r._spike_offsets[i + 1]
         assert r.spike_count[i] == len(spikes) == b - a
         np.testing.assert_array_equal(r.spike_bins(i), np.floor(spikes).astype(int))
-    import xarray as xr
-
     with xr.open_dataset(out) as ds:
         times = ds["spike_time"].values
         assert ds["spike_time"].dtype == np.float64
@@ -87,9 +87,52 @@ def test_import_matches_pickle(tmp_path, high_res):
         )
 
 
-def test_detect_spikes_local_maxima_above_threshold():
-    v = np.array([-70, -30, -20, -30, -70, -26, -70, 10, 10, -70], float)
-    np.testing.assert_allclose(detect_spikes(v, 0.5), [1.0, 3.5])  # -26 is below -25; plateau once
+def test_one_spike_per_excursion_as_in_our_simulations(tmp_path):
+    """The release's spikes are counted with the simulator's definition: a peak with a wiggle (two
+    local maxima above -25 mV in one excursion) is one spike, not two."""
+    data, _ = _fake_release(n_sim=1, high_res=True)
+    sim = data["Results"]["listOfSingleSimulationDicts"][0]
+    T = len(sim["somaVoltageLowRes"])
+    t = np.arange(8 * T) / 8.0
+    v = np.full(t.size, -70.0)
+    for peak in (200.0, 400.0):
+        v += np.clip(1 - np.abs(t - peak) / 2.0, 0, None) * 100.0
+    v[t == 400.0] -= 10.0  # a dip at the top: 399.875 and 400.125 are both local maxima
+    sim["somaVoltageHighRes"] = v
+    sim["somaVoltageLowRes"] = v[::8]
+    pkl = tmp_path / "wiggle.p"
+    pkl.write_bytes(pickle.dumps(data))
+    out = import_authors_file(pkl, tmp_path / "wiggle.nc")
+    with xr.open_dataset(out) as ds:
+        times = ds["spike_time"].values
+    np.testing.assert_allclose(times, detect_spikes(t, v))  # the simulator's definition
+    assert len(times) == 2
+    np.testing.assert_allclose(times, [200.0, 400.0], atol=0.25)
+
+
+def test_files_of_a_split_folder_in_name_order(tmp_path):
+    for name in ("b.p", "a.p", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in authors_files(tmp_path)] == ["a.p", "b.p"]
+    with pytest.raises(DatasetError, match="no file matching"):
+        authors_files(tmp_path, "*.pickle")
+    with pytest.raises(DatasetError, match="not found"):
+        authors_files(tmp_path / "missing")
+
+
+def test_duration_must_match_the_config(tmp_path):
+    data, _ = _fake_release()
+    pkl = tmp_path / "sim.p"
+    pkl.write_bytes(pickle.dumps(data))
+    with pytest.raises(DatasetError, match="simulations of 600 ms.*simulation.duration_ms"):
+        import_authors_file(pkl, tmp_path / "x.nc", duration_ms=6000)
+    out = import_authors_file(pkl, tmp_path / "y.nc", duration_ms=600, shard=3, split="valid")
+    with xr.open_dataset(out) as ds:
+        assert (ds.attrs["shard"], ds.attrs["split"], ds.attrs["source_file"]) == (
+            3,
+            "valid",
+            "sim.p",
+        )
 
 
 def test_bad_pickles_name_the_file(tmp_path):
