@@ -16,7 +16,8 @@ rule import_authors:
     resources:
         # the whole pickle is unpickled (a release file: ~2 GB, 128 simulations with every
         # dendritic voltage), then converted: about three times the file in memory
-        mem_mb=lambda wildcards, input, attempt: attempt * (1000 + 3 * int(input.size_mb)),
+        mem_mb=lambda wildcards, input, attempt: attempt
+        * (1000 + 3 * int(input.size_mb)),
         runtime=lambda wildcards, attempt: 15 * attempt,
     params:
         duration_ms=config["simulation"]["duration_ms"],
