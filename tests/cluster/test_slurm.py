@@ -9,6 +9,10 @@ nothing. They run ``tests/e2e/tiny_config.yaml`` through the Slurm profile, then
 * every non-local rule's job ran inside a Slurm job (its rule/wildcards appear in a Slurm job log);
 * the results equal a local run's: dataset arrays bit for bit, metrics within tolerance.
 
+A second test gives a training job a 1-minute time limit, shorter than its training: Slurm kills
+it (TIMEOUT), the retries resume from last.ckpt, and the final weights equal an uninterrupted
+run's.
+
 Skipped (saying why) when no Slurm is running; with ``REQUIRE_SLURM=1`` (CI) that is a failure.
 """
 
@@ -305,3 +309,115 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
         f"{n_datasets} datasets identical bit for bit; {n_metrics} metric files agree "
         f"(largest |difference| {worst:.3g}); Slurm run {slurm_s:.0f} s, local run {local_s:.0f} s"
     )
+
+
+def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm_cluster, tmp_path):
+    """Walltime: a training job whose Slurm time limit (1 minute) is shorter than its training is
+    killed (TIMEOUT: SIGTERM, then SIGKILL), and its retries resume from last.ckpt until the
+    training is done; the final weights equal those of one uninterrupted run."""
+    import copy
+
+    import torch
+
+    from neurodepth.learning.networks import candidate_architectures
+    from neurodepth.learning.train import train_model
+    from neurodepth.ops.study_config import validate_study_config
+
+    variant, model_dir = "lif", "results/models/stylized_l5pc/lif/d1_s0/c0"
+    wf = copy_workflow(
+        tmp_path / "walltime",
+        overrides={"variants": [variant], "network": {"depths": [1], "seeds": [0]}},
+    )
+    env = dict(os.environ, NEURODEPTH_SLURM_PARTITION=PARTITION, PYTHONUNBUFFERED="1")
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    datasets = [f"results/datasets/stylized_l5pc/{variant}/{s}.nc" for s in ("train", "valid")]
+    wf.run("--cores", "2", *datasets)  # the I&F datasets, locally (seconds)
+
+    # Steps for ~4 minutes of training on this machine (measured), so that a 1-minute limit
+    # (Slurm enforces it to within its 30 s check period) kills the job at least twice.
+    config = yaml_load(wf.path("tiny_config.yaml"))
+    # the rule's training section and architecture: the config completed with the schema defaults
+    full = validate_study_config(copy.deepcopy(config))
+    training = dict(full["training"])
+    architecture = candidate_architectures("tcn", 1, full["network"])[0]
+    probe = 200
+    training |= {
+        "phases": [{"steps": probe, "lr": 0.003, "spike_weight": 1.0, "soma_weight": 0.02}],
+        "val_every_steps": probe,
+        "progress_bar": False,
+    }
+    train_paths = [wf.path(p) for p in datasets]
+    torch.set_num_threads(1)  # the rule's threads: 1
+    t0 = time.monotonic()
+    train_model(*train_paths, tmp_path / "probe", architecture, training, 0)
+    steps = int(240 * probe / (time.monotonic() - t0))
+    training |= {
+        "phases": [
+            {"steps": steps // 2, "lr": 0.003, "spike_weight": 1.0, "soma_weight": 0.02},
+            {"steps": steps - steps // 2, "lr": 0.001, "spike_weight": 2.0, "soma_weight": 0.01},
+        ],
+        "val_every_steps": max(1, steps // 8),
+        "patience_validations": 1000,  # no early stop: the run must outlast the limit
+    }
+    config["training"] = training
+    wf.path("tiny_config.yaml").write_text(yaml_dump(config))
+
+    log = tmp_path / "snakemake_walltime.log"
+    result = run_logged(
+        wf.command(
+            "--profile",
+            "profiles/slurm",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--jobs",
+            "1",
+            "--cores",
+            "2",
+            "--latency-wait",
+            "10",
+            "--set-resources",
+            "train_model:runtime=1",  # minutes: shorter than the training
+            "--retries",
+            "8",
+            f"{model_dir}/model.ckpt",
+        ),
+        wf.root,
+        env,
+        RUN_TIMEOUT_S,
+        log,
+    )
+    text = log.read_text()
+    assert result.returncode == 0, f"snakemake via Slurm failed:\n{text[-8000:]}"
+    job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", text)), key=int)
+    states = sacct_states(job_ids, wait_s=10)
+    print(f"\ntraining's Slurm jobs: {states}")
+    timeouts = [j for j, (state, _) in states.items() if state == "TIMEOUT"]
+    assert timeouts, f"no training job hit its time limit: {states}"
+    assert list(states.values())[-1][0] == "COMPLETED"
+    rule_log = wf.path("logs/train_model/stylized_l5pc/lif/d1_s0_c0.log").read_text()
+    # Slurm's SIGTERM reached the training, which saved its step; the retry resumed from it
+    assert "SIGTERM at step" in rule_log, rule_log[-3000:]
+    assert re.search(r"resuming .* at step [1-9]\d*", rule_log), rule_log[-3000:]
+
+    reference = tmp_path / "uninterrupted"
+    train_model(*train_paths, reference, architecture, training, 0)
+    killed = torch.load(wf.path(f"{model_dir}/last.ckpt"), weights_only=False)
+    straight = torch.load(reference / "last.ckpt", weights_only=False)
+    assert killed["global_step"] == straight["global_step"] == steps
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, killed["state_dict"][key]), key
+    a = torch.load(wf.path(f"{model_dir}/model.ckpt"), weights_only=False)["state_dict"]
+    b = torch.load(reference / "model.ckpt", weights_only=False)["state_dict"]
+    assert all(torch.equal(b[k], a[k]) for k in b)
+
+
+def yaml_load(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+def yaml_dump(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,60 +1,22 @@
 """Import of the authors' pickled release format, on a small pickle of the same structure."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
+from authors_release import fake_release
 
 from neurodepth.core.errors import DatasetError
-from neurodepth.data.authors_data import detect_spikes, import_authors_file
+from neurodepth.data.authors_data import authors_files, import_authors_file
 from neurodepth.data.reader import DatasetReader
-
-
-def _fake_release(n_sim=3, n_seg=5, T=600, high_res=True, seed=0):
-    rng = np.random.default_rng(seed)
-    sims, truth = [], []
-    for i in range(n_sim):
-        ex = {
-            s: np.sort(rng.choice(T, size=rng.integers(0, 30), replace=False)).astype(float)
-            for s in range(n_seg)
-        }
-        inh = {
-            s: np.sort(rng.choice(T, size=rng.integers(0, 20), replace=False)).astype(float)
-            for s in range(n_seg)
-        }
-        t_hi = np.arange(8 * T) / 8.0
-        v_hi = np.full(t_hi.size, -70.0)
-        spikes = (
-            np.sort(rng.choice(np.arange(50, T - 50), size=i + 2, replace=False)) + 0.375 + 0.01 * i
-        )
-        for sp in spikes:  # 1 ms wide triangular spike peaking exactly at sp
-            v_hi += np.clip(1 - np.abs(t_hi - sp) / 0.5, 0, None) * 100.0
-        sim = {
-            "exInputSpikeTimes": ex,
-            "inhInputSpikeTimes": inh,
-            "outputSpikeTimes": spikes.astype(np.float16),
-            "somaVoltageLowRes": v_hi[::8].astype(np.float16),
-            "nexusVoltageLowRes": np.full(T, -68.0, np.float16),
-            "dendriticVoltagesLowRes": np.full((n_seg, T), -69.0, np.float16),
-        }
-        if high_res:
-            sim["somaVoltageHighRes"] = v_hi
-        sims.append(sim)
-        truth.append((ex, inh, spikes))
-    data = {
-        "Params": {
-            "totalSimDurationInSec": T / 1000,
-            "allSegmentsType": ["basal"] * 2 + ["apical"] * (n_seg - 2),
-            "allSegmentsLength": list(np.linspace(10, 30, n_seg)),
-        },
-        "Results": {"listOfSingleSimulationDicts": sims},
-    }
-    return data, truth
+from neurodepth.data.spikes import detect_spikes
 
 
 @pytest.mark.parametrize("high_res", [True, False])
 def test_import_matches_pickle(tmp_path, high_res):
-    data, truth = _fake_release(high_res=high_res)
+    data, truth = fake_release(high_res=high_res)
     pkl = tmp_path / "sim_experiment.p"
     pkl.write_bytes(pickle.dumps(data))
     out = import_authors_file(pkl, tmp_path / "authors.nc", include_dendritic=True)
@@ -68,8 +30,6 @@ def test_import_matches_pickle(tmp_path, high_res):
         a, b = r._spike_offsets[i], r._spike_offsets[i + 1]
         assert r.spike_count[i] == len(spikes) == b - a
         np.testing.assert_array_equal(r.spike_bins(i), np.floor(spikes).astype(int))
-    import xarray as xr
-
     with xr.open_dataset(out) as ds:
         times = ds["spike_time"].values
         assert ds["spike_time"].dtype == np.float64
@@ -87,9 +47,52 @@ def test_import_matches_pickle(tmp_path, high_res):
         )
 
 
-def test_detect_spikes_local_maxima_above_threshold():
-    v = np.array([-70, -30, -20, -30, -70, -26, -70, 10, 10, -70], float)
-    np.testing.assert_allclose(detect_spikes(v, 0.5), [1.0, 3.5])  # -26 is below -25; plateau once
+def test_one_spike_per_excursion_as_in_our_simulations(tmp_path):
+    """The release's spikes are counted with the simulator's definition: a peak with a wiggle (two
+    local maxima above -25 mV in one excursion) is one spike, not two."""
+    data, _ = fake_release(n_sim=1, high_res=True)
+    sim = data["Results"]["listOfSingleSimulationDicts"][0]
+    T = len(sim["somaVoltageLowRes"])
+    t = np.arange(8 * T) / 8.0
+    v = np.full(t.size, -70.0)
+    for peak in (200.0, 400.0):
+        v += np.clip(1 - np.abs(t - peak) / 2.0, 0, None) * 100.0
+    v[t == 400.0] -= 10.0  # a dip at the top: 399.875 and 400.125 are both local maxima
+    sim["somaVoltageHighRes"] = v
+    sim["somaVoltageLowRes"] = v[::8]
+    pkl = tmp_path / "wiggle.p"
+    pkl.write_bytes(pickle.dumps(data))
+    out = import_authors_file(pkl, tmp_path / "wiggle.nc")
+    with xr.open_dataset(out) as ds:
+        times = ds["spike_time"].values
+    np.testing.assert_allclose(times, detect_spikes(t, v))  # the simulator's definition
+    assert len(times) == 2
+    np.testing.assert_allclose(times, [200.0, 400.0], atol=0.25)
+
+
+def test_files_of_a_split_folder_in_name_order(tmp_path):
+    for name in ("b.p", "a.p", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in authors_files(tmp_path)] == ["a.p", "b.p"]
+    with pytest.raises(DatasetError, match="no file matching"):
+        authors_files(tmp_path, "*.pickle")
+    with pytest.raises(DatasetError, match="not found"):
+        authors_files(tmp_path / "missing")
+
+
+def test_duration_must_match_the_config(tmp_path):
+    data, _ = fake_release()
+    pkl = tmp_path / "sim.p"
+    pkl.write_bytes(pickle.dumps(data))
+    with pytest.raises(DatasetError, match="simulations of 600 ms.*simulation.duration_ms"):
+        import_authors_file(pkl, tmp_path / "x.nc", duration_ms=6000)
+    out = import_authors_file(pkl, tmp_path / "y.nc", duration_ms=600, shard=3, split="valid")
+    with xr.open_dataset(out) as ds:
+        assert (ds.attrs["shard"], ds.attrs["split"], ds.attrs["source_file"]) == (
+            3,
+            "valid",
+            "sim.p",
+        )
 
 
 def test_bad_pickles_name_the_file(tmp_path):
@@ -97,10 +100,27 @@ def test_bad_pickles_name_the_file(tmp_path):
     pkl.write_bytes(pickle.dumps({"Params": {}}))
     with pytest.raises(DatasetError, match="broken.p"):
         import_authors_file(pkl, tmp_path / "x.nc")
-    data, _ = _fake_release()
+    data, _ = fake_release()
     data["Results"]["listOfSingleSimulationDicts"][1]["exInputSpikeTimes"][7] = np.array([3.0])
     pkl2 = tmp_path / "badseg.p"
     pkl2.write_bytes(pickle.dumps(data))
     with pytest.raises(DatasetError, match="badseg.p simulation 1: segment index 7"):
         import_authors_file(pkl2, tmp_path / "y.nc")
     assert not (tmp_path / "y.nc").exists()
+
+
+def test_a_variant_without_authors_folders_is_a_config_error_naming_the_key(tmp_path):
+    import yaml
+
+    from neurodepth.core.errors import ConfigError
+    from neurodepth.ops.study_config import validate_study_config
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "e2e" / "tiny_config.yaml").read_text())
+    folders = {split: str(tmp_path) for split in ("train", "valid", "test")}
+    config["dataset"] = {"source": "authors", "authors": {"full": folders, "no_nmda": folders}}
+    del config["inputs"]  # not needed: nothing is simulated
+    config["variants"] = ["full", "no_nmda"]
+    validate_study_config(config)
+    config["variants"] = ["full", "lif"]
+    with pytest.raises(ConfigError, match=r"'dataset\.authors\.lif' is missing"):
+        validate_study_config(config)

@@ -10,10 +10,10 @@ import pytest
 
 from neurodepth.core.errors import ConfigError
 from neurodepth.data.shards import read_shard, unpack_inputs
+from neurodepth.data.spikes import detect_spikes
 from neurodepth.simulation.simulate import (
     ShardJob,
     SimulationSettings,
-    detect_spikes,
     run_shard,
 )
 from neurodepth.simulation.validate_integration import (

@@ -196,6 +196,57 @@ def test_resume_after_kill_continues_from_checkpoint(toy_path, tmp_path, family,
     assert log["step"].max() >= step_at_kill + 9 and log["step"].is_unique
 
 
+def test_sigterm_saves_the_current_step_and_the_retry_ends_as_an_uninterrupted_run(
+    toy_path, tmp_path
+):
+    """A scheduler's time limit: SIGTERM between two validations. The job writes last.ckpt at the
+    step it reached, exits 143 (failed, so Snakemake retries it), and the retry ends in the same
+    weights and optimiser state as a run that was never interrupted."""
+    out = tmp_path / "run"
+    cfg = _cfg(steps=(3000, 3000), val_every=10)
+    # The subprocess sends itself SIGTERM after the 37th optimiser step, through the real signal
+    # handler Lightning installs, so the step is known and lies between validations (30 and 40).
+    code = (
+        "import os, signal\n"
+        "import torch; torch.set_num_threads(1)\n"
+        "from neurodepth.learning.lightning_module import NeuronLightningModule\n"
+        "def on_train_batch_end(self, outputs, batch, batch_idx):\n"
+        "    if self.global_step == 37:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "NeuronLightningModule.on_train_batch_end = on_train_batch_end\n"
+        "from neurodepth.learning.train import train_model\n"
+        f"train_model({str(toy_path)!r}, {str(toy_path)!r}, {str(out)!r}, {ARCH!r}, {cfg!r}, 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    assert "SIGTERM at step 37" in proc.stderr
+    killed = torch.load(out / "last.ckpt", weights_only=False)
+    # the step it reached, not the last validation's (30): no step is lost to the kill
+    assert killed["global_step"] == 37
+    assert killed["callbacks"]["TrainingProgress"]["n_validations"] == 3
+    assert not (out / "model.ckpt").exists()  # an interrupted job is not a finished one
+
+    train_model(toy_path, toy_path, out, ARCH, cfg, 0, max_steps=55)  # the retry
+    resumed = torch.load(out / "last.ckpt", weights_only=False)
+    ref = tmp_path / "reference"
+    train_model(toy_path, toy_path, ref, ARCH, cfg, 0, max_steps=55)
+    straight = torch.load(ref / "last.ckpt", weights_only=False)
+    assert resumed["global_step"] == straight["global_step"] == 55
+    # validations at 40 and 50 happened after the resume, on schedule
+    assert (
+        resumed["callbacks"]["TrainingProgress"]["history"]
+        == (straight["callbacks"]["TrainingProgress"]["history"])
+    )
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    for a, b in zip(
+        straight["optimizer_states"][0]["state"].values(),
+        resumed["optimizer_states"][0]["state"].values(),
+        strict=True,
+    ):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_early_stopping_keeps_best_and_true_last_state(toy_path, tmp_path):
     # Phase 2 barely changes the network (lr 0; only BatchNorm statistics move): after 3
     # validations without an improvement of more than min_improvement training stops, long before

@@ -62,3 +62,31 @@ def test_a_typo_in_the_config_stops_the_run_naming_the_key(scratch, tmp_path):
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "'batchsize'" in log and "training" in log
+
+
+def test_authors_source_plans_imports_and_names_a_missing_folder(scratch, tmp_path):
+    """dataset.source authors: one import job per pickle and no simulation job; a folder that is
+    not there stops the run naming its config key."""
+    from authors_release import write_release
+
+    config = yaml.safe_load((scratch.root / "tiny_config.yaml").read_text())
+    folders = write_release(tmp_path / "data", "L5PC_NMDA", {"train": 3, "valid": 1, "test": 2})
+    config |= {
+        "variants": ["full"],
+        "families": {},
+        "dataset": {"source": "authors", "authors": {"full": folders}},
+    }
+    good = tmp_path / "authors.yaml"
+    good.write_text(yaml.safe_dump(config))
+    result = snakemake(scratch, str(good), "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["import_authors"] == 6 and counts["merge_dataset"] == 3
+    assert not {"simulate_shard", "compile_mechanisms", "calibrate_inputs"} & set(counts)
+    assert "figure_cell_morphology" not in counts
+    config["dataset"]["authors"]["full"]["valid"] = str(tmp_path / "nowhere")
+    bad = tmp_path / "missing.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(scratch, str(bad), "-n")
+    assert result.returncode != 0
+    assert "config key 'dataset.authors.full.valid'" in result.stdout + result.stderr

@@ -16,6 +16,8 @@ except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
 SPLITS = ["train", "valid", "test"]
+# simulation: shards simulated here; authors: the authors' pickles imported, nothing simulated
+SOURCE = config["dataset"]["source"]
 # cell.name is a built-in spec name or the path of a user's spec YAML; the stem names results
 CELL = Path(config["cell"]["name"]).stem
 VARIANTS = config["variants"]
@@ -24,7 +26,12 @@ SEEDS = config["network"]["seeds"]
 # Figures come from the figure registry (built-in ones and the config's plugins', loaded above).
 from neurodepth.figures import FIGURES as FIGURE_REGISTRY, figures_for, input_paths
 
-FIGURES = figures_for(VARIANTS, compares_families=bool(config["families"]))
+FIGURES = figures_for(
+    VARIANTS,
+    compares_families=bool(config["families"]),
+    # the authors' release records no segment coordinates
+    segment_geometry=SOURCE == "simulation",
+)
 
 
 wildcard_constraints:
@@ -70,12 +77,48 @@ def simulation_inputs(wildcards):
     return inputs
 
 
+def authors_split_files(variant, split):
+    """The authors' pickles of one variant's split (config key dataset.authors), in name order."""
+    from neurodepth.core.errors import DatasetError
+    from neurodepth.data.authors_data import authors_files
+
+    folder = config["dataset"]["authors"][variant][split]
+    try:
+        return authors_files(folder, config["dataset"]["pattern"])
+    except DatasetError as exc:
+        raise WorkflowError(
+            f"config key 'dataset.authors.{variant}.{split}': {exc}"
+        ) from None
+
+
+def authors_file(wildcards):
+    """The pickle that import job file_{shard} reads: the shard-th of its split folder."""
+    files = authors_split_files(wildcards.variant, wildcards.split)
+    index = int(wildcards.shard)
+    if index >= len(files):
+        raise WorkflowError(
+            f"config key 'dataset.authors.{wildcards.variant}.{wildcards.split}': "
+            f"{len(files)} files, no file {index}"
+        )
+    return files[index]
+
+
 def shard_paths(wildcards):
-    n = config["simulation"]["shards"][wildcards.split]
-    return [
-        f"results/shards/{wildcards.cell}/{wildcards.variant}/{wildcards.split}/shard_{i:04d}.nc"
-        for i in range(n)
-    ]
+    """The parts merge_dataset joins: simulated shards, or one imported file per authors' pickle."""
+    if SOURCE == "authors":
+        n = len(authors_split_files(wildcards.variant, wildcards.split))
+        pattern = "results/imported/{cell}/{variant}/{split}/file_{i:04d}.nc"
+    else:
+        n = config["simulation"]["shards"][wildcards.split]
+        pattern = "results/shards/{cell}/{variant}/{split}/shard_{i:04d}.nc"
+    return [pattern.format(**wildcards, i=i) for i in range(n)]
+
+
+def target_rate(variant):
+    """inputs.<variant>.target_rate_hz; None for the authors' data (nothing is calibrated)."""
+    if SOURCE == "authors":
+        return None
+    return config["inputs"][variant]["target_rate_hz"]
 
 
 def candidate_architectures(depth):
@@ -179,9 +222,7 @@ def figure_inputs(name):
 
 def all_targets():
     # the calibration table is a report item of its own when any variant has a target rate
-    calibrated = any(
-        config["inputs"][v]["target_rate_hz"] is not None for v in VARIANTS
-    )
+    calibrated = any(target_rate(v) is not None for v in VARIANTS)
     return (
         [
             "results/summary/metrics.csv",

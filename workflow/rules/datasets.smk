@@ -1,4 +1,28 @@
-# Merge each split's shards into one self-describing netCDF dataset.
+# With dataset.source authors: one job per authors' pickle writes it in our shard format, in
+# place of simulate_shard. Then, whatever the source, each split's shards (or imported files)
+# are merged into one self-describing netCDF dataset.
+
+
+rule import_authors:
+    input:
+        authors_file,
+    output:
+        "results/imported/{cell}/{variant}/{split}/file_{shard}.nc",
+    log:
+        "logs/import_authors/{cell}/{variant}/{split}/file_{shard}.log",
+    conda:
+        "../../envs/base.yaml"
+    threads: 1
+    resources:
+        # the whole pickle is unpickled (a release file: ~2 GB, 128 simulations with every
+        # dendritic voltage), then converted: about three times the file in memory
+        mem_mb=lambda wildcards, input, attempt: attempt
+        * (1000 + 3 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 15 * attempt,
+    params:
+        duration_ms=config["simulation"]["duration_ms"],
+    script:
+        "../../scripts/import_authors.py"
 
 
 rule merge_dataset:

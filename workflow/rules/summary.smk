@@ -66,7 +66,7 @@ rule study_checks:
     conda:
         "../../envs/base.yaml"
     params:
-        targets={v: config["inputs"][v]["target_rate_hz"] for v in VARIANTS},
+        targets={v: target_rate(v) for v in VARIANTS},
         max_bce_ratio=config["evaluation"]["max_bce_ratio"],
         rate_tolerance=config["summary"]["rate_tolerance"],
     script:

@@ -215,8 +215,15 @@ def validate_config(config: dict, enums: Mapping[str, Iterable[str]] | None = No
 
 def _check_semantics(config: dict) -> None:
     """Rules a JSON schema cannot express."""
+    authors = config["dataset"]["source"] == "authors"
     for variant in config["variants"]:
-        if variant not in config["inputs"]:
+        if authors and variant not in config["dataset"]["authors"]:
+            raise ConfigError(
+                f"config key 'dataset.authors.{variant}' is missing: variant '{variant}' is "
+                "listed in 'variants' but has no folders of the authors' data (the release has "
+                "'full' and 'no_nmda'; remove the variant or give its train/valid/test folders)"
+            )
+        if not authors and variant not in config["inputs"]:
             raise ConfigError(
                 f"config key 'inputs.{variant}' is missing: variant '{variant}' is listed in "
                 f"'variants' but has no input rates"

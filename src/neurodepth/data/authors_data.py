@@ -30,9 +30,15 @@ segments -> 1278 input channels)::
 Channel map as in our schema: excitatory channel = segment index, inhibitory = segment index +
 n_segments. Input spike times are binned at 1 ms (floor). Output spike times: the release stored
 them as float16 (errors up to ~2 ms after 4 s), so when ``somaVoltageHighRes`` is present the
-spikes are re-detected from it (local maxima above -25 mV, the authors' rule) and stored as
-float64; otherwise the float16 values are kept and the file attribute ``spike_time_source`` says so.
+spikes are re-detected from it with the spike definition our simulations use
+(:func:`neurodepth.data.spikes.detect_spikes`: one spike per excursion above -25 mV, at its
+maximum) and stored as float64; otherwise the float16 values are kept and the file attribute
+``spike_time_source`` says so.
 Pickles can run code when loaded: import only files you trust.
+
+The release comes as folders of such pickles, one per split (e.g. ``L5PC_NMDA_train/``,
+``L5PC_NMDA_valid/``, ``L5PC_NMDA_test/``; the AMPA-only cell likewise); :func:`authors_files`
+lists one folder's files in the order the workflow numbers them (config key ``dataset.authors``).
 """
 
 from __future__ import annotations
@@ -45,20 +51,19 @@ import pandas as pd
 
 from neurodepth.core.errors import DatasetError
 from neurodepth.data.shards import build_shard_dataset, write_shard
-from neurodepth.data.spikes import SPIKE_THRESHOLD_MV
+from neurodepth.data.spikes import SPIKE_THRESHOLD_MV, detect_spikes
 
 
-def detect_spikes(
-    voltage: np.ndarray, dt_ms: float, threshold_mv: float = SPIKE_THRESHOLD_MV
-) -> np.ndarray:
-    """Times (ms) of local maxima of ``voltage`` above ``threshold_mv`` (plateaus count once)."""
-    v = np.asarray(voltage, dtype=np.float64)
-    if v.size < 3:
-        return np.zeros(0)
-    rising = np.r_[False, v[1:] > v[:-1]]
-    falling_next = np.r_[v[:-1] >= v[1:], False]
-    peak = rising & falling_next & (v > threshold_mv)
-    return np.nonzero(peak)[0] * float(dt_ms)
+def authors_files(folder, pattern: str = "*.p") -> list[Path]:
+    """The files of one split folder of the release that match ``pattern``, sorted by name (the
+    workflow's file index ``i`` is the ``i``-th of them)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"authors' data folder not found: {folder}")
+    files = sorted(p for p in folder.glob(pattern) if p.is_file())
+    if not files:
+        raise DatasetError(f"authors' data folder {folder} holds no file matching {pattern!r}")
+    return files
 
 
 def load_authors_pickle(path) -> dict:
@@ -103,8 +108,11 @@ def authors_to_dataset(
     split: str = "test",
     n_segments: int | None = None,
     include_dendritic: bool = False,
+    shard: int | None = None,
 ):
-    """Convert one loaded authors' dict to an xarray Dataset in our schema."""
+    """Convert one loaded authors' dict to an xarray Dataset in our schema. ``shard``: the
+    file's index in its split (the workflow's), recorded so a merged dataset says which file each
+    simulation came from."""
     params = data.get("Params", {}) or {}
     sims = data["Results"]["listOfSingleSimulationDicts"]
     seg_types = params.get("allSegmentsType")
@@ -164,8 +172,11 @@ def authors_to_dataset(
             dend[i] = np.asarray(s["dendriticVoltagesLowRes"], dtype=np.float32)
         high = s.get("somaVoltageHighRes")
         if high is not None and len(high) >= T:
-            spikes.append(detect_spikes(high, T / len(high)))
-            sources.add(f"somaVoltageHighRes local maxima above {SPIKE_THRESHOLD_MV:g} mV")
+            t_high = np.arange(len(high)) * (T / len(high))
+            spikes.append(detect_spikes(t_high, high))
+            sources.add(
+                f"somaVoltageHighRes, one spike per excursion above {SPIKE_THRESHOLD_MV:g} mV"
+            )
         else:
             spikes.append(np.asarray(s.get("outputSpikeTimes", []), dtype=np.float64).ravel())
             sources.add("outputSpikeTimes as released (float16: up to ~2 ms error)")
@@ -190,6 +201,8 @@ def authors_to_dataset(
         "source_file": source,
         "spike_time_source": "; ".join(sorted(sources)),
     }
+    if shard is not None:
+        attrs["shard"] = int(shard)
     ds = build_shard_dataset(
         inputs,
         soma,
@@ -214,8 +227,12 @@ def import_authors_file(
     split: str = "test",
     n_segments: int | None = None,
     include_dendritic: bool = False,
+    shard: int | None = None,
+    duration_ms: int | None = None,
 ) -> Path:
-    """Read one authors' pickle and write it as a dataset netCDF (atomic). Returns ``out_path``."""
+    """Read one authors' pickle and write it as a dataset netCDF (atomic). Returns ``out_path``.
+    ``duration_ms``: when given, the file's simulations must last this long (the workflow
+    passes ``simulation.duration_ms``, which sizes the training windows and the jobs)."""
     data = load_authors_pickle(pickle_path)
     ds = authors_to_dataset(
         data,
@@ -225,5 +242,11 @@ def import_authors_file(
         split=split,
         n_segments=n_segments,
         include_dendritic=include_dendritic,
+        shard=shard,
     )
+    if duration_ms is not None and ds.attrs["duration_ms"] != int(duration_ms):
+        raise DatasetError(
+            f"{pickle_path}: simulations of {ds.attrs['duration_ms']} ms, but config key "
+            f"'simulation.duration_ms' is {duration_ms}; set it to the files' duration"
+        )
     return write_shard(ds, out_path)

@@ -180,4 +180,5 @@ register(
     from_files,
     best_network_inputs("checkpoints", "checkpoint"),
     category="Cell and data",
+    needs_segment_geometry=True,
 )

@@ -75,15 +75,24 @@ class Figure:
     category: str
     caption: str | None = None
     requires_variants: tuple[str, ...] = field(default=())
+    # reads the segments' coordinates (x_um, y_um), which only our simulated cells record
+    needs_segment_geometry: bool = False
 
     @property
     def caption_file(self) -> str:
         return self.caption or f"{self.name}.rst"
 
-    def applies(self, variants: Sequence[str], compares_families: bool = False) -> bool:
+    def applies(
+        self,
+        variants: Sequence[str],
+        compares_families: bool = False,
+        segment_geometry: bool = True,
+    ) -> bool:
         reads_families = any(i.artefact in FAMILY_ARTEFACTS for i in self.inputs.values())
-        return all(v in variants for v in self.requires_variants) and (
-            compares_families or not reads_families
+        return (
+            all(v in variants for v in self.requires_variants)
+            and (compares_families or not reads_families)
+            and (segment_geometry or not self.needs_segment_geometry)
         )
 
 
@@ -97,11 +106,20 @@ def register(
     category: str,
     caption: str | None = None,
     requires_variants: Sequence[str] = (),
+    needs_segment_geometry: bool = False,
 ) -> Figure:
     """Register a figure (see :class:`Figure`); returns the entry."""
     return FIGURES.register(
         name,
-        Figure(name, draw, dict(inputs), category, caption, tuple(requires_variants)),
+        Figure(
+            name,
+            draw,
+            dict(inputs),
+            category,
+            caption,
+            tuple(requires_variants),
+            needs_segment_geometry,
+        ),
     )
 
 
@@ -121,10 +139,16 @@ def main_variant(variants: Sequence[str]) -> str:
     return "full" if "full" in variants else variants[0]
 
 
-def figures_for(variants: Sequence[str], compares_families: bool = False) -> list[str]:
+def figures_for(
+    variants: Sequence[str], compares_families: bool = False, segment_geometry: bool = True
+) -> list[str]:
     """The registered figures that apply to a run of ``variants`` (comparing network families
-    or not), in registration order."""
-    return [name for name, figure in FIGURES.items() if figure.applies(variants, compares_families)]
+    or not; on datasets whose segment table has coordinates or not), in registration order."""
+    return [
+        name
+        for name, figure in FIGURES.items()
+        if figure.applies(variants, compares_families, segment_geometry)
+    ]
 
 
 def input_paths(

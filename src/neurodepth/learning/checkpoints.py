@@ -20,6 +20,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import nn
 
 from neurodepth.core.atomic import atomic_path
@@ -132,6 +133,22 @@ class TrainingProgress(Callback):
                 self.stopped = True
                 trainer.should_stop = True
         self.save_last(trainer)
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        # A scheduler's time limit: SIGTERM, then SIGKILL after a grace period (Slurm's KillWait,
+        # 30 s by default). Lightning finishes the batch it is on and raises SIGTERMException at
+        # the end of the step; the state there is as complete as at a validation, so last.ckpt
+        # takes it and the retry loses none of the steps since the last validation. A SIGTERM
+        # during validation stops it half-way (partial metrics, model in eval mode): last.ckpt
+        # then stays the previous validation's, from which the retry repeats those steps exactly.
+        if (
+            isinstance(exception, SIGTERMException)
+            and not trainer.validating
+            and self.last_saved_step != int(trainer.global_step)
+        ):
+            self.save_last(trainer)
 
     def save_last(self, trainer: pl.Trainer) -> None:
         save_checkpoint_safely(trainer, self.out_dir / "last.ckpt")

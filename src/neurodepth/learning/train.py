@@ -14,19 +14,23 @@ Training stops after ``training.patience_validations`` validations without an im
 than ``training.min_improvement``, or at the sum of the phases' steps (the cap).
 A rerun finds ``last.ckpt`` and continues from its global step (optimizer, phase, data stream,
 best score and patience count restored), which is how a job killed by the scheduler picks up where
-it stopped; the resumed run is bit-identical to an uninterrupted one.
+it stopped; the resumed run is bit-identical to an uninterrupted one. On SIGTERM (a scheduler's
+time limit: Slurm sends it, then SIGKILL after KillWait) the run writes ``last.ckpt`` at the step
+it reached and exits with status 143, so the job counts as failed and its retry resumes there.
 Checkpoints are written and read by ``neurodepth.learning.checkpoints``.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import pandas as pd
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from neurodepth.core.atomic import write_csv_atomic
 from neurodepth.core.errors import ConfigError
@@ -190,6 +194,18 @@ def train_model(
     else:
         try:
             trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+        except SIGTERMException:
+            # Lightning's SIGTERMException is a SystemExit with status 0, which would pass for
+            # success; exit as a process killed by SIGTERM does (128 + 15), so the scheduler and
+            # Snakemake see a failed job and a retry resumes from last.ckpt.
+            log.warning(
+                "%s: SIGTERM at step %d (a scheduler's time limit?); last.ckpt holds step %s, "
+                "a rerun resumes from it",
+                out_dir,
+                trainer.global_step,
+                progress.last_saved_step,
+            )
+            raise SystemExit(128 + signal.SIGTERM) from None
         finally:
             if log_root.exists():
                 _tidy_log(log_root, out_dir / "training_log.csv")

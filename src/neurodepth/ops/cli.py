@@ -30,6 +30,10 @@ COMMANDS = {
         "neurodepth.ops.conda_envs",
         "write the rules' conda envs (envs/*.yaml) from pyproject.toml's versions",
     ),
+    "import-authors": (
+        "neurodepth.ops.import_authors",
+        "convert the authors' released pickles (a file or a split folder) into a dataset netCDF",
+    ),
     "config-docs": (
         "neurodepth.ops.config_docs",
         "write config/README.md (every config key) from the config schema's descriptions",

@@ -307,7 +307,10 @@ def shard_core_seconds(config: dict, variant: str) -> float:
 
 
 def calibrated_variants(config: dict) -> list[str]:
-    """Variants whose input rates the calibrate_inputs rule scales to a target output rate."""
+    """Variants whose input rates the calibrate_inputs rule scales to a target output rate (none
+    when the data are the authors', which nothing simulates)."""
+    if config["dataset"]["source"] == "authors":
+        return []
     return [v for v in config["variants"] if config["inputs"][v]["target_rate_hz"] is not None]
 
 
