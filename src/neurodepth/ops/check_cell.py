@@ -78,7 +78,7 @@ def somatic_responses(cell, amplitudes_na, dt_ms: float = 0.025) -> tuple[float,
     amplitude), at the soma, with the spike definition of the simulations."""
     from neuron import h
 
-    from neurodepth.simulation.simulate import detect_spikes
+    from neurodepth.data.spikes import detect_spikes
 
     h.load_file("stdrun.hoc")
     h.dt = dt_ms
