@@ -137,6 +137,7 @@ def test_tiny_network_overfits_tiny_dataset_and_evaluates(toy_path, tmp_path):
 RESUMABLE = [
     ("tcn", ARCH),
     ("elm", {"depth": 4, "memory_units": 4, "mlp_hidden": 8, "context_ms": 60}),
+    ("gru", {"depth": 8, "hidden_units": 8, "context_ms": 60}),
 ]
 
 

@@ -34,6 +34,7 @@ from neurodepth.learning.networks.family import (
     FAMILIES,
     SPIKE_BIAS_INIT,
     NetworkFamily,
+    RecurrentNetwork,
     family_options,
 )
 
@@ -54,7 +55,7 @@ OPTIONS = {
 GROUPINGS = ("branch", "channel")
 
 
-class ELM(nn.Module):
+class ELM(RecurrentNetwork):
     """Leaky-memory network; ``forward(x)`` as every family's (``neurodepth.learning.networks``)."""
 
     def __init__(
@@ -156,10 +157,7 @@ class ELM(nn.Module):
             m = torch.lerp(update, m, keep)  # keep * m + (1 - keep) * update, one op
             memory.append(m)
         out = self.heads(torch.stack(memory, 1)).transpose(1, 2)  # (batch, heads, time)
-        result = {"spike_logit": out[:, 0], "soma": out[:, 1]}
-        if self.n_dendritic:
-            result["dendritic"] = out[:, 2:]
-        return result
+        return self.read_heads(out)
 
     def _synaptic_trace(self, drive: torch.Tensor) -> torch.Tensor:
         """``s_t = exp(-1/tau_s) s_{t-1} + drive_t`` over (batch, time, group), as a causal
@@ -173,14 +171,6 @@ class ELM(nn.Module):
         flat = drive.transpose(1, 2).reshape(batch * n_groups, 1, n_time)
         trace = F.conv1d(F.pad(flat, (length - 1, 0)), kernel.view(1, 1, -1))
         return trace.view(batch, n_groups, n_time).transpose(1, 2)
-
-    @property
-    def n_parameters(self) -> int:
-        return int(sum(p.numel() for p in self.parameters()))
-
-    @property
-    def receptive_field(self) -> int:
-        return self.context_ms
 
     @property
     def macs_per_ms(self) -> int:

@@ -42,6 +42,30 @@ class NetworkFamily:
     options: Mapping[str, object] = field(default_factory=dict)
 
 
+class RecurrentNetwork(nn.Module):
+    """What the recurrent families share: linear heads read as the family outputs, the size
+    queries, and ``context_ms`` as the receptive field (the preceding input evaluation windows
+    give each scored output; a state carried longer than a training window was never trained)."""
+
+    context_ms: int
+
+    @staticmethod
+    def read_heads(out: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(batch, 2 + n_dendritic, time) head outputs -> the family output dict."""
+        result = {"spike_logit": out[:, 0], "soma": out[:, 1]}
+        if out.shape[1] > 2:
+            result["dendritic"] = out[:, 2:]
+        return result
+
+    @property
+    def n_parameters(self) -> int:
+        return int(sum(p.numel() for p in self.parameters()))
+
+    @property
+    def receptive_field(self) -> int:
+        return self.context_ms
+
+
 def family_options(defaults: Mapping, cfg: Mapping) -> dict:
     """The family's options from ``cfg``, each defaulting to ``defaults`` (other keys ignored:
     the study config rejects unknown option keys by name)."""

@@ -17,6 +17,7 @@ from neurodepth.learning.networks.family import (
     FAMILIES,
     SPIKE_BIAS_INIT,
     NetworkFamily,
+    RecurrentNetwork,
     family_options,
 )
 
@@ -26,7 +27,7 @@ OPTIONS = {"context_ms": 300}
 GATES = 3
 
 
-class GRUNetwork(nn.Module):
+class GRUNetwork(RecurrentNetwork):
     """``forward(x)`` as every family (see ``neurodepth.learning.networks``)."""
 
     def __init__(
@@ -54,18 +55,7 @@ class GRUNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         state, _ = self.gru(x.transpose(1, 2))
         out = self.heads(state).transpose(1, 2)
-        result = {"spike_logit": out[:, 0], "soma": out[:, 1]}
-        if self.n_dendritic:
-            result["dendritic"] = out[:, 2:]
-        return result
-
-    @property
-    def n_parameters(self) -> int:
-        return int(sum(p.numel() for p in self.parameters()))
-
-    @property
-    def receptive_field(self) -> int:
-        return self.context_ms
+        return self.read_heads(out)
 
     @property
     def macs_per_ms(self) -> int:
