@@ -16,4 +16,5 @@ with rule_job(snakemake):
         training_cfg=snakemake.params.training,
         seed=int(snakemake.wildcards.seed),
         family=snakemake.params.family,
+        dendritic_pca_path=snakemake.input.get("dendritic_pca"),
     )

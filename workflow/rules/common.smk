@@ -103,6 +103,16 @@ def authors_file(wildcards):
     return files[index]
 
 
+def training_inputs(wildcards):
+    """The splits a network trains on, and the dendritic target's PCA when the variant has one
+    (training.dendritic_components)."""
+    folder = f"results/datasets/{wildcards.cell}/{wildcards.variant}"
+    inputs = {"train": f"{folder}/train.nc", "valid": f"{folder}/valid.nc"}
+    if wildcards.variant in config["training"]["dendritic_components"]:
+        inputs["dendritic_pca"] = f"{folder}/dendritic_pca.nc"
+    return inputs
+
+
 def shard_paths(wildcards):
     """The parts merge_dataset joins: simulated shards, or one imported file per authors' pickle."""
     if SOURCE == "authors":

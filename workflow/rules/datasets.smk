@@ -39,3 +39,23 @@ rule merge_dataset:
         **resources_for("merge"),
     script:
         "../../scripts/merge_dataset.py"
+
+
+# The paper's auxiliary dendritic target (training.dendritic_components): a whitened PCA of the
+# training split's dendritic voltages, fitted once per variant and stored beside its datasets.
+rule fit_dendritic_pca:
+    input:
+        "results/datasets/{cell}/{variant}/train.nc",
+    output:
+        "results/datasets/{cell}/{variant}/dendritic_pca.nc",
+    log:
+        "logs/fit_dendritic_pca/{cell}/{variant}.log",
+    conda:
+        "../../envs/base.yaml"
+    threads: 1
+    params:
+        components=lambda wildcards: config["training"]["dendritic_components"][
+            wildcards.variant
+        ],
+    script:
+        "../../scripts/fit_dendritic_pca.py"

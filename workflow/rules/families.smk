@@ -5,8 +5,7 @@
 
 rule train_family:
     input:
-        train="results/datasets/{cell}/{variant}/train.nc",
-        valid="results/datasets/{cell}/{variant}/valid.nc",
+        unpack(training_inputs),
     output:
         model="results/models/{cell}/{variant}/{family}/n{size}_s{seed}/model.ckpt",
         log_csv="results/models/{cell}/{variant}/{family}/n{size}_s{seed}/training_log.csv",

@@ -5,8 +5,7 @@
 
 rule train_model:
     input:
-        train="results/datasets/{cell}/{variant}/train.nc",
-        valid="results/datasets/{cell}/{variant}/valid.nc",
+        unpack(training_inputs),
     output:
         model="results/models/{cell}/{variant}/d{depth}_s{seed}/c{candidate}/model.ckpt",
         log_csv="results/models/{cell}/{variant}/d{depth}_s{seed}/c{candidate}/training_log.csv",

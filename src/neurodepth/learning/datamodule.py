@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from neurodepth.core.errors import DatasetError
+from neurodepth.data.dendritic_pca import DendriticPCA, read_dendritic_pca
 from neurodepth.data.reader import SOMA_BIAS_MV, DatasetReader
 
 
@@ -29,7 +30,9 @@ def _end_range(reader: DatasetReader, window_ms: int, min_end_ms: int) -> tuple[
     return lo, reader.duration_ms
 
 
-def _batch(reader: DatasetReader, sims, ends, window_ms: int) -> dict[str, torch.Tensor]:
+def _batch(
+    reader: DatasetReader, sims, ends, window_ms: int, dendritic: DendriticPCA | None = None
+) -> dict[str, torch.Tensor]:
     # Inputs travel as uint8 (0/1): 4x less to copy between processes and to the GPU; the
     # LightningModule converts them to float on the device.
     x = np.empty((len(sims), reader.n_channels, window_ms), dtype=np.uint8)
@@ -37,11 +40,23 @@ def _batch(reader: DatasetReader, sims, ends, window_ms: int) -> dict[str, torch
     soma = np.empty((len(sims), window_ms), dtype=np.float32)
     for i, (s, e) in enumerate(zip(sims, ends)):
         x[i], spike[i], soma[i] = reader.window(int(s), int(e), window_ms, dtype=np.uint8)
-    return {
+    batch = {
         "inputs": torch.from_numpy(x),
         "spike": torch.from_numpy(spike),
         "soma": torch.from_numpy(soma),
     }
+    if dendritic is not None:
+        batch["dendritic"] = torch.from_numpy(
+            np.stack(
+                [
+                    dendritic.transform(
+                        reader.dendritic_voltage(int(s), int(e) - window_ms, int(e))
+                    )
+                    for s, e in zip(sims, ends)
+                ]
+            )
+        )
+    return batch
 
 
 class RandomWindowBatches(IterableDataset):
@@ -55,8 +70,10 @@ class RandomWindowBatches(IterableDataset):
         batch_size: int,
         seed: int,
         start_step: int = 0,
+        dendritic: DendriticPCA | None = None,
     ):
         self.reader = reader
+        self.dendritic = dendritic
         self.window_ms = int(window_ms)
         self.batch_size = int(batch_size)
         self.lo, self.hi = _end_range(reader, window_ms, min_end_ms)
@@ -75,7 +92,7 @@ class RandomWindowBatches(IterableDataset):
             rng = np.random.default_rng([self.seed, batch])
             sims = rng.integers(0, self.reader.n_simulations, size=self.batch_size)
             ends = rng.integers(self.lo, self.hi + 1, size=self.batch_size)
-            yield _batch(self.reader, sims, ends, self.window_ms)
+            yield _batch(self.reader, sims, ends, self.window_ms, self.dendritic)
             batch += n_workers
 
 
@@ -169,9 +186,19 @@ class NeuronDataModule(pl.LightningDataModule):
     """
 
     def __init__(
-        self, train_path, valid_path, training_cfg: dict, seed: int = 0, start_step: int = 0
+        self,
+        train_path,
+        valid_path,
+        training_cfg: dict,
+        seed: int = 0,
+        start_step: int = 0,
+        dendritic_pca_path=None,
     ):
         super().__init__()
+        # the auxiliary dendritic target's projection (training.dendritic_components); training
+        # batches then carry "dendritic" (component, time); validation scores spikes and soma only
+        self.dendritic_pca_path = dendritic_pca_path
+        self.dendritic: DendriticPCA | None = None
         self.window_ms = int(training_cfg["window_ms"])
         self.min_end_ms = int(training_cfg["min_window_end_ms"])
         self.batch_size = int(training_cfg["batch_size"])
@@ -205,6 +232,13 @@ class NeuronDataModule(pl.LightningDataModule):
                 "valid": (self.valid_path, self.valid_reader.attrs),
             }
         )
+        if self.dendritic_pca_path is not None:
+            self.dendritic = read_dendritic_pca(self.dendritic_pca_path)
+            if not self.train_reader.has_dendritic:
+                raise DatasetError(
+                    f"{self.train_path} holds no dendritic voltages for the dendritic target "
+                    f"({self.dendritic_pca_path})"
+                )
         self.train_set = RandomWindowBatches(
             self.train_reader,
             self.window_ms,
@@ -212,11 +246,17 @@ class NeuronDataModule(pl.LightningDataModule):
             self.batch_size,
             self.seed,
             self.start_step,
+            self.dendritic,
         )
         self.valid_set = ValidationTraces(
             self.valid_reader, self.scored_from, self.min_spikes, self.seed
         )
         self.train_spike_rate = spike_rate_per_bin(self.train_reader, self.scored_from)
+
+    @property
+    def n_dendritic(self) -> int:
+        """Components of the dendritic target (0 without one)."""
+        return 0 if self.dendritic is None else self.dendritic.n_components
 
     @property
     def n_inputs(self) -> int:

@@ -118,6 +118,10 @@ class NeuronLightningModule(pl.LightningModule):
             self.log("train_loss", value, prog_bar=True, batch_size=bs)
             self.log("train_spike_bce", float(parts["spike_bce"].detach()), batch_size=bs)
             self.log("train_soma_mse", float(parts["soma_mse"].detach()), batch_size=bs)
+            if "dendritic_mse" in parts:
+                self.log(
+                    "train_dendritic_mse", float(parts["dendritic_mse"].detach()), batch_size=bs
+                )
             self.log("lr", phase["lr"], batch_size=bs)
         return loss
 

@@ -92,6 +92,7 @@ def train_model(
     family: str = "tcn",
     max_steps: int | None = None,
     threads: int | None = None,
+    dendritic_pca_path=None,
 ) -> Path:
     """Train one network; return the path of ``model.ckpt`` (best validation criterion).
 
@@ -100,6 +101,8 @@ def train_model(
     supplies every default).
     ``threads``: torch intra-op threads on CPU (pass the job's core count; on a busy machine
     more threads than cores makes OpenMP spin and run many times slower).
+    ``dendritic_pca_path``: the variant's dendritic PCA (``data.dendritic_pca``), when it trains
+    the auxiliary dendritic target: the network gets a dendritic head of that many components.
     ``max_steps`` (tests only) stops earlier than the sum of the phase steps, without finalising
     ``model.ckpt``; the run can then be resumed.
     """
@@ -115,7 +118,12 @@ def train_model(
     start_step, saved, progress_state = resume_point(last) if last.exists() else (0, None, {})
     pl.seed_everything(int(seed), workers=True)
     dm = NeuronDataModule(
-        train_path, valid_path, training_cfg, seed=int(seed), start_step=start_step
+        train_path,
+        valid_path,
+        training_cfg,
+        seed=int(seed),
+        start_step=start_step,
+        dendritic_pca_path=dendritic_pca_path,
     )
     # The data set's width sets the network's inputs, so the files are opened before it is built;
     # neither step draws from torch's generator, so the weights depend on the seed alone.
@@ -138,7 +146,13 @@ def train_model(
         valid.scored_from,
     )
     architecture = adapt_to_data(family, architecture, read_channel_table(train_path))
-    model = build_network(family, dm.n_inputs, architecture, init_std=training_cfg["init_std"])
+    model = build_network(
+        family,
+        dm.n_inputs,
+        architecture,
+        n_dendritic=dm.n_dendritic,
+        init_std=training_cfg["init_std"],
+    )
     if saved is not None:
         check_resumable(last, saved, family, model)
         log.info("resuming %s from %s at step %d", out_dir, last, start_step)

@@ -33,7 +33,26 @@ def validate_study_config(config: dict, base_dir: Path | str = ".") -> dict:
         load_plugins(plugins, base_dir)
     validate_config(config, registered_names())
     _check_family_options(config)
+    _check_dendritic_targets(config)
     return config
+
+
+def _check_dendritic_targets(config: dict) -> None:
+    """A dendritic target needs recorded dendrites, on a cell that has them."""
+    from neurodepth.cells.variants import VARIANTS
+    from neurodepth.core.errors import ConfigError
+
+    for variant in config["training"]["dendritic_components"]:
+        key = f"config key 'training.dendritic_components.{variant}'"
+        if variant not in config["variants"]:
+            continue
+        if not VARIANTS[variant].uses_neuron:
+            raise ConfigError(f"{key}: {variant} is a point neuron; it has no dendrites")
+        if not config["simulation"]["record_dendrites"]:
+            raise ConfigError(
+                f"{key}: a dendritic target needs the dendritic voltages: set "
+                "simulation.record_dendrites: true"
+            )
 
 
 def _check_family_options(config: dict) -> None:
