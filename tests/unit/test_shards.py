@@ -2,10 +2,12 @@
 
 import json
 
+import netCDF4
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from merge_reference import merge_shards_in_memory
 
 from neurodepth.core.errors import DatasetError, ShardError
 from neurodepth.core.provenance import file_sha256
@@ -220,6 +222,7 @@ def test_merge_truncated_shard_names_it(tmp_path):
     with pytest.raises(ShardError, match="shard_1.nc"):
         merge_shards(paths, tmp_path / "out.nc")
     assert not (tmp_path / "out.nc").exists()
+    assert not list(tmp_path.glob(".tmp-*"))  # no half-written temp file either
 
 
 def test_merge_mismatch_and_nan_and_missing(tmp_path):
@@ -239,3 +242,68 @@ def test_merge_mismatch_and_nan_and_missing(tmp_path):
     d = write_shard(make_shard(shard=3, dendrites=False)[0], tmp_path / "shard_3.nc")
     with pytest.raises(ShardError, match="shard_3.nc"):
         merge_shards([a, d], tmp_path / "out.nc")
+
+
+def _file_layout(path) -> dict:
+    """Everything netCDF stores about a file: dims, and each variable's dtype, dims, attributes
+    (with their types), compression, chunking and raw (still encoded) values."""
+    with netCDF4.Dataset(path) as nc:
+        nc.set_auto_maskandscale(False)
+        variables = {}
+        for name, var in nc.variables.items():
+            variables[name] = {
+                "dtype": var.dtype,
+                "dims": var.dimensions,
+                "attrs": {
+                    k: (repr(var.getncattr(k)), type(var.getncattr(k))) for k in var.ncattrs()
+                },
+                "filters": var.filters(),
+                "chunking": var.chunking(),
+                "raw": var[...],
+            }
+        dims = {name: len(dim) for name, dim in nc.dimensions.items()}
+        attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    return {"dims": dims, "variables": variables, "attrs": attrs}
+
+
+@pytest.mark.parametrize("recorded", ["all", "soma_only"])
+def test_streaming_merge_matches_in_memory_merge(tmp_path, recorded):
+    """The streaming merge writes what the in-memory merge (before issue 16) wrote: same dims,
+    variables, dtypes, attributes, compression, chunking and encoded bytes."""
+    paths = []
+    for k, n_sim in enumerate((2, 1, 3)):
+        ds, *_ = make_shard(shard=k, n_sim=n_sim, seed=k, dendrites=recorded == "all")
+        if recorded == "soma_only":
+            ds = ds.drop_vars("nexus_voltage")
+        paths.append(write_shard(ds, tmp_path / f"shard_{k}.nc"))
+    new = merge_shards(paths, tmp_path / "new.nc")
+    old = merge_shards_in_memory(paths, tmp_path / "old.nc")
+    a, b = _file_layout(new), _file_layout(old)
+    assert a["dims"] == b["dims"] and a["attrs"] == b["attrs"]
+    assert a["variables"].keys() == b["variables"].keys()
+    for name, var in b["variables"].items():
+        got = a["variables"][name]
+        for key in ("dtype", "dims", "attrs", "filters", "chunking"):
+            assert got[key] == var[key], (name, key)
+        assert np.array_equal(got["raw"], var["raw"]), name
+    expected_bulk = {"input_spikes_packed", "soma_voltage"} | (
+        {"nexus_voltage", "dendritic_voltage"} if recorded == "all" else set()
+    )
+    assert expected_bulk <= set(a["variables"])
+    xr.testing.assert_identical(read_shard(new), read_shard(old))
+    assert check_dataset(new)["simulations"] == 6
+
+
+def test_streaming_merge_without_spikes(tmp_path):
+    """A validation split may hold no output spike (a warning, not an error): the empty ``spike``
+    dimension is written as the in-memory merge wrote it."""
+    paths = []
+    for k in range(2):
+        ds, *_ = make_shard(shard=k, n_sim=2, seed=k)
+        ds = ds.isel(spike=slice(0, 0)).assign(spike_count=ds.spike_count * 0)
+        ds.attrs["split"] = "valid"
+        paths.append(write_shard(ds, tmp_path / f"shard_{k}.nc"))
+    new = read_shard(merge_shards(paths, tmp_path / "new.nc"))
+    old = read_shard(merge_shards_in_memory(paths, tmp_path / "old.nc"))
+    xr.testing.assert_identical(new, old)
+    assert new.sizes["spike"] == 0 and new.sizes["simulation"] == 4

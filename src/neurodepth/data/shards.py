@@ -21,11 +21,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.conventions import encode_cf_variable
 
-from neurodepth.core.atomic import check_free_space, write_netcdf_atomic
+from neurodepth.core.atomic import atomic_path, check_free_space, write_netcdf_atomic
 from neurodepth.core.errors import DatasetError, ShardError
 from neurodepth.core.provenance import file_sha256, provenance_attrs
 
@@ -438,6 +440,42 @@ def dataset_spike_summary(ds: xr.Dataset) -> dict:
     }
 
 
+def _per_simulation_arrays(ds: xr.Dataset) -> list[str]:
+    """Variables with a dimension besides ``simulation`` (inputs, voltage traces): the bulk of a
+    shard, streamed into the merged file one simulation at a time."""
+    return [v for v in ds.data_vars if ds[v].dims[:1] == ("simulation",) and ds[v].ndim > 1]
+
+
+#: Variables a shard may or may not record; all shards of a dataset must agree.
+OPTIONAL_VARS = ("nexus_voltage", "dendritic_voltage")
+
+
+def _recorded(ds: xr.Dataset) -> list[str]:
+    return [v for v in OPTIONAL_VARS if v in ds.data_vars]
+
+
+def _check_mergeable(
+    ds: xr.Dataset, path: Path, first: xr.Dataset, first_path: Path, recorded: list[str]
+) -> None:
+    """Raise ``ShardError`` if shard ``ds`` cannot be concatenated with the ``first`` shard
+    (attributes, sizes, and the optional variables it ``recorded``)."""
+    for key in MERGE_KEYS:
+        # .get: shards written before calibration existed carry no input_scale
+        if str(ds.attrs.get(key)) != str(first.attrs.get(key)):
+            raise ShardError(
+                f"shard {path}: {key}={ds.attrs.get(key)!r} differs from {first_path} "
+                f"({first.attrs.get(key)!r})"
+            )
+    for dim in ("channel", "time", "segment"):
+        if ds.sizes.get(dim) != first.sizes.get(dim):
+            raise ShardError(
+                f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from "
+                f"{first_path} ({first.sizes.get(dim)})"
+            )
+    if _recorded(ds) != recorded:
+        raise ShardError(f"shard {path}: recorded variables differ from {first_path}")
+
+
 def merge_shards(shard_paths, out_path) -> Path:
     """Validate shards and concatenate them along ``simulation`` into one dataset (atomic write).
 
@@ -445,40 +483,32 @@ def merge_shards(shard_paths, out_path) -> Path:
     NaN voltages, inconsistent shapes) or the shard whose cell/variant/split/config/duration
     differs from the first one. ``spike_simulation`` is offset to index the merged file;
     ``simulation_shard`` / ``simulation_in_shard`` record where each simulation came from.
-    The whole dataset is held in memory while merging (fine for the shard sizes used here).
+
+    Memory does not grow with the number of shards (a paper training split is ~90 GB): a first
+    pass validates one shard at a time and keeps only its small variables (per-simulation
+    scalars, spike times, tables); those are written with xarray, then a second pass copies the
+    inputs and voltage traces into the file one simulation at a time. Peak memory is about one
+    shard (for validation) plus one simulation; see docs/benchmarks.md, 'Merging shards'.
     """
     shard_paths = [Path(p) for p in shard_paths]
     if not shard_paths:
         raise ShardError("merge_shards: no shard files given")
-    loaded, hashes = [], []
-    for path in shard_paths:
+    first = first_path = None
+    parts, spikes, hashes, shard_ids, seeds, config_hashes = [], [], [], [], [], []
+    offset = 0
+    for i, path in enumerate(shard_paths):
         ds = read_shard(path)
         _validate(ds, path)
-        if loaded:
-            first, first_path = loaded[0], shard_paths[0]
-            for key in MERGE_KEYS:
-                # .get: shards written before calibration existed carry no input_scale
-                if str(ds.attrs.get(key)) != str(first.attrs.get(key)):
-                    raise ShardError(
-                        f"shard {path}: {key}={ds.attrs.get(key)!r} differs from {first_path} "
-                        f"({first.attrs.get(key)!r})"
-                    )
-            for dim in ("channel", "time", "segment"):
-                if ds.sizes.get(dim) != first.sizes.get(dim):
-                    raise ShardError(
-                        f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from "
-                        f"{first_path} ({first.sizes.get(dim)})"
-                    )
-            optional = {"nexus_voltage", "dendritic_voltage"}
-            if optional & set(ds.data_vars) != optional & set(first.data_vars):
-                raise ShardError(f"shard {path}: recorded variables differ from {first_path}")
-        loaded.append(ds)
-        hashes.append(file_sha256(path))
-
-    per_sim, offset, spikes = [], 0, []
-    for i, ds in enumerate(loaded):
+        if first is None:
+            # the first shard's tables, and one simulation of each trace as the template of the
+            # merged file's variable (a copy: the shard's traces are freed below)
+            bulk = _per_simulation_arrays(ds)
+            first, first_path, recorded = ds.drop_vars(bulk), path, _recorded(ds)
+            templates = ds[bulk].isel(simulation=[0])
+        else:
+            _check_mergeable(ds, path, first, first_path, recorded)
         n = ds.sizes["simulation"]
-        sim_vars = [v for v in ds.data_vars if "simulation" in ds[v].dims]
+        sim_vars = [v for v in ds.data_vars if ds[v].dims == ("simulation",)]
         part = ds[sim_vars].drop_vars("simulation")
         part["simulation_shard"] = (
             "simulation",
@@ -490,14 +520,19 @@ def merge_shards(shard_paths, out_path) -> Path:
             np.arange(n, dtype=np.int32),
             {"long_name": "simulation index within its shard", "units": "1"},
         )
-        per_sim.append(part)
+        parts.append(part)
         spikes.append(
             (ds["spike_time"].values, ds["spike_simulation"].values.astype(np.int32) + offset)
         )
+        shard_ids.append(int(ds.attrs.get("shard", i)))
+        seeds.append(int(ds.attrs["seed"]))
+        config_hashes.append(str(ds.attrs["config_hash"]))
+        hashes.append(file_sha256(path))
         offset += n
+        del ds, part  # drop the shard's traces before reading the next one
 
     merged = xr.concat(
-        per_sim,
+        parts,
         dim="simulation",
         data_vars="all",
         coords="minimal",
@@ -505,7 +540,6 @@ def merge_shards(shard_paths, out_path) -> Path:
         join="exact",
         combine_attrs="drop_conflicts",
     )
-    first = loaded[0]
     static = [
         v
         for v in first.data_vars
@@ -513,6 +547,9 @@ def merge_shards(shard_paths, out_path) -> Path:
     ]
     for v in static:
         merged[v] = first[v]
+    merged = merged.assign_coords(
+        {name: first[name] for name in ("time", "channel", "segment") if name in first.coords}
+    )
     merged = merged.assign_coords(simulation=np.arange(offset, dtype=np.int32))
     merged["simulation"].attrs = {"long_name": "simulation index"}
     merged["spike_time"] = (
@@ -525,29 +562,73 @@ def merge_shards(shard_paths, out_path) -> Path:
         np.concatenate([s[1] for s in spikes]).astype(np.int32),
         first["spike_simulation"].attrs,
     )
-    for name in ("time", "channel", "segment"):
-        if name in first.coords:
-            merged[name].attrs = first[name].attrs
     attrs = {k: v for k, v in first.attrs.items() if k not in ("shard", "seed")}
     # a merged file's seed is the global seed its shard seeds derive from (when recorded)
     attrs["seed"] = first.attrs.get("global_seed", first.attrs["seed"])
     attrs.update(
-        shards=json.dumps([int(ds.attrs.get("shard", i)) for i, ds in enumerate(loaded)]),
-        shard_seeds=json.dumps([int(ds.attrs["seed"]) for ds in loaded]),
+        shards=json.dumps(shard_ids),
+        shard_seeds=json.dumps(seeds),
         shard_files=json.dumps([p.name for p in shard_paths]),
         shard_sha256=json.dumps(hashes),
-        shard_config_hashes=json.dumps([str(ds.attrs["config_hash"]) for ds in loaded]),
-        history=f"merged from {len(loaded)} shards by neurodepth.data.shards.merge_shards",
+        shard_config_hashes=json.dumps(config_hashes),
+        history=f"merged from {len(shard_paths)} shards by neurodepth.data.shards.merge_shards",
     )
     merged.attrs = attrs
-    _validate(merged, Path(out_path))
     _require_spikes_for_training(merged, out_path)
     check_free_space(
         Path(out_path).parent,
         int(1.2 * sum(p.stat().st_size for p in shard_paths)),
         what=f"dataset {out_path}",
     )
-    return write_shard(merged, out_path)
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        merged.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=shard_encoding(merged))
+        _append_bulk(tmp, shard_paths, templates)
+    return out_path
+
+
+def _append_bulk(path: Path, shard_paths: list[Path], templates: xr.Dataset) -> None:
+    """Add the per-simulation arrays to the merged file ``path``, one simulation at a time.
+
+    Each variable is created as ``to_netcdf`` would create it from the encoding of
+    :func:`shard_encoding` (``templates`` holds one simulation of each), and each simulation is
+    CF-encoded by xarray's own encoder (e.g. dendrites to int16), so the bytes match a file
+    written in one ``to_netcdf`` call.
+    """
+    encoding = shard_encoding(templates)
+    with netCDF4.Dataset(path, "a") as nc:
+        for dim, size in templates.sizes.items():
+            if dim not in nc.dimensions:
+                nc.createDimension(dim, size)
+        for name, var in templates.data_vars.items():
+            enc = encoding[name]
+            encoded = encode_cf_variable(xr.Variable(var.dims, var.values, var.attrs, enc))
+            attrs = dict(encoded.attrs)
+            out = nc.createVariable(
+                name,
+                encoded.dtype,
+                var.dims,
+                zlib=enc.get("zlib", False),
+                complevel=enc.get("complevel", 4),
+                shuffle=enc.get("shuffle", True),
+                chunksizes=enc.get("chunksizes"),
+                fill_value=attrs.pop("_FillValue", None),
+            )
+            out.setncatts(attrs)
+            out.set_auto_maskandscale(False)  # data arrive encoded, as xarray writes them
+            # whole chunks are written: no cache, so no dirty chunk waits in memory
+            out.set_var_chunk_cache(size=0)
+        row = 0
+        for path in shard_paths:
+            with read_shard(path, load=False) as ds:
+                for j in range(ds.sizes["simulation"]):
+                    for name, template in templates.data_vars.items():
+                        one = ds[name].isel(simulation=[j]).values
+                        encoded = encode_cf_variable(
+                            xr.Variable(template.dims, one, template.attrs, encoding[name])
+                        )
+                        nc.variables[name][row : row + 1] = encoded.values
+                    row += 1
 
 
 def _require_spikes_for_training(ds: xr.Dataset, out_path) -> None:
