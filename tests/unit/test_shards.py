@@ -118,10 +118,12 @@ def test_schema_dims_units_attrs(tmp_path):
         assert key in r.attrs, key
     assert r.attrs["Conventions"].startswith("CF-")
     assert "neuron" in json.loads(r.attrs["package_versions"])
-    # one simulation per chunk, compressed, dendrites stored as int16
+    # one simulation per chunk (packed inputs also cut into 256 ms pieces, soma voltage into
+    # 1024 ms, here longer than the trace), compressed, dendrites stored as int16
     with xr.open_dataset(path) as lazy:
         enc = lazy.input_spikes_packed.encoding
-        assert enc["chunksizes"] == (1, 12, 126) and enc["zlib"]
+        assert enc["chunksizes"] == (1, 12, 32) and enc["zlib"]
+        assert lazy.dendritic_voltage.encoding["chunksizes"] == (1, N_SEG, T)
         assert lazy.dendritic_voltage.encoding["dtype"] == np.dtype("int16")
         assert lazy.soma_voltage.encoding["chunksizes"] == (1, T)
 

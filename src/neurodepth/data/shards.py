@@ -13,7 +13,9 @@ Storage choices (why):
 - Output spike times are float64 in ms (the released data's float16 times were off by up
   to 2 ms after 4 s).
 - Every per-simulation variable is chunked one simulation per chunk, so a reader fetching a
-  window decompresses only that simulation's chunk.
+  window decompresses only that simulation; the two read per training window (packed inputs,
+  soma voltage) are also cut along time (``WINDOW_CHUNK``), so it decompresses only the
+  window's ~256 ms pieces.
 """
 
 from __future__ import annotations
@@ -291,8 +293,16 @@ def build_shard_dataset(
     return ds
 
 
+#: Chunk length along time of the variables read per training window (``reader.DatasetReader``):
+#: 32 bytes = 256 ms of packed inputs (~40 kB at 1278 channels, deflate's window is 32 kB so the
+#: files grow ~3 %), 1024 ms of soma voltage. A 400 ms window then inflates ~80 kB instead of a
+#: whole 6 s simulation's ~1 MB (docs/benchmarks.md, 'Training': batch build 8x faster).
+WINDOW_CHUNK = {"input_spikes_packed": 32, "soma_voltage": 1024}
+
+
 def shard_encoding(ds: xr.Dataset) -> dict:
-    """netCDF4 encoding: zlib everywhere, one simulation per chunk, int16 dendritic voltages."""
+    """netCDF4 encoding: zlib everywhere, one simulation per chunk (windowed variables: per
+    ``WINDOW_CHUNK`` along time), int16 dendritic voltages."""
     enc = {}
     for name, var in ds.data_vars.items():
         if var.dtype == object or var.dtype.kind == "U":
@@ -310,6 +320,9 @@ def shard_encoding(ds: xr.Dataset) -> dict:
             and var.size > 0
         ):
             e["chunksizes"] = (1,) + tuple(var.shape[1:])
+            if name in WINDOW_CHUNK:
+                # a training window decompresses only the chunks it overlaps, not 6 s of trace
+                e["chunksizes"] = e["chunksizes"][:-1] + (min(WINDOW_CHUNK[name], var.shape[-1]),)
         if name == "dendritic_voltage":
             e.update(
                 dtype="int16",

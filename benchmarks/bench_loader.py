@@ -1,0 +1,127 @@
+"""Time to build one training batch (``datamodule._batch``: 8 windows x 400 ms x 1278 channels)
+on one CPU core, from a dataset in the layout before issue 16 and in today's layout.
+
+Before: inputs and soma voltage chunked one whole simulation per chunk, and the reader's
+netCDF4-python per-read mask/scale handling on. After: ``shards.shard_encoding`` (windowed
+variables cut along time, ``shards.WINDOW_CHUNK``) and today's ``reader.DatasetReader``. Both
+files hold the same synthetic Hay-sized data (1278 channels at 1.2 % input density, 6 s
+simulations); both build the same seeded batches (the ``RandomWindowBatches`` draw), which are
+checked bit-identical. Rounds alternate before/after, since the machine is shared.
+
+netCDF's chunk cache is off by default here: on a real training split (10,000 simulations,
+~1 MB of decompressed inputs each) a random window almost never finds its chunk cached, while
+this benchmark's small file would fit in the default 64 MB cache. ``--cache`` keeps it.
+
+    .venv/bin/python benchmarks/bench_loader.py --core 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import torch
+
+from neurodepth.core.atomic import write_netcdf_atomic
+from neurodepth.data.reader import WINDOW_VARIABLES, DatasetReader
+from neurodepth.data.shards import build_shard_dataset, shard_encoding
+from neurodepth.learning.datamodule import _batch
+
+N_CHANNELS, DURATION_MS = 1278, 6000
+
+
+class BeforeReader(DatasetReader):
+    """``DatasetReader`` with netCDF4-python's per-read mask/scale handling as before issue 16."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        for name in WINDOW_VARIABLES:
+            var = self._handle().variables[name]
+            var.set_auto_scale(True)
+            var.set_always_mask(True)
+
+
+def write_datasets(tmp: Path, n_sim: int, seed: int = 0) -> tuple[Path, Path]:
+    rng = np.random.default_rng(seed)
+    inputs = rng.random((n_sim, N_CHANNELS, DURATION_MS)) < 0.012
+    soma = rng.normal(-67, 3, (n_sim, DURATION_MS)).astype(np.float32)
+    spikes = [np.sort(rng.uniform(0, DURATION_MS, 8)) for _ in range(n_sim)]
+    attrs = {
+        "cell": "bench",
+        "variant": "full",
+        "split": "train",
+        "seed": seed,
+        "config_hash": "bench",
+        "duration_ms": DURATION_MS,
+        "integrator": "none",
+        "dt_ms": 1.0,
+    }
+    ds = build_shard_dataset(inputs, soma, spikes, attrs)
+    after, before = tmp / "after.nc", tmp / "before.nc"
+    write_netcdf_atomic(ds, after, encoding=shard_encoding(ds))
+    encoding = shard_encoding(ds)
+    for name in WINDOW_VARIABLES:  # one whole simulation per chunk
+        encoding[name]["chunksizes"] = (1,) + ds[name].shape[1:]
+    write_netcdf_atomic(ds, before, encoding=encoding)
+    return before, after
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sims", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--window", type=int, default=400)
+    ap.add_argument("--batches", type=int, default=20, help="batches per round")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--core", type=int, default=None, help="pin to this CPU core")
+    ap.add_argument("--cache", action="store_true", help="keep netCDF's default chunk cache")
+    args = ap.parse_args()
+    if args.core is not None:
+        os.sched_setaffinity(0, {args.core})
+    torch.set_num_threads(1)
+    if not args.cache:
+        netCDF4.set_chunk_cache(0, 0, 0.75)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_loader_"))
+    before_path, after_path = write_datasets(tmp, args.sims)
+    readers = {"before": BeforeReader(before_path), "after": DatasetReader(after_path)}
+    for name, path in (("before", before_path), ("after", after_path)):
+        print(f"{name}: {path.stat().st_size / 1e6:.2f} MB on disk")
+    lo, hi = 500, DURATION_MS  # window ends as RandomWindowBatches draws them (min end 500 ms)
+    times = {name: [] for name in readers}
+    for r in range(args.rounds + 1):  # round 0 warms up
+        for b in range(args.batches):
+            rng = np.random.default_rng([0, r * args.batches + b])
+            sims = rng.integers(0, args.sims, size=args.batch)
+            ends = rng.integers(lo, hi + 1, size=args.batch)
+            built = {}
+            for name, reader in readers.items():
+                t0 = time.perf_counter()
+                built[name] = _batch(reader, sims, ends, args.window)
+                if r:
+                    times[name].append(time.perf_counter() - t0)
+            for key in built["before"]:
+                assert torch.equal(built["before"][key], built["after"][key]), key
+    for name, ts in times.items():
+        ms = 1e3 * np.array(ts)
+        print(
+            f"{name}: median {statistics.median(ms):.2f} ms per batch (p10 "
+            f"{np.percentile(ms, 10):.2f}, p90 {np.percentile(ms, 90):.2f}; {len(ms)} batches)"
+        )
+    ratio = statistics.median(times["before"]) / statistics.median(times["after"])
+    per_channel_ms = statistics.median(times["after"]) / (N_CHANNELS * args.window * args.batch)
+    print(
+        f"speed-up {ratio:.1f}x; bit-identical batches; after: {per_channel_ms:.2e} s per "
+        "channel-ms (UNIT_COSTS['reader_s_per_channel_ms'])"
+    )
+
+
+if __name__ == "__main__":
+    main()
