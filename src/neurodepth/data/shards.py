@@ -507,7 +507,9 @@ def merge_shards(shard_paths, out_path) -> Path:
     if not shard_paths:
         raise ShardError("merge_shards: no shard files given")
     first = first_path = None
-    parts, spikes, hashes, shard_ids, seeds, config_hashes = [], [], [], [], [], []
+    # per-simulation scalars and spikes as plain arrays (an xr.Dataset per shard cost ~18 kB)
+    columns: dict[str, list[np.ndarray]] = {}
+    spike_time, spike_sim, hashes, shard_ids, seeds, config_hashes = [], [], [], [], [], []
     offset = 0
     for i, path in enumerate(shard_paths):
         ds = read_shard(path)
@@ -518,40 +520,36 @@ def merge_shards(shard_paths, out_path) -> Path:
             bulk = _per_simulation_arrays(ds)
             first, first_path, recorded = ds.drop_vars(bulk), path, _recorded(ds)
             templates = ds[bulk].isel(simulation=[0])
+            scalars = [v for v in ds.data_vars if ds[v].dims == ("simulation",)]
         else:
             _check_mergeable(ds, path, first, first_path, recorded)
         n = ds.sizes["simulation"]
-        sim_vars = [v for v in ds.data_vars if ds[v].dims == ("simulation",)]
-        part = ds[sim_vars].drop_vars("simulation")
-        part["simulation_shard"] = (
-            "simulation",
-            np.full(n, int(ds.attrs.get("shard", i)), np.int32),
-            {"long_name": "shard index the simulation came from", "units": "1"},
-        )
-        part["simulation_in_shard"] = (
-            "simulation",
-            np.arange(n, dtype=np.int32),
-            {"long_name": "simulation index within its shard", "units": "1"},
-        )
-        parts.append(part)
-        spikes.append(
-            (ds["spike_time"].values, ds["spike_simulation"].values.astype(np.int32) + offset)
-        )
+        for v in scalars:
+            columns.setdefault(v, []).append(ds[v].values)
         shard_ids.append(int(ds.attrs.get("shard", i)))
+        columns.setdefault("simulation_shard", []).append(np.full(n, shard_ids[-1], np.int32))
+        columns.setdefault("simulation_in_shard", []).append(np.arange(n, dtype=np.int32))
+        spike_time.append(ds["spike_time"].values.astype(np.float64))
+        spike_sim.append(ds["spike_simulation"].values.astype(np.int32) + offset)
         seeds.append(int(ds.attrs["seed"]))
         config_hashes.append(str(ds.attrs["config_hash"]))
         hashes.append(file_sha256(path))
         offset += n
-        del ds, part  # drop the shard's traces before reading the next one
+        del ds  # drop the shard's traces before reading the next one
 
-    merged = xr.concat(
-        parts,
-        dim="simulation",
-        data_vars="all",
-        coords="minimal",
-        compat="override",
-        join="exact",
-        combine_attrs="drop_conflicts",
+    where = {
+        "simulation_shard": "shard index the simulation came from",
+        "simulation_in_shard": "simulation index within its shard",
+    }
+    merged = xr.Dataset(
+        {
+            v: (
+                "simulation",
+                np.concatenate(arrays),
+                first[v].attrs if v in first else {"long_name": where[v], "units": "1"},
+            )
+            for v, arrays in columns.items()
+        }
     )
     static = [
         v
@@ -565,14 +563,10 @@ def merge_shards(shard_paths, out_path) -> Path:
     )
     merged = merged.assign_coords(simulation=np.arange(offset, dtype=np.int32))
     merged["simulation"].attrs = {"long_name": "simulation index"}
-    merged["spike_time"] = (
-        "spike",
-        np.concatenate([s[0] for s in spikes]).astype(np.float64),
-        first["spike_time"].attrs,
-    )
+    merged["spike_time"] = ("spike", np.concatenate(spike_time), first["spike_time"].attrs)
     merged["spike_simulation"] = (
         "spike",
-        np.concatenate([s[1] for s in spikes]).astype(np.int32),
+        np.concatenate(spike_sim),
         first["spike_simulation"].attrs,
     )
     attrs = {k: v for k, v in first.attrs.items() if k not in ("shard", "seed")}
@@ -609,39 +603,46 @@ def _append_bulk(path: Path, shard_paths: list[Path], templates: xr.Dataset) -> 
     written in one ``to_netcdf`` call.
     """
     encoding = shard_encoding(templates)
-    with netCDF4.Dataset(path, "a") as nc:
-        for dim, size in templates.sizes.items():
-            if dim not in nc.dimensions:
-                nc.createDimension(dim, size)
-        for name, var in templates.data_vars.items():
-            enc = encoding[name]
-            encoded = encode_cf_variable(xr.Variable(var.dims, var.values, var.attrs, enc))
-            attrs = dict(encoded.attrs)
-            out = nc.createVariable(
-                name,
-                encoded.dtype,
-                var.dims,
-                zlib=enc.get("zlib", False),
-                complevel=enc.get("complevel", 4),
-                shuffle=enc.get("shuffle", True),
-                chunksizes=enc.get("chunksizes"),
-                fill_value=attrs.pop("_FillValue", None),
-            )
-            out.setncatts(attrs)
-            out.set_auto_maskandscale(False)  # data arrive encoded, as xarray writes them
-            # whole chunks are written: no cache, so no dirty chunk waits in memory
-            out.set_var_chunk_cache(size=0)
-        row = 0
-        for path in shard_paths:
-            with read_shard(path, load=False) as ds:
-                for j in range(ds.sizes["simulation"]):
-                    for name, template in templates.data_vars.items():
-                        one = ds[name].isel(simulation=[j]).values
-                        encoded = encode_cf_variable(
-                            xr.Variable(template.dims, one, template.attrs, encoding[name])
-                        )
-                        nc.variables[name][row : row + 1] = encoded.values
-                    row += 1
+    # Only whole chunks are written and read here, so a chunk cache saves nothing, yet netCDF
+    # gives every variable one (64 MB by default) that fills with written chunks: the merge's
+    # memory grew by up to 64 MB per variable. A variable takes the default in force when the
+    # file is opened or the variable created (set_var_chunk_cache afterwards did not help).
+    saved = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(0, 0, saved[2])
+    try:
+        with netCDF4.Dataset(path, "a") as nc:
+            for dim, size in templates.sizes.items():
+                if dim not in nc.dimensions:
+                    nc.createDimension(dim, size)
+            for name, var in templates.data_vars.items():
+                enc = encoding[name]
+                encoded = encode_cf_variable(xr.Variable(var.dims, var.values, var.attrs, enc))
+                attrs = dict(encoded.attrs)
+                out = nc.createVariable(
+                    name,
+                    encoded.dtype,
+                    var.dims,
+                    zlib=enc.get("zlib", False),
+                    complevel=enc.get("complevel", 4),
+                    shuffle=enc.get("shuffle", True),
+                    chunksizes=enc.get("chunksizes"),
+                    fill_value=attrs.pop("_FillValue", None),
+                )
+                out.setncatts(attrs)
+                out.set_auto_maskandscale(False)  # data arrive encoded, as xarray writes them
+            row = 0
+            for shard in shard_paths:
+                with read_shard(shard, load=False) as ds:
+                    for j in range(ds.sizes["simulation"]):
+                        for name, template in templates.data_vars.items():
+                            one = ds[name].isel(simulation=[j]).values
+                            encoded = encode_cf_variable(
+                                xr.Variable(template.dims, one, template.attrs, encoding[name])
+                            )
+                            nc.variables[name][row : row + 1] = encoded.values
+                        row += 1
+    finally:
+        netCDF4.set_chunk_cache(*saved)
 
 
 def _require_spikes_for_training(ds: xr.Dataset, out_path) -> None:
