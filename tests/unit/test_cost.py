@@ -193,6 +193,28 @@ def test_resources_grow_with_attempt():
         assert one["runtime"] >= resources.MIN_RUNTIME_MIN
 
 
+def test_merge_memory_follows_one_shard_not_the_split():
+    """merge_shards streams the split (docs/benchmarks.md, 'Merging shards'): ten times the
+    shards needs no more memory (only more time); twice the simulations per shard does."""
+    cfg = hand_config()
+    cfg["simulation"]["record_dendrites"] = True
+    base = resources.merge_resources(cfg)
+    more = copy.deepcopy(cfg)
+    more["simulation"]["shards"] = {k: 10 * v for k, v in cfg["simulation"]["shards"].items()}
+    assert resources.merge_resources(more)["mem_mb"] == base["mem_mb"]
+    assert resources.merge_resources(more)["runtime"] >= base["runtime"]
+    bigger = copy.deepcopy(cfg)
+    bigger["simulation"]["simulations_per_shard"] *= 20
+    shard_mb = (
+        resources.MERGE_SHARD_COPIES
+        * cost.in_memory_bytes_per_simulation(cfg, "full")
+        * cfg["simulation"]["simulations_per_shard"]
+        / 1e6
+    )
+    grown = resources.merge_resources(bigger)["mem_mb"] - base["mem_mb"]
+    assert abs(grown - 19 * shard_mb) <= 100  # rounded up to 100 MB
+
+
 def test_simulate_runtime_tracks_shard_cost():
     cfg = hand_config()
     cfg["simulation"]["simulations_per_shard"] = 100
