@@ -195,7 +195,7 @@ def test_resources_grow_with_attempt():
 
 def test_merge_memory_follows_one_shard_not_the_split():
     """merge_shards streams the split (docs/benchmarks.md, 'Merging shards'): ten times the
-    shards needs no more memory (only more time); twice the simulations per shard does."""
+    shards needs no more memory (only more time); more simulations per shard do."""
     cfg = hand_config()
     cfg["simulation"]["record_dendrites"] = True
     base = resources.merge_resources(cfg)
