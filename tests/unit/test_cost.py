@@ -114,7 +114,7 @@ def test_training_seconds_by_hand():
     macs = 1278 * 4 * 3 + 2 * 4
     assert cost.network_size(cfg, "full", 1).macs_per_ms == macs
     gmac_step = macs * 100 * 2 * 3 / 1e9
-    read = 1278 * 100 * 2 * 2.9e-9
+    read = 1278 * 100 * 2 * 7.1e-10
     step = 0.010 + gmac_step / 30.0 + read  # num_workers 0: read then compute
     # 50 steps / every 10 -> 5 validations, each of the whole valid split (1 shard x 3 x 2 s)
     val = 5 * (macs * 2000 * 3 / 1e9) / 30.0
@@ -314,7 +314,7 @@ def test_compared_families_are_costed_with_their_sequential_loop():
     gru = cost.network_size(cfg, "full", 8, family="gru")
     assert gru.macs_per_ms == 3 * (1278 * 8 + 8 * 8) + 8 * 2
     gmac_step = gru.macs_per_ms * 100 * 2 * 3 / 1e9
-    read = 1278 * 100 * 2 * 2.9e-9
+    read = 1278 * 100 * 2 * 7.1e-10
     step = 0.010 + gmac_step / 30.0 + 100 * 100e-6 + read
     assert cost.step_seconds(cfg, "full", 8, family="gru") == pytest.approx(step)
     # validation: 5 passes over 3 whole 2 s simulations, the loop at a third of its fwd+bwd cost

@@ -135,9 +135,10 @@ UNIT_COSTS: dict[str, UnitCost] = {
         BENCH + ": NVIDIA H200 fit, 2.4-6.9 ms per step",
     ),
     "reader_s_per_channel_ms": UnitCost(
-        2.9e-9,
+        7.1e-10,
         "s per input channel-ms read (one loader worker)",
-        BENCH + ": 12 ms per batch of 8 x 400 ms x 1278 channels",
+        "docs/benchmarks.md, 'Training' (benchmarks/bench_loader.py): 2.9 CPU-ms per batch of "
+        "8 x 400 ms x 1278 channels, chunks never cached (15.0 ms before issue 16)",
     ),
     # Recurrent families step through the window one millisecond at a time: a per-ms cost on top
     # of their (small) MACs. Measured at the stylized cell's 194 inputs; at 1278 per-channel
