@@ -1,10 +1,11 @@
 """Time to build one training batch (``datamodule._batch``: 8 windows x 400 ms x 1278 channels)
 on one CPU core, from a dataset in the layout before issue 16 and in today's layout.
 
-Before: inputs and soma voltage chunked one whole simulation per chunk, and the reader's
-netCDF4-python per-read mask/scale handling on. After: ``shards.shard_encoding`` (windowed
-variables cut along time, ``shards.WINDOW_CHUNK``) and today's ``reader.DatasetReader``. Both
-files hold the same synthetic Hay-sized data (1278 channels at 1.2 % input density, 6 s
+Before: the layout and reads before issue 16 (packed inputs and soma voltage one whole
+simulation per chunk, windows read through netCDF4's ``__getitem__``, the packed bits unpacked).
+After: ``shards.shard_encoding`` (inputs also as uncompressed event lists, soma voltage cut along
+time, ``shards.WINDOW_CHUNK``) and today's ``reader.DatasetReader``. Both files hold the same
+synthetic Hay-sized data (1278 channels at 1.2 % input density, 6 s
 simulations); both build the same seeded batches (the ``RandomWindowBatches`` draw), which are
 checked bit-identical. Rounds alternate before/after, since the machine is shared; both wall
 time and the thread's CPU time are reported (CPU time is what one dedicated core would take: on a
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 from neurodepth.core.atomic import write_netcdf_atomic
-from neurodepth.data.reader import WINDOW_VARIABLES, DatasetReader
+from neurodepth.data.reader import DatasetReader
 from neurodepth.data.shards import build_shard_dataset, shard_encoding
 from neurodepth.learning.datamodule import _batch
 
@@ -39,14 +40,26 @@ N_CHANNELS, DURATION_MS = 1278, 6000
 
 
 class BeforeReader(DatasetReader):
-    """``DatasetReader`` with netCDF4-python's per-read mask/scale handling as before issue 16."""
+    """``DatasetReader``'s window reads as they were before issue 16 (netCDF4 ``__getitem__``,
+    masking and scaling on, the packed bits unpacked per window)."""
 
     def __init__(self, path):
         super().__init__(path)
-        for name in WINDOW_VARIABLES:
-            var = self._handle().variables[name]
-            var.set_auto_scale(True)
-            var.set_always_mask(True)
+        self._handle().variables["soma_voltage"].set_auto_scale(True)
+
+    def inputs(self, sim, start, stop, dtype=np.float32):
+        self._check(sim, start, stop)
+        b0, b1 = start // 8, -(-stop // 8)
+        packed = self._handle().variables["input_spikes_packed"][sim, :, b0:b1]
+        bits = np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
+        off = start - 8 * b0
+        return bits[:, off : off + (stop - start)].astype(dtype, copy=dtype != np.uint8)
+
+    def soma_voltage(self, sim, start, stop):
+        self._check(sim, start, stop)
+        return np.asarray(
+            self._handle().variables["soma_voltage"][sim, start:stop], dtype=np.float32
+        )
 
 
 def write_datasets(tmp: Path, n_sim: int, seed: int = 0) -> tuple[Path, Path]:
@@ -67,9 +80,9 @@ def write_datasets(tmp: Path, n_sim: int, seed: int = 0) -> tuple[Path, Path]:
     ds = build_shard_dataset(inputs, soma, spikes, attrs)
     after, before = tmp / "after.nc", tmp / "before.nc"
     write_netcdf_atomic(ds, after, encoding=shard_encoding(ds))
+    ds = ds.drop_vars(["input_event_channel", "input_event_count", "input_event_before"])
     encoding = shard_encoding(ds)
-    for name in WINDOW_VARIABLES:  # one whole simulation per chunk
-        encoding[name]["chunksizes"] = (1,) + ds[name].shape[1:]
+    encoding["soma_voltage"]["chunksizes"] = (1, DURATION_MS)  # one whole simulation per chunk
     write_netcdf_atomic(ds, before, encoding=encoding)
     return before, after
 

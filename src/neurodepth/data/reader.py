@@ -26,7 +26,6 @@ SOMA_BIAS_MV = -67.7
 SOMA_THRESHOLD_MV = -55.0
 
 REQUIRED_VARIABLES = ("input_spikes_packed", "soma_voltage", "spike_time", "spike_simulation")
-WINDOW_VARIABLES = ("input_spikes_packed", "soma_voltage")
 
 # One shared netCDF4 handle per (file, process), reference-counted. Why: with netCDF-C 4.10.1 /
 # HDF5 2.2.0, opening one file several times in a process, closing some of the handles while
@@ -43,12 +42,6 @@ def _acquire(path: Path) -> netCDF4.Dataset:
         except OSError as err:
             raise DatasetError(f"cannot open dataset {path}: {err}") from err
         nc.set_auto_mask(False)  # plain ndarrays; our variables have no missing values
-        # Read per window: neither has a fill value or scale factor in the schema, and
-        # netCDF4-python's per-read mask/scale bookkeeping was ~40 us of a ~100 us small read
-        for name in WINDOW_VARIABLES:
-            if name in nc.variables:
-                nc.variables[name].set_auto_maskandscale(False)
-                nc.variables[name].set_always_mask(False)
         entry = _HANDLES[key] = [nc, 0]
     entry[1] += 1
     return entry[0]
@@ -121,6 +114,12 @@ class DatasetReader:
         self._spike_offsets = np.searchsorted(sims_sorted, np.arange(self.n_simulations + 1))
         self.spike_count = np.diff(self._spike_offsets).astype(np.int64)
         self.has_dendritic = "dendritic_voltage" in nc.variables
+        # Files written from issue 16 on also hold the inputs as event lists: windows read those
+        # (a few ~10 us plain reads instead of inflating packed chunks); older files unpack bits.
+        self._event_count = self._event_first = None
+        if "input_event_channel" in nc.variables:
+            self._event_count = np.asarray(nc.variables["input_event_count"][:], dtype=np.int64)
+            self._event_first = np.concatenate([[0], np.cumsum(self._event_count)])
 
     # ---- handle management -------------------------------------------------------------------
     def _handle(self) -> netCDF4.Dataset:
@@ -159,22 +158,6 @@ class DatasetReader:
         self.close()
 
     # ---- access --------------------------------------------------------------------------------
-    def _read_window(self, name: str, sim: int, lo: int, hi: int) -> np.ndarray:
-        """Simulation ``sim`` of window variable ``name``, indices ``[lo, hi)`` of its last axis.
-
-        Calls ``netCDF4.Variable._get(start, count, stride)``, the read that ``__getitem__``
-        makes after turning the index into start/count/stride in Python; that conversion was
-        ~30 % of a batch's time (two reads per window). ``__getitem__``'s only other work, masking
-        and scaling, is off for the window variables (``_acquire``). Bounds are checked by the
-        caller (``_check``).
-        """
-        var = self._handle().variables[name]
-        start = np.zeros(var.ndim, dtype=np.intp)
-        start[0], start[-1] = sim, lo
-        count = np.array(var.shape, dtype=np.intp)
-        count[0], count[-1] = 1, hi - lo
-        return var._get(start, count, np.ones(var.ndim, dtype=np.intp))[0]
-
     def _check(self, sim: int, start: int, stop: int) -> None:
         if not 0 <= sim < self.n_simulations:
             raise DatasetError(
@@ -185,14 +168,50 @@ class DatasetReader:
                 f"{self.path}: time range [{start}, {stop}) outside 0..{self.duration_ms} ms"
             )
 
+    def _read(self, name: str, start, count) -> np.ndarray:
+        """The block ``start`` + ``count`` of variable ``name``, as stored (no mask or scale).
+
+        Calls ``netCDF4.Variable._get(start, count, stride)``, the read that ``__getitem__``
+        makes after turning the index into start/count/stride in Python; that conversion was
+        ~30 % of a batch's time (two or three reads per window). ``__getitem__``'s only other
+        work, masking and scaling, does not apply: these variables have neither a fill value nor
+        a scale factor. Bounds are checked by the callers (``_check``).
+        """
+        var = self._handle().variables[name]
+        start = np.asarray(start, dtype=np.intp)
+        return var._get(start, np.asarray(count, dtype=np.intp), np.ones(len(start), np.intp))
+
+    def _read_window(self, name: str, sim: int, lo: int, hi: int) -> np.ndarray:
+        """Simulation ``sim`` of ``name``, indices ``[lo, hi)`` of its last axis."""
+        shape = self._handle().variables[name].shape
+        start = [sim] + [0] * (len(shape) - 2) + [lo]
+        return self._read(name, start, [1, *shape[1:-1], hi - lo])[0]
+
     def inputs(self, sim: int, start: int, stop: int, dtype=np.float32) -> np.ndarray:
-        """Binary inputs (channels, stop - start) as ``dtype``, unpacking only the needed bytes."""
+        """Binary inputs (channels, stop - start) as ``dtype``: from the window's input events if
+        the file has event lists, else by unpacking only the needed bytes."""
         self._check(sim, start, stop)
+        if self._event_first is not None:
+            return self._inputs_from_events(sim, start, stop, dtype)
         b0, b1 = start // 8, -(-stop // 8)
         packed = self._read_window("input_spikes_packed", sim, b0, b1)
         bits = np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
         off = start - 8 * b0
         return bits[:, off : off + (stop - start)].astype(dtype, copy=dtype != np.uint8)
+
+    def _inputs_from_events(self, sim: int, start: int, stop: int, dtype) -> np.ndarray:
+        # events before each bin of [start, stop]; before the end of the simulation is its count
+        before = self._read_window(
+            "input_event_before", sim, start, min(stop + 1, self.duration_ms)
+        )
+        if stop == self.duration_ms:
+            before = np.append(before, self._event_count[sim])
+        x = np.zeros((self.n_channels, stop - start), dtype=dtype)
+        lo, hi = self._event_first[sim] + before[0], self._event_first[sim] + before[-1]
+        if hi > lo:
+            channel = self._read("input_event_channel", [lo], [hi - lo])
+            x[channel, np.repeat(np.arange(stop - start), np.diff(before))] = 1
+        return x
 
     def spike_bins(self, sim: int) -> np.ndarray:
         """Output spike bin indices (ms from the first time bin) of one simulation."""

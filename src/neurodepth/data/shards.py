@@ -13,9 +13,10 @@ Storage choices (why):
 - Output spike times are float64 in ms (the released data's float16 times were off by up
   to 2 ms after 4 s).
 - Every per-simulation variable is chunked one simulation per chunk, so a reader fetching a
-  window decompresses only that simulation; the two read per training window (packed inputs,
-  soma voltage) are also cut along time (``WINDOW_CHUNK``), so it decompresses only the
-  window's ~256 ms pieces.
+  window decompresses only that simulation; the soma voltage, read per training window, is also
+  cut along time (``WINDOW_CHUNK``).
+- Inputs are stored a second time as event lists (channel per input spike, uncompressed), which
+  a training window reads directly: ~2x the packed inputs' disk, 5x faster batches.
 """
 
 from __future__ import annotations
@@ -84,6 +85,24 @@ def unpack_inputs(packed: np.ndarray, n_time: int) -> np.ndarray:
     return np.unpackbits(packed, axis=-1, count=int(n_time), bitorder="little").astype(bool)
 
 
+def input_events(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bool inputs (simulation, channel, time) as event lists: the channel of every input spike
+    (uint16; simulations one after another, each in time-bin then channel order), the number per
+    simulation (int32), and per (simulation, time bin) the number before that bin (int32).
+
+    Why: a training window then reads only its own ~6,000 events (~12 kB, stored uncompressed)
+    and sets them in a zeroed array, instead of inflating and unpacking ~100 kB of packed bits
+    (docs/benchmarks.md, 'Training'). The packed bits stay the schema's reference copy.
+    """
+    inputs = np.asarray(inputs, dtype=bool)
+    n_sim, _, n_time = inputs.shape
+    sim, time, channel = np.nonzero(inputs.transpose(0, 2, 1))  # C order: sim, time, channel
+    count = np.bincount(sim, minlength=n_sim).astype(np.int32)
+    per_bin = np.bincount(sim * n_time + time, minlength=n_sim * n_time).reshape(n_sim, n_time)
+    before = (np.cumsum(per_bin, axis=1) - per_bin).astype(np.int32)
+    return channel.astype(np.uint16), count, before
+
+
 def build_shard_dataset(
     inputs: np.ndarray,
     soma_voltage: np.ndarray,
@@ -140,6 +159,10 @@ def build_shard_dataset(
     )
     spike_count = np.array([len(s) for s in spikes], dtype=np.int32)
 
+    if n_ch > np.iinfo(np.uint16).max + 1:
+        raise ShardError(f"{n_ch} input channels: input_event_channel holds at most 65536")
+    event_channel, event_count, event_before = input_events(inputs)
+
     duration_s = n_time / 1000.0
     exc_rate = inputs[:, :n_exc].sum(axis=(1, 2)) / max(n_exc, 1) / duration_s
     inh_rate = inputs[:, n_exc:].sum(axis=(1, 2)) / max(n_ch - n_exc, 1) / duration_s
@@ -154,6 +177,25 @@ def build_shard_dataset(
                 "n_time": n_time,
                 "flag_values": "bit i of byte b is the 1 ms bin 8*b+i",
             },
+        ),
+        "input_event_channel": (
+            ("input_event",),
+            event_channel,
+            {
+                "long_name": "input channel of each input spike; the simulations' spikes one "
+                "after another, each sorted by time bin, then channel",
+                "units": "1",
+            },
+        ),
+        "input_event_count": (
+            ("simulation",),
+            event_count,
+            {"long_name": "number of input spikes", "units": "1"},
+        ),
+        "input_event_before": (
+            ("simulation", "time"),
+            event_before,
+            {"long_name": "input spikes of the simulation before each time bin", "units": "1"},
         ),
         "soma_voltage": (
             ("simulation", "time"),
@@ -293,11 +335,21 @@ def build_shard_dataset(
     return ds
 
 
-#: Chunk length along time of the variables read per training window (``reader.DatasetReader``):
-#: 32 bytes = 256 ms of packed inputs (~40 kB at 1278 channels, deflate's window is 32 kB so the
-#: files grow ~3 %), 1024 ms of soma voltage. A 400 ms window then inflates ~80 kB instead of a
-#: whole 6 s simulation's ~1 MB (docs/benchmarks.md, 'Training': batch build 8x faster).
-WINDOW_CHUNK = {"input_spikes_packed": 32, "soma_voltage": 1024}
+#: Chunk length along time of the variables read per training window besides the input events
+#: (``reader.DatasetReader``): a 400 ms window of soma voltage then inflates one or two 4 kB
+#: chunks, not a whole 6 s trace (docs/benchmarks.md, 'Training').
+WINDOW_CHUNK = {"soma_voltage": 1024}
+
+
+#: The input event lists (``input_events``), read per training window.
+EVENT_VARS = ("input_event_channel", "input_event_before")
+
+
+def event_encoding(size: int) -> dict:
+    """Event lists are stored uncompressed and contiguous: a window's slice is then one plain
+    read (~10 us), where a compressed chunk costs ~100 us to find and inflate. netCDF refuses a
+    contiguous variable of size 0 (a shard without input spikes), which is left chunked."""
+    return {"zlib": False, "shuffle": False, "contiguous": size > 0}
 
 
 def shard_encoding(ds: xr.Dataset) -> dict:
@@ -309,6 +361,9 @@ def shard_encoding(ds: xr.Dataset) -> dict:
             # fixed-width char arrays: HDF5 variable-length strings cost ~100 bytes each and
             # cannot be compressed (the segment table alone was 150 kB per file)
             enc[name] = {"dtype": "S1", "zlib": True, "complevel": ZLIB_LEVEL}
+            continue
+        if name in EVENT_VARS:
+            enc[name] = event_encoding(var.size)
             continue
         e = {"zlib": True, "complevel": ZLIB_LEVEL, "shuffle": True}
         if name == "input_spikes_packed":
@@ -347,7 +402,13 @@ def write_shard(ds: xr.Dataset, path) -> Path:
 
 #: Variables a reader that needs only traces and tables can leave on disk (a training set's
 #: packed inputs can be ~1 GB).
-HEAVY_VARS = ("input_spikes_packed", "dendritic_voltage", "nexus_voltage")
+HEAVY_VARS = (
+    "input_spikes_packed",
+    "input_event_channel",
+    "input_event_before",
+    "dendritic_voltage",
+    "nexus_voltage",
+)
 
 
 def open_dataset(
@@ -403,6 +464,13 @@ def _validate(ds: xr.Dataset, path: Path, err=ShardError) -> None:
         raise err(
             f"{path}: spike_count sums to {counts.sum()} but {ds.sizes['spike']} spikes are stored"
         )
+    if "input_event_channel" in ds.variables:
+        n_events = int(ds["input_event_count"].values.sum())
+        if n_events != ds.sizes["input_event"]:
+            raise err(
+                f"{path}: input_event_count sums to {n_events} but {ds.sizes['input_event']} "
+                "input events are stored"
+            )
     sims = ds["spike_simulation"].values
     if sims.size and (sims.min() < 0 or sims.max() >= n_sim):
         raise err(f"{path}: spike_simulation outside 0..{n_sim - 1}")
@@ -460,7 +528,7 @@ def _per_simulation_arrays(ds: xr.Dataset) -> list[str]:
 
 
 #: Variables a shard may or may not record; all shards of a dataset must agree.
-OPTIONAL_VARS = ("nexus_voltage", "dendritic_voltage")
+OPTIONAL_VARS = ("nexus_voltage", "dendritic_voltage", "input_event_channel")
 
 
 def _recorded(ds: xr.Dataset) -> list[str]:
@@ -510,6 +578,7 @@ def merge_shards(shard_paths, out_path) -> Path:
     # per-simulation scalars and spikes as plain arrays (an xr.Dataset per shard cost ~18 kB)
     columns: dict[str, list[np.ndarray]] = {}
     spike_time, spike_sim, hashes, shard_ids, seeds, config_hashes = [], [], [], [], [], []
+    n_events = []
     offset = 0
     for i, path in enumerate(shard_paths):
         ds = read_shard(path)
@@ -529,6 +598,7 @@ def merge_shards(shard_paths, out_path) -> Path:
         shard_ids.append(int(ds.attrs.get("shard", i)))
         columns.setdefault("simulation_shard", []).append(np.full(n, shard_ids[-1], np.int32))
         columns.setdefault("simulation_in_shard", []).append(np.arange(n, dtype=np.int32))
+        n_events.append(ds.sizes.get("input_event", 0))
         spike_time.append(ds["spike_time"].values.astype(np.float64))
         spike_sim.append(ds["spike_simulation"].values.astype(np.int32) + offset)
         seeds.append(int(ds.attrs["seed"]))
@@ -551,11 +621,9 @@ def merge_shards(shard_paths, out_path) -> Path:
             for v, arrays in columns.items()
         }
     )
-    static = [
-        v
-        for v in first.data_vars
-        if "simulation" not in first[v].dims and "spike" not in first[v].dims
-    ]
+    # spikes are concatenated above, input events streamed by _append_bulk
+    ragged = {"simulation", "spike", "input_event"}
+    static = [v for v in first.data_vars if not ragged & set(first[v].dims)]
     for v in static:
         merged[v] = first[v]
     merged = merged.assign_coords(
@@ -590,12 +658,21 @@ def merge_shards(shard_paths, out_path) -> Path:
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
         merged.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=shard_encoding(merged))
-        _append_bulk(tmp, shard_paths, templates)
+        events = first["input_event_channel"] if "input_event_channel" in first else None
+        _append_bulk(tmp, shard_paths, templates, events, n_events)
     return out_path
 
 
-def _append_bulk(path: Path, shard_paths: list[Path], templates: xr.Dataset) -> None:
-    """Add the per-simulation arrays to the merged file ``path``, one simulation at a time.
+def _append_bulk(
+    path: Path,
+    shard_paths: list[Path],
+    templates: xr.Dataset,
+    events: xr.DataArray | None,
+    n_events: list[int],
+) -> None:
+    """Add the per-simulation arrays to the merged file ``path``, one simulation at a time, and
+    the input event lists (``events``: the first shard's, ``n_events`` per shard), one shard at a
+    time.
 
     Each variable is created as ``to_netcdf`` would create it from the encoding of
     :func:`shard_encoding` (``templates`` holds one simulation of each), and each simulation is
@@ -626,10 +703,21 @@ def _append_bulk(path: Path, shard_paths: list[Path], templates: xr.Dataset) -> 
                     complevel=enc.get("complevel", 4),
                     shuffle=enc.get("shuffle", True),
                     chunksizes=enc.get("chunksizes"),
+                    contiguous=enc.get("contiguous", False),
                     fill_value=attrs.pop("_FillValue", None),
                 )
                 out.setncatts(attrs)
                 out.set_auto_maskandscale(False)  # data arrive encoded, as xarray writes them
+            if events is not None:
+                nc.createDimension("input_event", sum(n_events))
+                out = nc.createVariable(
+                    events.name,
+                    events.dtype,
+                    events.dims,
+                    **event_encoding(sum(n_events)),
+                )
+                out.setncatts(events.attrs)
+            first_event = 0
             row = 0
             for shard in shard_paths:
                 with read_shard(shard, load=False) as ds:
@@ -641,6 +729,10 @@ def _append_bulk(path: Path, shard_paths: list[Path], templates: xr.Dataset) -> 
                             )
                             nc.variables[name][row : row + 1] = encoded.values
                         row += 1
+                    if events is not None and ds.sizes["input_event"]:
+                        stop = first_event + ds.sizes["input_event"]
+                        nc.variables[events.name][first_event:stop] = ds[events.name].values
+                        first_event = stop
     finally:
         netCDF4.set_chunk_cache(*saved)
 
