@@ -2,7 +2,8 @@
 
 Synthetic Hay-sized shards (1278 input channels at ~1.2 % density, 639 dendritic segments with
 smooth voltage traces, soma and nexus traces; ``--sims-per-shard`` simulations each) are written
-once and copied to make splits of each ``--shards`` count. Each merge runs in a fresh subprocess
+once and copied to make splits of each ``--shards`` count; the old merge's copies lack the input
+event lists, which it cannot merge. Each merge runs in a fresh subprocess
 that reports its peak RSS (``VmHWM``) after imports and at the end; the growth (end minus after
 imports) is compared with one shard's size in memory (``read_shard(...).nbytes``). The in-memory
 merge (tests/merge_reference.py, the merge before issue 16) holds the whole split, so it runs only
@@ -39,7 +40,9 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def make_shard(path: Path, n_sim: int, duration_ms: int, seed: int = 0) -> None:
+def make_shard(
+    path: Path, n_sim: int, duration_ms: int, events: bool = True, seed: int = 0
+) -> None:
     from neurodepth.data.shards import build_shard_dataset, write_shard
 
     rng = np.random.default_rng(seed)
@@ -81,6 +84,8 @@ def make_shard(path: Path, n_sim: int, duration_ms: int, seed: int = 0) -> None:
         nexus_voltage=soma + 1,
         dendritic_voltage=dend,
     )
+    if not events:  # the in-memory merge predates the input event lists
+        ds = ds.drop_vars(["input_event_channel", "input_event_count", "input_event_before"])
     write_shard(ds, path)
 
 
@@ -141,32 +146,34 @@ def main():
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_merge_"))
     try:
-        template = tmp / "template.nc"
-        make_shard(template, args.sims_per_shard, args.duration_ms)
-        shard_mb = read_shard(template).nbytes / 1e6
-        file_mb = template.stat().st_size / 1e6
-        print(
-            f"one shard: {args.sims_per_shard} simulations x {args.duration_ms} ms, "
-            f"{N_CHANNELS} channels, {N_SEGMENTS} dendritic segments: {shard_mb:.1f} MB in "
-            f"memory, {file_mb:.2f} MB on disk"
-        )
-        paths = []
+        templates, shard_mb = {}, {}
+        for kind in ("new", "old"):
+            templates[kind] = tmp / f"template_{kind}.nc"
+            make_shard(templates[kind], args.sims_per_shard, args.duration_ms, kind == "new")
+            shard_mb[kind] = read_shard(templates[kind]).nbytes / 1e6
+            print(
+                f"one shard for the {kind} merge: {args.sims_per_shard} simulations x "
+                f"{args.duration_ms} ms, {N_CHANNELS} channels, {N_SEGMENTS} dendritic segments"
+                f"{'' if kind == 'new' else ', no input event lists'}: {shard_mb[kind]:.1f} MB "
+                f"in memory, {templates[kind].stat().st_size / 1e6:.2f} MB on disk"
+            )
+        paths = {"new": [], "old": []}
         print(
             "| shards | simulations | merge | peak RSS MB | after imports MB | growth MB | "
             "growth / shard | wall s | CPU s |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for n in sorted(args.shards):
-            while len(paths) < n:
-                paths.append(tmp / f"shard_{len(paths)}.nc")
-                shutil.copyfile(template, paths[-1])
             kinds = ["new", "old"] if n <= args.old_up_to else ["new"]
             for kind in kinds:
-                r = run_merge(kind, paths[:n], tmp)
+                while len(paths[kind]) < n:
+                    paths[kind].append(tmp / f"shard_{kind}_{len(paths[kind])}.nc")
+                    shutil.copyfile(templates[kind], paths[kind][-1])
+                r = run_merge(kind, paths[kind][:n], tmp)
                 growth = r["peak_mb"] - r["after_imports_mb"]
                 print(
                     f"| {n} | {n * args.sims_per_shard} | {kind} | {r['peak_mb']:.0f} | "
-                    f"{r['after_imports_mb']:.0f} | {growth:.0f} | {growth / shard_mb:.1f} | "
+                    f"{r['after_imports_mb']:.0f} | {growth:.0f} | {growth / shard_mb[kind]:.1f} | "
                     f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} |",
                     flush=True,
                 )
