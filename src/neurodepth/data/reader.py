@@ -1,11 +1,14 @@
 """Windows of inputs and targets from a dataset netCDF, without loading the dataset into memory.
 
-Reads go straight through netCDF4: one window touches only the packed bytes of one simulation that
-cover it (``ceil(length/8) + 1`` bytes per channel), which are unpacked and trimmed to the exact
-bits. Spike times (a short ragged list) are read once at open. The file handle is opened lazily and
-reopened in a new process, so one reader object can be handed to DataLoader worker processes (each
-worker gets its own handle; the data module closes the parent's handle before workers fork, since
-HDF5 state copied from a process with the file open is not safe to use).
+Reads go straight through netCDF4: one window reads only its own input events (from the event
+lists, ``shards.input_events``: the events before each ms of the window, then the window's channel
+numbers) and sets them in a zeroed array; in files without event lists (written before issue 16)
+it reads the packed bytes that cover it (``ceil(length/8) + 1`` bytes per channel), which are
+unpacked and trimmed to the exact bits. Both give the same array. Spike times (a short ragged list)
+are read once at open. The file handle is opened lazily and reopened in a new process, so one
+reader object can be handed to DataLoader worker processes (each worker gets its own handle; the
+data module closes the parent's handle before workers fork, since HDF5 state copied from a process
+with the file open is not safe to use).
 
 Targets follow the paper: spike target = output spikes binned at 1 ms (from the full-precision
 ``spike_time``); soma target = soma voltage clipped at ``soma_threshold_mv`` (-55 mV, removes the
@@ -24,8 +27,6 @@ from neurodepth.core.errors import DatasetError
 
 SOMA_BIAS_MV = -67.7
 SOMA_THRESHOLD_MV = -55.0
-
-REQUIRED_VARIABLES = ("input_spikes_packed", "soma_voltage", "spike_time", "spike_simulation")
 
 # One shared netCDF4 handle per (file, process), reference-counted. Why: with netCDF-C 4.10.1 /
 # HDF5 2.2.0, opening one file several times in a process, closing some of the handles while
@@ -56,6 +57,9 @@ def _release(path: Path) -> None:
     if entry[1] <= 0:
         del _HANDLES[key]
         entry[0].close()
+
+
+REQUIRED_VARIABLES = ("input_spikes_packed", "soma_voltage", "spike_time", "spike_simulation")
 
 
 class DatasetReader:
