@@ -16,7 +16,8 @@ Storage choices (why):
   window decompresses only that simulation; the soma voltage, read per training window, is also
   cut along time (``WINDOW_CHUNK``).
 - Inputs are stored a second time as event lists (channel per input spike, uncompressed), which
-  a training window reads directly: ~2x the packed inputs' disk, 5x faster batches.
+  a training window reads directly: about as much disk again as the packed inputs, for batches
+  built 11x faster (docs/benchmarks.md, 'Training').
 """
 
 from __future__ import annotations
@@ -568,8 +569,9 @@ def merge_shards(shard_paths, out_path) -> Path:
     Memory does not grow with the number of shards (a paper training split is ~90 GB): a first
     pass validates one shard at a time and keeps only its small variables (per-simulation
     scalars, spike times, tables); those are written with xarray, then a second pass copies the
-    inputs and voltage traces into the file one simulation at a time. Peak memory is about one
-    shard (for validation) plus one simulation; see docs/benchmarks.md, 'Merging shards'.
+    inputs and voltage traces into the file one simulation at a time (the input event lists one
+    shard at a time). Peak memory is about one shard (for validation) plus one simulation; see
+    docs/benchmarks.md, 'Merging shards'.
     """
     shard_paths = [Path(p) for p in shard_paths]
     if not shard_paths:
