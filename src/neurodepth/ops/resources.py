@@ -50,7 +50,7 @@ def simulate_resources(config: dict, attempt: int = 1) -> dict:
 
 
 #: Peak memory of ``shards.merge_shards`` beyond its imports, in shards held in memory: one shard
-#: being validated plus one simulation of each trace being copied; measured 3.1 shards whatever
+#: being validated plus one simulation of each trace being copied; measured 3.2-3.3 shards whatever
 #: the split's size (docs/benchmarks.md, 'Merging shards'), rounded up.
 MERGE_SHARD_COPIES = 4
 
