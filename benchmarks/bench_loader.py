@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -105,6 +106,13 @@ def main():
     if not args.cache:
         netCDF4.set_chunk_cache(0, 0, 0.75)
     tmp = Path(tempfile.mkdtemp(prefix="bench_loader_"))
+    try:
+        measure(tmp, args)
+    finally:
+        shutil.rmtree(tmp)
+
+
+def measure(tmp: Path, args) -> None:
     before_path, after_path = write_datasets(tmp, args.sims)
     readers = {"before": BeforeReader(before_path), "after": DatasetReader(after_path)}
     for name, path in (("before", before_path), ("after", after_path)):
