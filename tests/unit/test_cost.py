@@ -101,8 +101,9 @@ def test_estimate_jobs_hours_and_disk_by_hand():
     sim_row = est["per_rule"].set_index("rule").loc["simulate_shard"]
     per_shard = 1.3 + 3 * 2.0 * (5.0 + 0.075)
     assert sim_row["core_hours"] == pytest.approx(7 * per_shard / 3600)
-    # disk: 1278 channels x 2000 ms x 0.0245 B + 2 traces (soma, nexus) x 2000 ms x 2.5 B, per sim
-    per_sim_bytes = 1278 * 2000 * 0.0245 + 2 * 2000 * 2.5
+    # disk: 1278 channels x 2000 ms x 0.0245 B (packed) + 1278 x 2000 x 0.024 B + 2000 x 4 B
+    # (event lists) + 2 traces (soma, nexus) x 2000 ms x 2.5 B, per sim
+    per_sim_bytes = 1278 * 2000 * 0.0245 + 1278 * 2000 * 0.024 + 2000 * 4 + 2 * 2000 * 2.5
     assert sim_row["disk_gb"] == pytest.approx(21 * per_sim_bytes / 1e9)
     assert est["gpu_hours"] == 0.0  # CPU training
 
@@ -114,7 +115,7 @@ def test_training_seconds_by_hand():
     macs = 1278 * 4 * 3 + 2 * 4
     assert cost.network_size(cfg, "full", 1).macs_per_ms == macs
     gmac_step = macs * 100 * 2 * 3 / 1e9
-    read = 1278 * 100 * 2 * 2.9e-9
+    read = 1278 * 100 * 2 * 3.6e-10
     step = 0.010 + gmac_step / 30.0 + read  # num_workers 0: read then compute
     # 50 steps / every 10 -> 5 validations, each of the whole valid split (1 shard x 3 x 2 s)
     val = 5 * (macs * 2000 * 3 / 1e9) / 30.0
@@ -191,6 +192,28 @@ def test_resources_grow_with_attempt():
         assert three["mem_mb"] == 3 * one["mem_mb"]
         assert three["runtime"] == 3 * one["runtime"]
         assert one["runtime"] >= resources.MIN_RUNTIME_MIN
+
+
+def test_merge_memory_follows_one_shard_not_the_split():
+    """merge_shards streams the split (docs/benchmarks.md, 'Merging shards'): ten times the
+    shards needs no more memory (only more time); more simulations per shard do."""
+    cfg = hand_config()
+    cfg["simulation"]["record_dendrites"] = True
+    base = resources.merge_resources(cfg)
+    more = copy.deepcopy(cfg)
+    more["simulation"]["shards"] = {k: 10 * v for k, v in cfg["simulation"]["shards"].items()}
+    assert resources.merge_resources(more)["mem_mb"] == base["mem_mb"]
+    assert resources.merge_resources(more)["runtime"] >= base["runtime"]
+    bigger = copy.deepcopy(cfg)
+    bigger["simulation"]["simulations_per_shard"] *= 20
+    shard_mb = (
+        resources.MERGE_SHARD_COPIES
+        * cost.in_memory_bytes_per_simulation(cfg, "full")
+        * cfg["simulation"]["simulations_per_shard"]
+        / 1e6
+    )
+    grown = resources.merge_resources(bigger)["mem_mb"] - base["mem_mb"]
+    assert abs(grown - 19 * shard_mb) <= 100  # rounded up to 100 MB
 
 
 def test_simulate_runtime_tracks_shard_cost():
@@ -292,7 +315,7 @@ def test_compared_families_are_costed_with_their_sequential_loop():
     gru = cost.network_size(cfg, "full", 8, family="gru")
     assert gru.macs_per_ms == 3 * (1278 * 8 + 8 * 8) + 8 * 2
     gmac_step = gru.macs_per_ms * 100 * 2 * 3 / 1e9
-    read = 1278 * 100 * 2 * 2.9e-9
+    read = 1278 * 100 * 2 * 3.6e-10
     step = 0.010 + gmac_step / 30.0 + 100 * 100e-6 + read
     assert cost.step_seconds(cfg, "full", 8, family="gru") == pytest.approx(step)
     # validation: 5 passes over 3 whole 2 s simulations, the loop at a third of its fwd+bwd cost

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from toy_data import toy_dataset
 
 from neurodepth.core.config import section_defaults
@@ -50,6 +51,37 @@ def test_windows_match_stored_arrays(toy):
             som, np.minimum(soma[sim, start:t_end], -55.0) + 67.7, rtol=0, atol=1e-5
         )
     np.testing.assert_array_equal(r.spike_count, ds["spike_count"].values)
+
+
+@pytest.mark.parametrize("layout", ["events", "packed_only"])
+def test_windows_across_time_chunks_are_exact(tmp_path, layout):
+    """Soma voltage is stored in pieces along time (``shards.WINDOW_CHUNK``), inputs also as event
+    lists: windows starting, ending and crossing anywhere, the file's last partial piece
+    included, read back exactly what was stored, from the event lists or, in a file without
+    them (written before issue 16), from the packed bits."""
+    ds = toy_dataset(n_simulations=3, duration_ms=2500, n_channels=10, seed=3)
+    if layout == "packed_only":
+        ds = ds.drop_vars(["input_event_channel", "input_event_count", "input_event_before"])
+    path = tmp_path / "long.nc"
+    write_shard(ds, path)
+    with xr.open_dataset(path) as lazy:
+        assert lazy.input_spikes_packed.encoding["chunksizes"] == (1, 10, 313)
+        assert lazy.soma_voltage.encoding["chunksizes"] == (1, 1024)
+    inputs = np.unpackbits(ds["input_spikes_packed"].values, axis=-1, bitorder="little")
+    soma = ds["soma_voltage"].values
+    r = DatasetReader(path)
+    rng = np.random.default_rng(0)
+    starts = np.concatenate([[0, 255, 256, 1023, 1024, 2047, 2048], rng.integers(0, 2499, 40)])
+    for start in starts:
+        stop = int(min(2500, start + rng.integers(1, 700)))
+        sim = int(rng.integers(3))
+        np.testing.assert_array_equal(
+            r.inputs(sim, int(start), stop, dtype=np.uint8), inputs[sim, :, start:stop]
+        )
+        np.testing.assert_array_equal(r.soma_voltage(sim, int(start), stop), soma[sim, start:stop])
+    x, _, _ = r.full(2)
+    np.testing.assert_array_equal(x, inputs[2, :, :2500])
+    assert (r._event_first is None) == (layout == "packed_only")
 
 
 def test_soma_target_clips_spikes_and_bias_is_configurable(toy):

@@ -2,14 +2,17 @@
 
 import json
 
+import netCDF4
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from merge_reference import merge_shards_in_memory
 
 from neurodepth.core.errors import DatasetError, ShardError
 from neurodepth.core.provenance import file_sha256
 from neurodepth.data.shards import (
+    REQUIRED_ATTRS,
     build_shard_dataset,
     check_dataset,
     merge_shards,
@@ -19,7 +22,12 @@ from neurodepth.data.shards import (
     write_shard,
 )
 
-N_SEG, T = 6, 1003  # T not a multiple of 8: the last packed byte is partial
+N_SEG, T = 6, 1003
+EVENT_FIELDS = [
+    "input_event_channel",
+    "input_event_count",
+    "input_event_before",
+]  # T not a multiple of 8: the last packed byte is partial
 
 
 def segment_table(n=N_SEG):
@@ -89,6 +97,7 @@ def test_schema_dims_units_attrs(tmp_path):
         "time": T,
         "segment": N_SEG,
         "spike": int(r.spike_count.sum()),
+        "input_event": int(r.input_event_count.sum()),
     }
     assert r.input_spikes_packed.dims == ("simulation", "channel", "time_byte")
     assert r.soma_voltage.attrs["units"] == "mV" and r.time.attrs["units"] == "ms"
@@ -116,10 +125,12 @@ def test_schema_dims_units_attrs(tmp_path):
         assert key in r.attrs, key
     assert r.attrs["Conventions"].startswith("CF-")
     assert "neuron" in json.loads(r.attrs["package_versions"])
-    # one simulation per chunk, compressed, dendrites stored as int16
+    # one simulation per chunk (soma voltage also cut into 1024 ms pieces, here longer than the
+    # trace), compressed, dendrites stored as int16
     with xr.open_dataset(path) as lazy:
         enc = lazy.input_spikes_packed.encoding
         assert enc["chunksizes"] == (1, 12, 126) and enc["zlib"]
+        assert lazy.dendritic_voltage.encoding["chunksizes"] == (1, N_SEG, T)
         assert lazy.dendritic_voltage.encoding["dtype"] == np.dtype("int16")
         assert lazy.soma_voltage.encoding["chunksizes"] == (1, T)
 
@@ -220,6 +231,7 @@ def test_merge_truncated_shard_names_it(tmp_path):
     with pytest.raises(ShardError, match="shard_1.nc"):
         merge_shards(paths, tmp_path / "out.nc")
     assert not (tmp_path / "out.nc").exists()
+    assert not list(tmp_path.glob(".tmp-*"))  # no half-written temp file either
 
 
 def test_merge_mismatch_and_nan_and_missing(tmp_path):
@@ -239,3 +251,123 @@ def test_merge_mismatch_and_nan_and_missing(tmp_path):
     d = write_shard(make_shard(shard=3, dendrites=False)[0], tmp_path / "shard_3.nc")
     with pytest.raises(ShardError, match="shard_3.nc"):
         merge_shards([a, d], tmp_path / "out.nc")
+
+
+def _file_layout(path) -> dict:
+    """Everything netCDF stores about a file: dims, and each variable's dtype, dims, attributes
+    (with their types), compression, chunking and raw (still encoded) values."""
+    with netCDF4.Dataset(path) as nc:
+        nc.set_auto_maskandscale(False)
+        variables = {}
+        for name, var in nc.variables.items():
+            variables[name] = {
+                "dtype": var.dtype,
+                "dims": var.dimensions,
+                "attrs": {
+                    k: (repr(var.getncattr(k)), type(var.getncattr(k))) for k in var.ncattrs()
+                },
+                "filters": var.filters(),
+                "chunking": var.chunking(),
+                "raw": var[...],
+            }
+        dims = {name: len(dim) for name, dim in nc.dimensions.items()}
+        attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    return {"dims": dims, "variables": variables, "attrs": attrs}
+
+
+@pytest.mark.parametrize("recorded", ["all", "soma_only"])
+def test_streaming_merge_matches_in_memory_merge(tmp_path, recorded):
+    """The streaming merge writes what the in-memory merge (before issue 16) wrote: same dims,
+    variables, dtypes, attributes, compression, chunking and encoded bytes."""
+    paths = []
+    for k, n_sim in enumerate((2, 1, 3)):
+        ds, *_ = make_shard(shard=k, n_sim=n_sim, seed=k, dendrites=recorded == "all")
+        # the reference predates the input event lists (merged separately, test below)
+        ds = ds.drop_vars(EVENT_FIELDS)
+        if recorded == "soma_only":
+            ds = ds.drop_vars("nexus_voltage")
+        paths.append(write_shard(ds, tmp_path / f"shard_{k}.nc"))
+    new = merge_shards(paths, tmp_path / "new.nc")
+    old = merge_shards_in_memory(paths, tmp_path / "old.nc")
+    a, b = _file_layout(new), _file_layout(old)
+    assert a["dims"] == b["dims"] and a["attrs"] == b["attrs"]
+    assert a["variables"].keys() == b["variables"].keys()
+    for name, var in b["variables"].items():
+        got = a["variables"][name]
+        for key in ("dtype", "dims", "attrs", "filters", "chunking"):
+            assert got[key] == var[key], (name, key)
+        assert np.array_equal(got["raw"], var["raw"]), name
+    expected_bulk = {"input_spikes_packed", "soma_voltage"} | (
+        {"nexus_voltage", "dendritic_voltage"} if recorded == "all" else set()
+    )
+    assert expected_bulk <= set(a["variables"])
+    xr.testing.assert_identical(read_shard(new), read_shard(old))
+    assert check_dataset(new)["simulations"] == 6
+
+
+def test_streaming_merge_without_spikes(tmp_path):
+    """A validation split may hold no output spike (a warning, not an error): the empty ``spike``
+    dimension is written as the in-memory merge wrote it."""
+    paths = []
+    for k in range(2):
+        ds, *_ = make_shard(shard=k, n_sim=2, seed=k)
+        ds = ds.isel(spike=slice(0, 0)).assign(spike_count=ds.spike_count * 0)
+        ds = ds.drop_vars(EVENT_FIELDS)  # the reference predates them
+        ds.attrs["split"] = "valid"
+        paths.append(write_shard(ds, tmp_path / f"shard_{k}.nc"))
+    new = read_shard(merge_shards(paths, tmp_path / "new.nc"))
+    old = read_shard(merge_shards_in_memory(paths, tmp_path / "old.nc"))
+    xr.testing.assert_identical(new, old)
+    assert new.sizes["spike"] == 0 and new.sizes["simulation"] == 4
+
+
+def events_to_inputs(ds: xr.Dataset) -> np.ndarray:
+    """Bool inputs (simulation, channel, time) rebuilt from the event lists alone."""
+    n_sim, n_ch, n_time = ds.sizes["simulation"], ds.sizes["channel"], ds.sizes["time"]
+    out = np.zeros((n_sim, n_ch, n_time), bool)
+    channel = ds["input_event_channel"].values
+    first = np.concatenate([[0], np.cumsum(ds["input_event_count"].values)])
+    for sim in range(n_sim):
+        before = np.append(ds["input_event_before"].values[sim], ds["input_event_count"][sim])
+        time = np.repeat(np.arange(n_time), np.diff(before))
+        out[sim, channel[first[sim] : first[sim + 1]], time] = True
+    return out
+
+
+def test_input_events_hold_the_inputs(tmp_path):
+    ds, inputs, *_ = make_shard(n_sim=3)
+    r = read_shard(write_shard(ds, tmp_path / "s.nc"))
+    assert np.array_equal(events_to_inputs(r), inputs)
+    assert r.input_event_channel.dtype == np.uint16
+    assert list(r.input_event_count.values) == list(inputs.sum(axis=(1, 2)))
+    with netCDF4.Dataset(tmp_path / "s.nc") as nc:  # plain reads: no compression, one block
+        assert nc.variables["input_event_channel"].chunking() == "contiguous"
+        assert nc.variables["input_event_before"].filters()["zlib"] is False
+    # a shard without input spikes: an empty event list (netCDF refuses it contiguous)
+    attrs = {k: make_shard()[0].attrs[k] for k in REQUIRED_ATTRS} | {"duration_ms": 16}
+    empty = build_shard_dataset(np.zeros((2, 4, 16), bool), np.zeros((2, 16)), [[], []], attrs)
+    e = read_shard(write_shard(empty, tmp_path / "e.nc"))
+    assert e.sizes["input_event"] == 0 and e.input_event_before.values.max() == 0
+
+
+def test_merge_streams_input_events(tmp_path):
+    """Merged event lists decode to the merged packed inputs; everything else is what the
+    reference merge makes of the same shards without events."""
+    paths, bare = [], []
+    for k, n_sim in enumerate((2, 3)):
+        ds, *_ = make_shard(shard=k, n_sim=n_sim, seed=k)
+        paths.append(write_shard(ds, tmp_path / f"shard_{k}.nc"))
+        bare.append(write_shard(ds.drop_vars(EVENT_FIELDS), tmp_path / f"bare_{k}.nc"))
+    m = read_shard(merge_shards(paths, tmp_path / "new.nc"))
+    packed = unpack_inputs(m.input_spikes_packed.values, m.sizes["time"])
+    assert np.array_equal(events_to_inputs(m), packed)
+    assert m.sizes["input_event"] == int(packed.sum())
+    ref = read_shard(merge_shards_in_memory(bare, tmp_path / "ref.nc"))
+    m_bare = m.drop_vars(EVENT_FIELDS)
+    for key in ("shard_files", "shard_sha256"):  # the shard files differ, their content not
+        assert m_bare.attrs.pop(key) != ref.attrs.pop(key)
+    xr.testing.assert_identical(m_bare, ref)
+    check_dataset(tmp_path / "new.nc")
+    # shards with and without event lists do not mix
+    with pytest.raises(ShardError, match="bare_1.nc"):
+        merge_shards([paths[0], bare[1]], tmp_path / "mixed.nc")

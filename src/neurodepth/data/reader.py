@@ -1,11 +1,14 @@
 """Windows of inputs and targets from a dataset netCDF, without loading the dataset into memory.
 
-Reads go straight through netCDF4: one window touches only the packed bytes of one simulation that
-cover it (``ceil(length/8) + 1`` bytes per channel), which are unpacked and trimmed to the exact
-bits. Spike times (a short ragged list) are read once at open. The file handle is opened lazily and
-reopened in a new process, so one reader object can be handed to DataLoader worker processes (each
-worker gets its own handle; the data module closes the parent's handle before workers fork, since
-HDF5 state copied from a process with the file open is not safe to use).
+Reads go straight through netCDF4: one window reads only its own input events (from the event
+lists, ``shards.input_events``: the events before each ms of the window, then the window's channel
+numbers) and sets them in a zeroed array; in files without event lists (written before issue 16)
+it reads the packed bytes that cover it (``ceil(length/8) + 1`` bytes per channel), which are
+unpacked and trimmed to the exact bits. Both give the same array. Spike times (a short ragged list)
+are read once at open. The file handle is opened lazily and reopened in a new process, so one
+reader object can be handed to DataLoader worker processes (each worker gets its own handle; the
+data module closes the parent's handle before workers fork, since HDF5 state copied from a process
+with the file open is not safe to use).
 
 Targets follow the paper: spike target = output spikes binned at 1 ms (from the full-precision
 ``spike_time``); soma target = soma voltage clipped at ``soma_threshold_mv`` (-55 mV, removes the
@@ -115,6 +118,12 @@ class DatasetReader:
         self._spike_offsets = np.searchsorted(sims_sorted, np.arange(self.n_simulations + 1))
         self.spike_count = np.diff(self._spike_offsets).astype(np.int64)
         self.has_dendritic = "dendritic_voltage" in nc.variables
+        # Files written from issue 16 on also hold the inputs as event lists: windows read those
+        # (a few ~10 us plain reads instead of inflating packed chunks); older files unpack bits.
+        self._event_count = self._event_first = None
+        if "input_event_channel" in nc.variables:
+            self._event_count = np.asarray(nc.variables["input_event_count"][:], dtype=np.int64)
+            self._event_first = np.concatenate([[0], np.cumsum(self._event_count)])
 
     # ---- handle management -------------------------------------------------------------------
     def _handle(self) -> netCDF4.Dataset:
@@ -163,14 +172,50 @@ class DatasetReader:
                 f"{self.path}: time range [{start}, {stop}) outside 0..{self.duration_ms} ms"
             )
 
+    def _read(self, name: str, start, count) -> np.ndarray:
+        """The block ``start`` + ``count`` of variable ``name``, as stored (no mask or scale).
+
+        Calls ``netCDF4.Variable._get(start, count, stride)``, the read that ``__getitem__``
+        makes after turning the index into start/count/stride in Python; that conversion was
+        ~30 % of a batch's time (two or three reads per window). ``__getitem__``'s only other
+        work, masking and scaling, does not apply: these variables have neither a fill value nor
+        a scale factor. Bounds are checked by the callers (``_check``).
+        """
+        var = self._handle().variables[name]
+        start = np.asarray(start, dtype=np.intp)
+        return var._get(start, np.asarray(count, dtype=np.intp), np.ones(len(start), np.intp))
+
+    def _read_window(self, name: str, sim: int, lo: int, hi: int) -> np.ndarray:
+        """Simulation ``sim`` of ``name``, indices ``[lo, hi)`` of its last axis."""
+        shape = self._handle().variables[name].shape
+        start = [sim] + [0] * (len(shape) - 2) + [lo]
+        return self._read(name, start, [1, *shape[1:-1], hi - lo])[0]
+
     def inputs(self, sim: int, start: int, stop: int, dtype=np.float32) -> np.ndarray:
-        """Binary inputs (channels, stop - start) as ``dtype``, unpacking only the needed bytes."""
+        """Binary inputs (channels, stop - start) as ``dtype``: from the window's input events if
+        the file has event lists, else by unpacking only the needed bytes."""
         self._check(sim, start, stop)
+        if self._event_first is not None:
+            return self._inputs_from_events(sim, start, stop, dtype)
         b0, b1 = start // 8, -(-stop // 8)
-        packed = self._handle().variables["input_spikes_packed"][sim, :, b0:b1]
+        packed = self._read_window("input_spikes_packed", sim, b0, b1)
         bits = np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
         off = start - 8 * b0
         return bits[:, off : off + (stop - start)].astype(dtype, copy=dtype != np.uint8)
+
+    def _inputs_from_events(self, sim: int, start: int, stop: int, dtype) -> np.ndarray:
+        # events before each bin of [start, stop]; before the end of the simulation is its count
+        before = self._read_window(
+            "input_event_before", sim, start, min(stop + 1, self.duration_ms)
+        )
+        if stop == self.duration_ms:
+            before = np.append(before, self._event_count[sim])
+        x = np.zeros((self.n_channels, stop - start), dtype=dtype)
+        lo, hi = self._event_first[sim] + before[0], self._event_first[sim] + before[-1]
+        if hi > lo:
+            channel = self._read("input_event_channel", [lo], [hi - lo])
+            x[channel, np.repeat(np.arange(stop - start), np.diff(before))] = 1
+        return x
 
     def spike_bins(self, sim: int) -> np.ndarray:
         """Output spike bin indices (ms from the first time bin) of one simulation."""
@@ -188,9 +233,7 @@ class DatasetReader:
     def soma_voltage(self, sim: int, start: int, stop: int) -> np.ndarray:
         """Raw soma voltage (mV), float32."""
         self._check(sim, start, stop)
-        return np.asarray(
-            self._handle().variables["soma_voltage"][sim, start:stop], dtype=np.float32
-        )
+        return np.asarray(self._read_window("soma_voltage", sim, start, stop), dtype=np.float32)
 
     def soma_target(self, sim: int, start: int, stop: int) -> np.ndarray:
         v = self.soma_voltage(sim, start, stop)

@@ -13,7 +13,11 @@ Storage choices (why):
 - Output spike times are float64 in ms (the released data's float16 times were off by up
   to 2 ms after 4 s).
 - Every per-simulation variable is chunked one simulation per chunk, so a reader fetching a
-  window decompresses only that simulation's chunk.
+  window decompresses only that simulation; the soma voltage, read per training window, is also
+  cut along time (``WINDOW_CHUNK``).
+- Inputs are stored a second time as event lists (channel per input spike, uncompressed), which
+  a training window reads directly: about as much disk again as the packed inputs, for batches
+  built 11x faster (docs/benchmarks.md, 'Training').
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.conventions import encode_cf_variable
 
-from neurodepth.core.atomic import check_free_space, write_netcdf_atomic
+from neurodepth.core.atomic import atomic_path, check_free_space, write_netcdf_atomic
 from neurodepth.core.errors import DatasetError, ShardError
 from neurodepth.core.provenance import file_sha256, provenance_attrs
 
@@ -78,6 +84,24 @@ def unpack_inputs(packed: np.ndarray, n_time: int) -> np.ndarray:
     """Inverse of :func:`pack_inputs`: (..., time_byte) uint8 -> (..., n_time) bool."""
     packed = np.asarray(packed, dtype=np.uint8)
     return np.unpackbits(packed, axis=-1, count=int(n_time), bitorder="little").astype(bool)
+
+
+def input_events(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bool inputs (simulation, channel, time) as event lists: the channel of every input spike
+    (uint16; simulations one after another, each in time-bin then channel order), the number per
+    simulation (int32), and per (simulation, time bin) the number before that bin (int32).
+
+    Why: a training window then reads only its own ~6,000 events (~12 kB, stored uncompressed)
+    and sets them in a zeroed array, instead of inflating and unpacking ~100 kB of packed bits
+    (docs/benchmarks.md, 'Training'). The packed bits stay the schema's reference copy.
+    """
+    inputs = np.asarray(inputs, dtype=bool)
+    n_sim, _, n_time = inputs.shape
+    sim, time, channel = np.nonzero(inputs.transpose(0, 2, 1))  # C order: sim, time, channel
+    count = np.bincount(sim, minlength=n_sim).astype(np.int32)
+    per_bin = np.bincount(sim * n_time + time, minlength=n_sim * n_time).reshape(n_sim, n_time)
+    before = (np.cumsum(per_bin, axis=1) - per_bin).astype(np.int32)
+    return channel.astype(np.uint16), count, before
 
 
 def build_shard_dataset(
@@ -136,6 +160,10 @@ def build_shard_dataset(
     )
     spike_count = np.array([len(s) for s in spikes], dtype=np.int32)
 
+    if n_ch > np.iinfo(np.uint16).max + 1:
+        raise ShardError(f"{n_ch} input channels: input_event_channel holds at most 65536")
+    event_channel, event_count, event_before = input_events(inputs)
+
     duration_s = n_time / 1000.0
     exc_rate = inputs[:, :n_exc].sum(axis=(1, 2)) / max(n_exc, 1) / duration_s
     inh_rate = inputs[:, n_exc:].sum(axis=(1, 2)) / max(n_ch - n_exc, 1) / duration_s
@@ -150,6 +178,25 @@ def build_shard_dataset(
                 "n_time": n_time,
                 "flag_values": "bit i of byte b is the 1 ms bin 8*b+i",
             },
+        ),
+        "input_event_channel": (
+            ("input_event",),
+            event_channel,
+            {
+                "long_name": "input channel of each input spike; the simulations' spikes one "
+                "after another, each sorted by time bin, then channel",
+                "units": "1",
+            },
+        ),
+        "input_event_count": (
+            ("simulation",),
+            event_count,
+            {"long_name": "number of input spikes", "units": "1"},
+        ),
+        "input_event_before": (
+            ("simulation", "time"),
+            event_before,
+            {"long_name": "input spikes of the simulation before each time bin", "units": "1"},
         ),
         "soma_voltage": (
             ("simulation", "time"),
@@ -289,14 +336,35 @@ def build_shard_dataset(
     return ds
 
 
+#: Chunk length along time of the variables read per training window besides the input events
+#: (``reader.DatasetReader``): a 400 ms window of soma voltage then inflates one or two 4 kB
+#: chunks, not a whole 6 s trace (docs/benchmarks.md, 'Training').
+WINDOW_CHUNK = {"soma_voltage": 1024}
+
+
+#: The input event lists (``input_events``), read per training window.
+EVENT_VARS = ("input_event_channel", "input_event_before")
+
+
+def event_encoding(size: int) -> dict:
+    """Event lists are stored uncompressed and contiguous: a window's slice is then one plain
+    read (~10 us), where a compressed chunk costs ~100 us to find and inflate. netCDF refuses a
+    contiguous variable of size 0 (a shard without input spikes), which is left chunked."""
+    return {"zlib": False, "shuffle": False, "contiguous": size > 0}
+
+
 def shard_encoding(ds: xr.Dataset) -> dict:
-    """netCDF4 encoding: zlib everywhere, one simulation per chunk, int16 dendritic voltages."""
+    """netCDF4 encoding: zlib everywhere, one simulation per chunk (windowed variables: per
+    ``WINDOW_CHUNK`` along time), int16 dendritic voltages."""
     enc = {}
     for name, var in ds.data_vars.items():
         if var.dtype == object or var.dtype.kind == "U":
             # fixed-width char arrays: HDF5 variable-length strings cost ~100 bytes each and
             # cannot be compressed (the segment table alone was 150 kB per file)
             enc[name] = {"dtype": "S1", "zlib": True, "complevel": ZLIB_LEVEL}
+            continue
+        if name in EVENT_VARS:
+            enc[name] = event_encoding(var.size)
             continue
         e = {"zlib": True, "complevel": ZLIB_LEVEL, "shuffle": True}
         if name == "input_spikes_packed":
@@ -308,6 +376,9 @@ def shard_encoding(ds: xr.Dataset) -> dict:
             and var.size > 0
         ):
             e["chunksizes"] = (1,) + tuple(var.shape[1:])
+            if name in WINDOW_CHUNK:
+                # a training window decompresses only the chunks it overlaps, not 6 s of trace
+                e["chunksizes"] = e["chunksizes"][:-1] + (min(WINDOW_CHUNK[name], var.shape[-1]),)
         if name == "dendritic_voltage":
             e.update(
                 dtype="int16",
@@ -332,7 +403,13 @@ def write_shard(ds: xr.Dataset, path) -> Path:
 
 #: Variables a reader that needs only traces and tables can leave on disk (a training set's
 #: packed inputs can be ~1 GB).
-HEAVY_VARS = ("input_spikes_packed", "dendritic_voltage", "nexus_voltage")
+HEAVY_VARS = (
+    "input_spikes_packed",
+    "input_event_channel",
+    "input_event_before",
+    "dendritic_voltage",
+    "nexus_voltage",
+)
 
 
 def open_dataset(
@@ -388,6 +465,13 @@ def _validate(ds: xr.Dataset, path: Path, err=ShardError) -> None:
         raise err(
             f"{path}: spike_count sums to {counts.sum()} but {ds.sizes['spike']} spikes are stored"
         )
+    if "input_event_channel" in ds.variables:
+        n_events = int(ds["input_event_count"].values.sum())
+        if n_events != ds.sizes["input_event"]:
+            raise err(
+                f"{path}: input_event_count sums to {n_events} but {ds.sizes['input_event']} "
+                "input events are stored"
+            )
     sims = ds["spike_simulation"].values
     if sims.size and (sims.min() < 0 or sims.max() >= n_sim):
         raise err(f"{path}: spike_simulation outside 0..{n_sim - 1}")
@@ -438,6 +522,42 @@ def dataset_spike_summary(ds: xr.Dataset) -> dict:
     }
 
 
+def _per_simulation_arrays(ds: xr.Dataset) -> list[str]:
+    """Variables with a dimension besides ``simulation`` (inputs, voltage traces): the bulk of a
+    shard, streamed into the merged file one simulation at a time."""
+    return [v for v in ds.data_vars if ds[v].dims[:1] == ("simulation",) and ds[v].ndim > 1]
+
+
+#: Variables a shard may or may not record; all shards of a dataset must agree.
+OPTIONAL_VARS = ("nexus_voltage", "dendritic_voltage", "input_event_channel")
+
+
+def _recorded(ds: xr.Dataset) -> list[str]:
+    return [v for v in OPTIONAL_VARS if v in ds.data_vars]
+
+
+def _check_mergeable(
+    ds: xr.Dataset, path: Path, first: xr.Dataset, first_path: Path, recorded: list[str]
+) -> None:
+    """Raise ``ShardError`` if shard ``ds`` cannot be concatenated with the ``first`` shard
+    (attributes, sizes, and the optional variables it ``recorded``)."""
+    for key in MERGE_KEYS:
+        # .get: shards written before calibration existed carry no input_scale
+        if str(ds.attrs.get(key)) != str(first.attrs.get(key)):
+            raise ShardError(
+                f"shard {path}: {key}={ds.attrs.get(key)!r} differs from {first_path} "
+                f"({first.attrs.get(key)!r})"
+            )
+    for dim in ("channel", "time", "segment"):
+        if ds.sizes.get(dim) != first.sizes.get(dim):
+            raise ShardError(
+                f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from "
+                f"{first_path} ({first.sizes.get(dim)})"
+            )
+    if _recorded(ds) != recorded:
+        raise ShardError(f"shard {path}: recorded variables differ from {first_path}")
+
+
 def merge_shards(shard_paths, out_path) -> Path:
     """Validate shards and concatenate them along ``simulation`` into one dataset (atomic write).
 
@@ -445,109 +565,178 @@ def merge_shards(shard_paths, out_path) -> Path:
     NaN voltages, inconsistent shapes) or the shard whose cell/variant/split/config/duration
     differs from the first one. ``spike_simulation`` is offset to index the merged file;
     ``simulation_shard`` / ``simulation_in_shard`` record where each simulation came from.
-    The whole dataset is held in memory while merging (fine for the shard sizes used here).
+
+    Memory does not grow with the number of shards (a paper training split is ~90 GB): a first
+    pass validates one shard at a time and keeps only its small variables (per-simulation
+    scalars, spike times, tables); those are written with xarray, then a second pass copies the
+    inputs and voltage traces into the file one simulation at a time (the input event lists one
+    shard at a time). Peak memory is about one shard (for validation) plus one simulation; see
+    docs/benchmarks.md, 'Merging shards'.
     """
     shard_paths = [Path(p) for p in shard_paths]
     if not shard_paths:
         raise ShardError("merge_shards: no shard files given")
-    loaded, hashes = [], []
-    for path in shard_paths:
+    first = first_path = None
+    # per-simulation scalars and spikes as plain arrays (an xr.Dataset per shard cost ~18 kB)
+    columns: dict[str, list[np.ndarray]] = {}
+    spike_time, spike_sim, hashes, shard_ids, seeds, config_hashes = [], [], [], [], [], []
+    n_events = []
+    offset = 0
+    for i, path in enumerate(shard_paths):
         ds = read_shard(path)
         _validate(ds, path)
-        if loaded:
-            first, first_path = loaded[0], shard_paths[0]
-            for key in MERGE_KEYS:
-                # .get: shards written before calibration existed carry no input_scale
-                if str(ds.attrs.get(key)) != str(first.attrs.get(key)):
-                    raise ShardError(
-                        f"shard {path}: {key}={ds.attrs.get(key)!r} differs from {first_path} "
-                        f"({first.attrs.get(key)!r})"
-                    )
-            for dim in ("channel", "time", "segment"):
-                if ds.sizes.get(dim) != first.sizes.get(dim):
-                    raise ShardError(
-                        f"shard {path}: {dim} size {ds.sizes.get(dim)} differs from "
-                        f"{first_path} ({first.sizes.get(dim)})"
-                    )
-            optional = {"nexus_voltage", "dendritic_voltage"}
-            if optional & set(ds.data_vars) != optional & set(first.data_vars):
-                raise ShardError(f"shard {path}: recorded variables differ from {first_path}")
-        loaded.append(ds)
-        hashes.append(file_sha256(path))
-
-    per_sim, offset, spikes = [], 0, []
-    for i, ds in enumerate(loaded):
+        if first is None:
+            # the first shard's tables, and one simulation of each trace as the template of the
+            # merged file's variable (a copy: the shard's traces are freed below)
+            bulk = _per_simulation_arrays(ds)
+            first, first_path, recorded = ds.drop_vars(bulk), path, _recorded(ds)
+            templates = ds[bulk].isel(simulation=[0])
+            scalars = [v for v in ds.data_vars if ds[v].dims == ("simulation",)]
+        else:
+            _check_mergeable(ds, path, first, first_path, recorded)
         n = ds.sizes["simulation"]
-        sim_vars = [v for v in ds.data_vars if "simulation" in ds[v].dims]
-        part = ds[sim_vars].drop_vars("simulation")
-        part["simulation_shard"] = (
-            "simulation",
-            np.full(n, int(ds.attrs.get("shard", i)), np.int32),
-            {"long_name": "shard index the simulation came from", "units": "1"},
-        )
-        part["simulation_in_shard"] = (
-            "simulation",
-            np.arange(n, dtype=np.int32),
-            {"long_name": "simulation index within its shard", "units": "1"},
-        )
-        per_sim.append(part)
-        spikes.append(
-            (ds["spike_time"].values, ds["spike_simulation"].values.astype(np.int32) + offset)
-        )
+        for v in scalars:
+            columns.setdefault(v, []).append(ds[v].values)
+        shard_ids.append(int(ds.attrs.get("shard", i)))
+        columns.setdefault("simulation_shard", []).append(np.full(n, shard_ids[-1], np.int32))
+        columns.setdefault("simulation_in_shard", []).append(np.arange(n, dtype=np.int32))
+        n_events.append(ds.sizes.get("input_event", 0))
+        spike_time.append(ds["spike_time"].values.astype(np.float64))
+        spike_sim.append(ds["spike_simulation"].values.astype(np.int32) + offset)
+        seeds.append(int(ds.attrs["seed"]))
+        config_hashes.append(str(ds.attrs["config_hash"]))
+        hashes.append(file_sha256(path))
         offset += n
+        del ds  # drop the shard's traces before reading the next one
 
-    merged = xr.concat(
-        per_sim,
-        dim="simulation",
-        data_vars="all",
-        coords="minimal",
-        compat="override",
-        join="exact",
-        combine_attrs="drop_conflicts",
+    where = {
+        "simulation_shard": "shard index the simulation came from",
+        "simulation_in_shard": "simulation index within its shard",
+    }
+    merged = xr.Dataset(
+        {
+            v: (
+                "simulation",
+                np.concatenate(arrays),
+                first[v].attrs if v in first else {"long_name": where[v], "units": "1"},
+            )
+            for v, arrays in columns.items()
+        }
     )
-    first = loaded[0]
-    static = [
-        v
-        for v in first.data_vars
-        if "simulation" not in first[v].dims and "spike" not in first[v].dims
-    ]
+    # spikes are concatenated above, input events streamed by _append_bulk
+    ragged = {"simulation", "spike", "input_event"}
+    static = [v for v in first.data_vars if not ragged & set(first[v].dims)]
     for v in static:
         merged[v] = first[v]
+    merged = merged.assign_coords(
+        {name: first[name] for name in ("time", "channel", "segment") if name in first.coords}
+    )
     merged = merged.assign_coords(simulation=np.arange(offset, dtype=np.int32))
     merged["simulation"].attrs = {"long_name": "simulation index"}
-    merged["spike_time"] = (
-        "spike",
-        np.concatenate([s[0] for s in spikes]).astype(np.float64),
-        first["spike_time"].attrs,
-    )
+    merged["spike_time"] = ("spike", np.concatenate(spike_time), first["spike_time"].attrs)
     merged["spike_simulation"] = (
         "spike",
-        np.concatenate([s[1] for s in spikes]).astype(np.int32),
+        np.concatenate(spike_sim),
         first["spike_simulation"].attrs,
     )
-    for name in ("time", "channel", "segment"):
-        if name in first.coords:
-            merged[name].attrs = first[name].attrs
     attrs = {k: v for k, v in first.attrs.items() if k not in ("shard", "seed")}
     # a merged file's seed is the global seed its shard seeds derive from (when recorded)
     attrs["seed"] = first.attrs.get("global_seed", first.attrs["seed"])
     attrs.update(
-        shards=json.dumps([int(ds.attrs.get("shard", i)) for i, ds in enumerate(loaded)]),
-        shard_seeds=json.dumps([int(ds.attrs["seed"]) for ds in loaded]),
+        shards=json.dumps(shard_ids),
+        shard_seeds=json.dumps(seeds),
         shard_files=json.dumps([p.name for p in shard_paths]),
         shard_sha256=json.dumps(hashes),
-        shard_config_hashes=json.dumps([str(ds.attrs["config_hash"]) for ds in loaded]),
-        history=f"merged from {len(loaded)} shards by neurodepth.data.shards.merge_shards",
+        shard_config_hashes=json.dumps(config_hashes),
+        history=f"merged from {len(shard_paths)} shards by neurodepth.data.shards.merge_shards",
     )
     merged.attrs = attrs
-    _validate(merged, Path(out_path))
     _require_spikes_for_training(merged, out_path)
     check_free_space(
         Path(out_path).parent,
         int(1.2 * sum(p.stat().st_size for p in shard_paths)),
         what=f"dataset {out_path}",
     )
-    return write_shard(merged, out_path)
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        merged.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=shard_encoding(merged))
+        events = first["input_event_channel"] if "input_event_channel" in first else None
+        _append_bulk(tmp, shard_paths, templates, events, n_events)
+    return out_path
+
+
+def _append_bulk(
+    path: Path,
+    shard_paths: list[Path],
+    templates: xr.Dataset,
+    events: xr.DataArray | None,
+    n_events: list[int],
+) -> None:
+    """Add the per-simulation arrays to the merged file ``path``, one simulation at a time, and
+    the input event lists (``events``: the first shard's, ``n_events`` per shard), one shard at a
+    time.
+
+    Each variable is created as ``to_netcdf`` would create it from the encoding of
+    :func:`shard_encoding` (``templates`` holds one simulation of each), and each simulation is
+    CF-encoded by xarray's own encoder (e.g. dendrites to int16), so the bytes match a file
+    written in one ``to_netcdf`` call.
+    """
+    encoding = shard_encoding(templates)
+    # Only whole chunks are written and read here, so a chunk cache saves nothing, yet netCDF
+    # gives every variable one (64 MB by default) that fills with written chunks: the merge's
+    # memory grew by up to 64 MB per variable. A variable takes the default in force when the
+    # file is opened or the variable created (set_var_chunk_cache afterwards did not help).
+    saved = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(0, 0, saved[2])
+    try:
+        with netCDF4.Dataset(path, "a") as nc:
+            for dim, size in templates.sizes.items():
+                if dim not in nc.dimensions:
+                    nc.createDimension(dim, size)
+            for name, var in templates.data_vars.items():
+                enc = encoding[name]
+                encoded = encode_cf_variable(xr.Variable(var.dims, var.values, var.attrs, enc))
+                attrs = dict(encoded.attrs)
+                out = nc.createVariable(
+                    name,
+                    encoded.dtype,
+                    var.dims,
+                    zlib=enc.get("zlib", False),
+                    complevel=enc.get("complevel", 4),
+                    shuffle=enc.get("shuffle", True),
+                    chunksizes=enc.get("chunksizes"),
+                    contiguous=enc.get("contiguous", False),
+                    fill_value=attrs.pop("_FillValue", None),
+                )
+                out.setncatts(attrs)
+                out.set_auto_maskandscale(False)  # data arrive encoded, as xarray writes them
+            if events is not None:
+                nc.createDimension("input_event", sum(n_events))
+                out = nc.createVariable(
+                    events.name,
+                    events.dtype,
+                    events.dims,
+                    **event_encoding(sum(n_events)),
+                )
+                out.setncatts(events.attrs)
+            first_event = 0
+            row = 0
+            for shard in shard_paths:
+                with read_shard(shard, load=False) as ds:
+                    for j in range(ds.sizes["simulation"]):
+                        for name, template in templates.data_vars.items():
+                            one = ds[name].isel(simulation=[j]).values
+                            encoded = encode_cf_variable(
+                                xr.Variable(template.dims, one, template.attrs, encoding[name])
+                            )
+                            nc.variables[name][row : row + 1] = encoded.values
+                        row += 1
+                    if events is not None and ds.sizes["input_event"]:
+                        stop = first_event + ds.sizes["input_event"]
+                        nc.variables[events.name][first_event:stop] = ds[events.name].values
+                        first_event = stop
+    finally:
+        netCDF4.set_chunk_cache(*saved)
 
 
 def _require_spikes_for_training(ds: xr.Dataset, out_path) -> None:

@@ -104,6 +104,15 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "disk_bytes_per_input_channel_ms": UnitCost(
         0.0245, "bytes", BENCH + ": packed bits after zlib, 12.4 Hz exc inputs, 1278 channels"
     ),
+    # input event lists (shards.input_events, uncompressed): 2 bytes per input spike, ~1.2 % of
+    # channel-ms at ~12 Hz; plus one int32 index per ms. Measured by benchmarks/bench_loader.py
+    # (1.2 % density): 209 kB per 6 s simulation at 1278 channels = 0.024 x 1278 x 6000 + 4 x 6000
+    "disk_bytes_per_input_event_channel_ms": UnitCost(
+        0.024, "bytes", "docs/benchmarks.md, 'Training' (bench_loader.py): uint16 per event"
+    ),
+    "disk_bytes_per_event_index_ms": UnitCost(
+        4.0, "bytes", "int32 input_event_before per simulation-ms (shards.input_events)"
+    ),
     "disk_bytes_per_trace_ms": UnitCost(
         2.50, "bytes", BENCH + ": float32 voltage after shuffle+zlib"
     ),
@@ -135,9 +144,10 @@ UNIT_COSTS: dict[str, UnitCost] = {
         BENCH + ": NVIDIA H200 fit, 2.4-6.9 ms per step",
     ),
     "reader_s_per_channel_ms": UnitCost(
-        2.9e-9,
+        3.6e-10,
         "s per input channel-ms read (one loader worker)",
-        BENCH + ": 12 ms per batch of 8 x 400 ms x 1278 channels",
+        "docs/benchmarks.md, 'Training' (benchmarks/bench_loader.py): 1.46 CPU-ms per batch of "
+        "8 x 400 ms x 1278 channels from the input event lists (16.4 ms before issue 16)",
     ),
     # Recurrent families step through the window one millisecond at a time: a per-ms cost on top
     # of their (small) MACs. Measured at the stylized cell's 194 inputs; at 1278 per-channel
@@ -331,17 +341,29 @@ def bytes_per_simulation(config: dict, variant: str) -> float:
     ms = sim["duration_ms"]
     traces = 1 + (1 if sim["record_nexus"] and _uses_neuron(variant) else 0)
     total = n_channels(config, variant) * ms * unit("disk_bytes_per_input_channel_ms")
+    total += _event_list_bytes(config, variant)
     total += traces * ms * unit("disk_bytes_per_trace_ms")
     if sim["record_dendrites"] and _uses_neuron(variant):
         total += n_channels(config, variant) // 2 * ms * unit("disk_bytes_per_dendrite_ms")
     return total
 
 
+def _event_list_bytes(config: dict, variant: str) -> float:
+    """The input event lists of one simulation (stored uncompressed: same on disk and in memory)."""
+    ms = config["simulation"]["duration_ms"]
+    return ms * (
+        n_channels(config, variant) * unit("disk_bytes_per_input_event_channel_ms")
+        + unit("disk_bytes_per_event_index_ms")
+    )
+
+
 def in_memory_bytes_per_simulation(config: dict, variant: str) -> float:
-    """Uncompressed size of one simulation as xarray holds it (packed bits, float32 traces)."""
+    """Uncompressed size of one simulation as xarray holds it (packed bits, input event lists,
+    float32 traces)."""
     sim = config["simulation"]
     ms = sim["duration_ms"]
     total = n_channels(config, variant) * math.ceil(ms / 8) + 2 * ms * 4
+    total += _event_list_bytes(config, variant)
     if sim["record_dendrites"] and _uses_neuron(variant):
         total += n_channels(config, variant) // 2 * ms * 4
     return float(total)
