@@ -270,3 +270,37 @@ def test_family_comparison_matches_the_networks_it_compares(tiny_run):
             assert chosen["spike_auc"] > row["baseline_auc"]
         else:
             assert row["verdict"].startswith("none")
+
+
+def test_the_full_cell_trains_its_dendritic_target(tiny_run):
+    from neurodepth.data.dendritic_pca import read_dendritic_pca
+    from neurodepth.data.reader import DatasetReader
+    from neurodepth.learning.checkpoints import load_model
+
+    config = _config(tiny_run)
+    assert config["training"]["dendritic_components"] == {"full": 4}
+    pca = read_dendritic_pca(tiny_run.path("results/datasets/stylized_l5pc/full/dendritic_pca.nc"))
+    reader = DatasetReader(tiny_run.path("results/datasets/stylized_l5pc/full/train.nc"))
+    assert pca.components.shape == (4, reader.dendritic_voltage(0, 0, 10).shape[0])
+    # the reported variance is what the components reconstruct on the training split
+    v = np.minimum(
+        np.concatenate(
+            [
+                reader.dendritic_voltage(s, 0, reader.duration_ms)
+                for s in range(reader.n_simulations)
+            ],
+            axis=1,
+        ),
+        2.0,
+    )
+    reader.close()
+    residual = v - pca.reconstruct(pca.transform(v))
+    measured = 1 - (residual**2).sum() / ((v - v.mean(1, keepdims=True)) ** 2).sum()
+    assert measured == pytest.approx(pca.explained.sum(), abs=0.02)
+    for variant, components in (("full", 4), ("no_nmda", 0)):
+        model, _ = load_model(
+            tiny_run.path(f"results/models/stylized_l5pc/{variant}/d1_s0/model.ckpt")
+        )
+        assert model.n_dendritic == components
+    log = pd.read_csv(tiny_run.path("results/models/stylized_l5pc/full/d1_s0/training_log.csv"))
+    assert log["train_dendritic_mse"].notna().any()
