@@ -31,6 +31,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import torch
+from _synthetic import synthetic_attrs
 
 from neurodepth.core.atomic import write_netcdf_atomic
 from neurodepth.data.reader import DatasetReader
@@ -68,16 +69,7 @@ def write_datasets(tmp: Path, n_sim: int, seed: int = 0) -> tuple[Path, Path]:
     inputs = rng.random((n_sim, N_CHANNELS, DURATION_MS)) < 0.012
     soma = rng.normal(-67, 3, (n_sim, DURATION_MS)).astype(np.float32)
     spikes = [np.sort(rng.uniform(0, DURATION_MS, 8)) for _ in range(n_sim)]
-    attrs = {
-        "cell": "bench",
-        "variant": "full",
-        "split": "train",
-        "seed": seed,
-        "config_hash": "bench",
-        "duration_ms": DURATION_MS,
-        "integrator": "none",
-        "dt_ms": 1.0,
-    }
+    attrs = synthetic_attrs(seed, DURATION_MS)
     ds = build_shard_dataset(inputs, soma, spikes, attrs)
     after, before = tmp / "after.nc", tmp / "before.nc"
     write_netcdf_atomic(ds, after, encoding=shard_encoding(ds))

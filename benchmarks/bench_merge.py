@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _synthetic import synthetic_attrs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -65,16 +66,7 @@ def make_shard(
         }
     )
     spikes = [np.sort(rng.uniform(0, duration_ms, 5)) for _ in range(n_sim)]
-    attrs = {
-        "cell": "bench",
-        "variant": "full",
-        "split": "train",
-        "seed": seed,
-        "config_hash": "bench",
-        "duration_ms": duration_ms,
-        "integrator": "none",
-        "dt_ms": 1.0,
-    }
+    attrs = synthetic_attrs(seed, duration_ms)
     ds = build_shard_dataset(
         inputs,
         soma,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from _synthetic import synthetic_attrs
 
 from neurodepth.core.config import section_defaults
 from neurodepth.data.shards import build_shard_dataset, write_shard
@@ -34,16 +35,7 @@ def make_dataset(path: Path, n_sim: int, duration_ms: int, n_channels: int, seed
     inputs = rng.random((n_sim, n_channels, duration_ms)) < 0.01
     soma = rng.normal(-67, 3, (n_sim, duration_ms)).astype(np.float32)
     spikes = [np.sort(rng.uniform(0, duration_ms, rng.integers(0, 12))) for _ in range(n_sim)]
-    attrs = {
-        "cell": "bench",
-        "variant": "full",
-        "split": "train",
-        "seed": seed,
-        "config_hash": "bench",
-        "duration_ms": duration_ms,
-        "integrator": "none",
-        "dt_ms": 1.0,
-    }
+    attrs = synthetic_attrs(seed, duration_ms)
     write_shard(build_shard_dataset(inputs, soma, spikes, attrs), path)
 
 

@@ -190,23 +190,29 @@ def test_the_model_builds_as_every_variant(model, model_library):
     assert reduced["custom"]  # the cylinders carry the model's own channel
 
 
-@pytest.mark.slow
-def test_a_template_that_fails_to_load_names_the_file_and_hocs_message(tmp_path, model_library):
-    broken = TEMPLATE.replace("proc biophysics() {", "proc biophysics() { x = = 1")
-    spec = write_user_model(tmp_path, template=broken)
-    result = _run_python(
+def _build_in_subprocess(spec, library, error: str) -> subprocess.CompletedProcess:
+    """Build the spec's full cell in a process of its own; an ``error`` (a class of
+    ``neurodepth.core.errors``) is printed as ``ERROR: <message>``."""
+    return _run_python(
         f"""
         from neurodepth.cells.mechanisms_build import load_mechanisms
         from neurodepth.cells.spec import load_cell_spec
         from neurodepth.cells.variants import build_variant
-        from neurodepth.core.errors import ConfigError
-        load_mechanisms({str(model_library)!r})
+        from neurodepth.core.errors import {error}
+        load_mechanisms({str(library)!r})
         try:
             build_variant(load_cell_spec({str(spec)!r}), "full")
-        except ConfigError as exc:
+        except {error} as exc:
             print("ERROR:", exc)
         """
     )
+
+
+@pytest.mark.slow
+def test_a_template_that_fails_to_load_names_the_file_and_hocs_message(tmp_path, model_library):
+    broken = TEMPLATE.replace("proc biophysics() {", "proc biophysics() { x = = 1")
+    spec = write_user_model(tmp_path, template=broken)
+    result = _build_in_subprocess(spec, model_library, "ConfigError")
     assert "ERROR: cell spec" in result.stdout, result.stderr[-2000:]
     assert f"hoc file {tmp_path.resolve() / 'template.hoc'} failed to load" in result.stdout
     assert "syntax error" in result.stdout  # NEURON's own words, read from its stderr
@@ -228,19 +234,7 @@ def test_empty_dendrite_lists_are_refused(tmp_path, model_library):
         spec_text=SPEC.replace("basal: basal, apical: apical", "basal: unused, apical: unused"),
         template=with_unused_list,
     )
-    result = _run_python(
-        f"""
-        from neurodepth.cells.mechanisms_build import load_mechanisms
-        from neurodepth.cells.spec import load_cell_spec
-        from neurodepth.cells.variants import build_variant
-        from neurodepth.core.errors import NeurodepthError
-        load_mechanisms({str(model_library)!r})
-        try:
-            build_variant(load_cell_spec({str(spec)!r}), "full")
-        except NeurodepthError as exc:
-            print("ERROR:", exc)
-        """
-    )
+    result = _build_in_subprocess(spec, model_library, "NeurodepthError")
     assert "ERROR: cell spec" in result.stdout, result.stderr[-2000:]
     assert "dendrite lists ('unused', 'unused') hold no section" in result.stdout
 
