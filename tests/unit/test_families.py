@@ -232,3 +232,26 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
     assert picks.loc["gru", "sizes_not_learned"] == "64"
     assert (picks["best_family"] == "tcn").all() and (picks["best_size"] == 4).all()
     assert picks.loc["tcn", "baseline_auc"] == pytest.approx(0.905)
+
+
+def test_a_variant_where_no_network_learned_still_gets_its_verdict_and_figure(tmp_path):
+    rng = np.random.default_rng(1)
+    df = _metrics(
+        [
+            ("tcn", 1, 5_000, 5_000, 0.7 + 0.01 * rng.standard_normal((1, 4)), True),
+            ("elm", 2, 500, 600, 0.6 + 0.01 * rng.standard_normal((1, 4)), True),
+        ]
+    )
+    comparison, smallest = compare_families(df, 0.01, n_boot=50)
+    assert not comparison["learned"].any()
+    assert sorted(smallest["family"]) == ["elm", "tcn"]
+    assert smallest["best_auc"].isna().all() and smallest["n_parameters"].isna().all()
+    assert smallest["verdict"].str.startswith("none: no network of any family learned").all()
+
+    from neurodepth.figures import auc_vs_parameters
+
+    comparison.to_csv(tmp_path / "comparison.csv", index=False)
+    smallest.to_csv(tmp_path / "smallest.csv", index=False)
+    fig = auc_vs_parameters.from_files(tmp_path / "comparison.csv", tmp_path / "smallest.csv")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "no network learned: nothing to compare" in texts

@@ -193,9 +193,7 @@ def compare_families(
             )
         # only networks that learned compete: a network failing the BCE check is not a model
         learned = np.where(models["learned"].to_numpy(), means, np.nan)
-        if not np.isfinite(learned).any():
-            continue
-        best = int(np.nanargmax(learned))
+        best = int(np.nanargmax(learned)) if np.isfinite(learned).any() else None
         picks = {
             by: _smallest(models, means, margin, base_auc, baseline_margin, by)
             for by in SIZE_COLUMNS
@@ -211,9 +209,9 @@ def compare_families(
                 cell=cell,
                 variant=variant,
                 family=family,
-                best_auc=float(means[best]),
-                best_family=models.loc[best, "family"],
-                best_size=int(models.loc[best, "size"]),
+                best_auc=np.nan if best is None else float(means[best]),
+                best_family=None if best is None else models.loc[best, "family"],
+                best_size=np.nan if best is None else int(models.loc[best, "size"]),
                 family_best_auc=np.nan if fam_best is None else float(means[fam_best]),
                 family_best_size=np.nan if fam_best is None else int(models.loc[fam_best, "size"]),
                 baseline_auc=np.nan if base_auc is None else base_auc,
@@ -247,7 +245,12 @@ def compare_families(
                 f"the best model ({row['best_family']} size {row['best_size']}: "
                 f"{row['best_auc']:.4f})"
             )
-            if fam_best is None:
+            if best is None:
+                row["verdict"] = (
+                    "none: no network of any family learned (most seeds fail the held-out "
+                    "BCE check)"
+                )
+            elif fam_best is None:
                 row["verdict"] = (
                     f"none: no {family} size learned (most seeds fail the held-out BCE check)"
                 )

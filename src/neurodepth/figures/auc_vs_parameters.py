@@ -116,9 +116,19 @@ def make(comparison: pd.DataFrame, smallest: pd.DataFrame, cell: str | None = No
         if not base.empty and pd.notna(base.iloc[0]):
             ax.axhline(base.iloc[0], color="0.35", ls="--", lw=1.2)
         best = smallest.loc[smallest["variant"] == variant, ["best_auc", "margin"]]
-        if not best.empty:
+        if not best.empty and pd.notna(best.iloc[0]["best_auc"]):
             top, margin = best.iloc[0]
             ax.axhspan(top - margin, top, color="0.85", zorder=0)
+        elif rows["spike_auc"].notna().any():
+            ax.text(
+                0.5,
+                0.96,
+                "no network learned: nothing to compare",
+                ha="center",
+                va="top",
+                transform=ax.transAxes,
+                color="0.3",
+            )
         if rows["spike_auc"].notna().any():
             ax.set_xscale("log")
         ax.set_xlabel("trainable parameters (log scale)")
