@@ -14,4 +14,5 @@ with rule_job(snakemake):
         split=snakemake.wildcards.split,
         shard=int(snakemake.wildcards.shard),
         duration_ms=snakemake.params.duration_ms,
+        include_dendritic=snakemake.params.include_dendritic,
     )

@@ -9,6 +9,13 @@ from pathlib import Path
 import numpy as np
 
 
+def dendritic_trace(rng, n_seg: int, T: int) -> np.ndarray:
+    """Per segment, -69 mV plus slow random excursions (a few mV), so a PCA of them has
+    structure to find."""
+    walk = np.cumsum(rng.standard_normal((n_seg, T)), axis=1) * 0.2
+    return -69.0 + walk - walk.mean(axis=1, keepdims=True)
+
+
 def fake_release(n_sim=3, n_seg=5, T=600, high_res=True, seed=0):
     """One file's dict and, per simulation, the truth: (exc spike dict, inh spike dict, output
     spike times). Output spikes are 1 ms triangles at known off-grid times on the 1/8 ms trace."""
@@ -36,7 +43,7 @@ def fake_release(n_sim=3, n_seg=5, T=600, high_res=True, seed=0):
             "outputSpikeTimes": spikes.astype(np.float16),
             "somaVoltageLowRes": v_hi[::8].astype(np.float16),
             "nexusVoltageLowRes": np.full(T, -68.0, np.float16),
-            "dendriticVoltagesLowRes": np.full((n_seg, T), -69.0, np.float16),
+            "dendriticVoltagesLowRes": dendritic_trace(rng, n_seg, T).astype(np.float16),
         }
         if high_res:
             sim["somaVoltageHighRes"] = v_hi

@@ -109,6 +109,7 @@ def test_command_line_import_equals_the_workflows_dataset(authors_run, tmp_path)
             "full",
             "--split",
             "train",
+            "--include-dendritic",
         ],
         check=True,
         capture_output=True,
@@ -119,3 +120,23 @@ def test_command_line_import_equals_the_workflows_dataset(authors_run, tmp_path)
         assert set(a.data_vars) == set(b.data_vars)
         for name in a.data_vars:
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+def test_the_dendritic_target_is_fitted_on_the_releases_dendrites(authors_run):
+    """The tiny config trains the full cell with 4 dendritic components: with the authors' data
+    they come from the release's dendriticVoltagesLowRes (imported as simulation.record_dendrites
+    asks), not from a simulation."""
+    from neurodepth.data.dendritic_pca import read_dendritic_pca
+    from neurodepth.learning.checkpoints import load_model
+
+    wf, _, _ = authors_run
+    pca = read_dendritic_pca(wf.path("results/datasets/hay2011_l5pc/full/dendritic_pca.nc"))
+    assert pca.n_components == 4 and pca.components.shape == (4, N_SEG)
+    # the fake release's 5 independent random walks: 4 components explain most, not all
+    assert 0.6 < pca.explained.sum() < 1.0
+    with xr.open_dataset(wf.path("results/datasets/hay2011_l5pc/full/train.nc")) as ds:
+        assert ds["dendritic_voltage"].shape == (FILES["train"] * N_SIM, N_SEG, T)
+        assert float(ds["dendritic_voltage"].std()) > 0.1
+    for variant, components in (("full", 4), ("no_nmda", 0)):
+        model, _ = load_model(wf.path(f"results/models/hay2011_l5pc/{variant}/d1_s0/model.ckpt"))
+        assert model.n_dendritic == components

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -294,9 +295,16 @@ def test_the_full_cell_trains_its_dendritic_target(tiny_run):
         2.0,
     )
     reader.close()
-    residual = v - pca.reconstruct(pca.transform(v))
-    measured = 1 - (residual**2).sum() / ((v - v.mean(1, keepdims=True)) ** 2).sum()
-    assert measured == pytest.approx(pca.explained.sum(), abs=0.02)
+    total = ((v - v.mean(1, keepdims=True)) ** 2).sum()
+
+    def explained(fit):
+        return 1 - ((v - fit.reconstruct(fit.transform(v))) ** 2).sum() / total
+
+    # the projection explains what the fit reports; the ±3 SD clip of the targets (dendritic
+    # spikes are the heavy tail) keeps less of it, never more
+    unclipped = dataclasses.replace(pca, clip_sd=np.inf)
+    assert explained(unclipped) == pytest.approx(pca.explained.sum(), abs=0.01)
+    assert 0.5 * pca.explained.sum() < explained(pca) <= explained(unclipped) + 1e-6
     for variant, components in (("full", 4), ("no_nmda", 0)):
         model, _ = load_model(
             tiny_run.path(f"results/models/stylized_l5pc/{variant}/d1_s0/model.ckpt")

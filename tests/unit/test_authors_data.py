@@ -41,7 +41,15 @@ def test_import_matches_pickle(tmp_path, high_res):
             np.testing.assert_allclose(times, exact.astype(np.float16).astype(float))
             assert "float16" in ds.attrs["spike_time_source"]
         assert list(ds["segment_tree"].values[:3]) == ["basal", "basal", "apical"]
-        np.testing.assert_allclose(ds["dendritic_voltage"].values, -69.0, atol=0.01)
+        stored = ds["dendritic_voltage"].values
+        for i in range(3):  # float16 in the pickle: same values, stored as float32
+            np.testing.assert_array_equal(
+                stored[i],
+                data["Results"]["listOfSingleSimulationDicts"][i]["dendriticVoltagesLowRes"].astype(
+                    np.float32
+                ),
+            )
+        assert stored.std() > 0.1
         np.testing.assert_array_equal(
             ds["channel_segment"].values, np.r_[np.arange(5), np.arange(5)]
         )

@@ -6,6 +6,7 @@ import copy
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -335,3 +336,34 @@ def test_compared_families_are_costed_with_their_sequential_loop():
         for family, size in (("elm", 4), ("elm", 16), ("gru", 8))
     )
     assert resources.train_resources(cfg)["runtime"] >= math.ceil(slowest / 60)
+
+
+def test_each_rule_reports_the_memory_its_jobs_ask_for():
+    cfg = hand_config()
+    per_rule = cost.estimate_cost(cfg)["per_rule"].set_index("rule")
+    assert (
+        per_rule.loc["train_model", "mem_gb_per_job"]
+        == resources.train_resources(cfg)["mem_mb"] / 1000
+    )
+    assert (
+        per_rule.loc["merge_dataset", "mem_gb_per_job"]
+        == resources.merge_resources(cfg)["mem_mb"] / 1000
+    )
+    assert np.isnan(per_rule.loc["summarize", "mem_gb_per_job"])  # runs where Snakemake runs
+
+
+def test_evaluation_memory_follows_its_predictions_not_the_test_inputs():
+    """Evaluation reads the test set one simulation at a time and keeps four float32 traces per
+    simulation: recording dendrites (large inputs) must not change its request much."""
+    cfg = hand_config()
+    base = resources.evaluate_resources(cfg)["mem_mb"]
+    cfg["simulation"]["record_dendrites"] = True
+    with_dendrites = resources.evaluate_resources(cfg)["mem_mb"]
+    one_sim_mb = cost.in_memory_bytes_per_simulation(cfg, "full") / 1e6
+    assert with_dendrites - base <= 2 * one_sim_mb + 100
+    more = copy.deepcopy(cfg)
+    more["simulation"]["shards"]["test"] *= 10
+    sim = cfg["simulation"]
+    n_more = 9 * sim["shards"]["test"] * sim["simulations_per_shard"]
+    grown = resources.evaluate_resources(more)["mem_mb"] - with_dendrites
+    assert abs(grown - 2 * n_more * 16 * sim["duration_ms"] / 1e6) <= 100

@@ -21,6 +21,7 @@ rule import_authors:
         runtime=lambda wildcards, attempt: 15 * attempt,
     params:
         duration_ms=config["simulation"]["duration_ms"],
+        include_dendritic=config["simulation"]["record_dendrites"],
     script:
         "../../scripts/import_authors.py"
 

@@ -168,7 +168,10 @@ def authors_to_dataset(
             nexus[i] = np.asarray(s["nexusVoltageLowRes"], dtype=np.float32)
         if include_dendritic:
             if "dendriticVoltagesLowRes" not in s:
-                raise DatasetError(f"{where}: include_dendritic but no 'dendriticVoltagesLowRes'")
+                raise DatasetError(
+                    f"{where}: no 'dendriticVoltagesLowRes', but the dendritic voltages were "
+                    "asked for (config key simulation.record_dendrites)"
+                )
             dend[i] = np.asarray(s["dendriticVoltagesLowRes"], dtype=np.float32)
         high = s.get("somaVoltageHighRes")
         if high is not None and len(high) >= T:

@@ -503,7 +503,8 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     """Jobs, hours and disk for a whole config.
 
     Returns a dict: ``per_rule`` (DataFrame: rule, jobs, slurm_jobs, core_hours, gpu_hours,
-    disk_gb), ``simulations``, ``simulated_hours``, ``core_hours``, ``gpu_hours``, ``disk_gb``,
+    disk_gb, mem_gb_per_job: what one job asks Slurm for),
+    ``simulations``, ``simulated_hours``, ``core_hours``, ``gpu_hours``, ``disk_gb``,
     ``slurm_jobs`` and ``units`` (the constant table). ``group_components`` is the profile's
     ``group-components: simulation=N`` (that many shard jobs share one Slurm submission).
     """
@@ -614,6 +615,7 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         add("compare_families", 1, core_s=30.0, local=True)
     add("summarize", 1, core_s=30.0, local=True)
     per_rule = pd.DataFrame(rows)
+    per_rule["mem_gb_per_job"] = [_memory_gb_per_job(config, rule) for rule in per_rule["rule"]]
     n_sims = n_shards * per_shard * len(variants)
     return {
         "per_rule": per_rule,
@@ -628,6 +630,31 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         "data_verdict": data_verdict(config),
         "units": unit_cost_table(),
     }
+
+
+#: The stage of ``ops.resources`` whose request a rule's jobs make (rules not listed run in a
+#: plain Python process on the login node or the submitting machine).
+RULE_RESOURCES = {
+    "compile_mechanisms": "compile",
+    "calibrate_inputs": "simulate",
+    "simulate_shard": "simulate",
+    "merge_dataset": "merge",
+    "train_model": "train",
+    "train_family": "train",
+    "evaluate_model": "evaluate",
+    "evaluate_family": "evaluate",
+}
+
+
+def _memory_gb_per_job(config: dict, rule: str) -> float:
+    """The memory one job of ``rule`` asks Slurm for on its first attempt (``ops.resources``),
+    in GB; NaN for rules that ask for nothing."""
+    from neurodepth.ops import resources
+
+    stage = RULE_RESOURCES.get(rule)
+    if stage is None:
+        return float("nan")
+    return getattr(resources, f"{stage}_resources")(config, 1)["mem_mb"] / 1000.0
 
 
 def format_cost(estimate: dict, config_name: str = "") -> str:

@@ -113,14 +113,16 @@ def train_resources(config: dict, attempt: int = 1) -> dict:
 
 
 def evaluate_resources(config: dict, attempt: int = 1) -> dict:
-    """Full-trace predictions over the test set: the test data plus four float32 traces per
-    simulation."""
+    """Full-trace predictions over the test set: four float32 traces per test simulation are
+    held (``learning.evaluate``), the test data are read one simulation at a time (its dense
+    float32 inputs for the network)."""
     variant, depth, arch, family = _largest_network(config)
     sim = config["simulation"]
     n_test = sim["shards"]["test"] * sim["simulations_per_shard"]
-    data = n_test * (
-        cost.in_memory_bytes_per_simulation(config, variant) + 4 * 4 * sim["duration_ms"]
-    )
+    one_simulation = cost.in_memory_bytes_per_simulation(config, variant) + 4 * sim[
+        "duration_ms"
+    ] * cost.n_channels(config, variant)
+    data = n_test * 4 * 4 * sim["duration_ms"] + one_simulation
     params = cost.network_size(config, variant, depth, arch, family).n_parameters
     mem = TORCH_BASE_MB + 2 * data / 1e6 + 4 * params / 1e6
     out = {
