@@ -260,9 +260,14 @@ def test_family_comparison_matches_the_networks_it_compares(tiny_run):
                     assert model.n_groups == len(kinds) < model.n_inputs
     smallest = pd.read_csv(tiny_run.path("results/summary/smallest_models.csv"))
     for _, row in smallest.iterrows():
-        assert row["best_auc"] == pytest.approx(
-            table.loc[row["variant"], "spike_auc"].max(), abs=1e-12
-        )
+        # the best model is the best of those that learned (none may have, in this tiny run)
+        per_variant = table.loc[row["variant"]]
+        learned = per_variant.loc[per_variant["learned"].astype(bool), "spike_auc"]
+        if learned.empty:
+            assert np.isnan(row["best_auc"]) and np.isnan(row["n_parameters"])
+            assert row["verdict"].startswith("none: no network of any family learned")
+            continue
+        assert row["best_auc"] == pytest.approx(learned.max(), abs=1e-12)
         if pd.notna(row["n_parameters"]):
             chosen = table.loc[
                 (row["variant"], row["family"], row["smallest_size_by_n_parameters"])

@@ -273,10 +273,11 @@ def test_check_cell_reports_what_a_modeller_checks(model, model_library):
     result = _check_cell(model, model_library)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     out = result.stdout
-    assert "demo_cell (full): 73 dendritic segments" in out
+    assert "demo_cell (full): 73 dendritic segments, 73 synapse sites" in out
+    # columns: segments, length_um, sites, synapses (one exc + one inh per site), sites_per_um
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in out.splitlines()}
-    assert rows[("basal", "basal")][0] == "22" and rows[("basal", "basal")][2] == "44"
-    assert rows[("apical", "tuft")][0] == "20" and rows[("apical", "tuft")][2] == "40"
+    assert rows[("basal", "basal")][0] == "22" and rows[("basal", "basal")][2:4] == ["22", "44"]
+    assert rows[("apical", "tuft")][0] == "20" and rows[("apical", "tuft")][2:4] == ["20", "40"]
     rest = float(out.split("without input): ")[1].split(" mV")[0])
     assert -72.0 < rest < -69.0
     steps = {

@@ -8,8 +8,10 @@ builders can reuse them on their own sections:
 - ``apply_passive_and_channels(spec, groups, distance_fn, normalisers)``: insert pas, channels,
   ion reversals and the distance rules on arbitrary sections grouped as soma/axon/basal/apical;
 - ``rule_value(rule, s_um, normalisers)``: evaluate one density rule at a path distance;
-- ``insert_synapses(spec, segments, synapses)``: one excitatory and one inhibitory point process
-  per segment;
+- ``synapse_sites(lengths_um, placement)``: the segment of each synapse site (one per segment,
+  as in the paper, or a density per um with a cap);
+- ``insert_synapses(spec, segments, sites, synapses)``: one excitatory and one inhibitory point
+  process per site;
 - ``segment_table(segments, ...)``: the design's segment table.
 
 NEURON keeps all cells of a process in one model; ``build_cell`` may be called several times (each
@@ -32,7 +34,7 @@ from neurodepth.cells.morphology import (
     replace_axon,
     stylized_morphology,
 )
-from neurodepth.cells.spec import DENDRITIC_GROUPS, GROUPS, CellSpec
+from neurodepth.cells.spec import DENDRITIC_GROUPS, EVERY_SEGMENT, GROUPS, CellSpec
 from neurodepth.core.errors import ConfigError, MechanismError, MorphologyError
 
 SEGMENT_COLUMNS = [
@@ -63,19 +65,37 @@ class BuiltCell:
     segment_table: pd.DataFrame
     sections: dict
     v_init_mv: float  # the spec's initial voltage: every simulation and fit starts from it
+    # the segment (index into ``segments``) of each synapse site; site k carries
+    # exc_synapses[k] and inh_synapses[k]
+    site_segment: np.ndarray
     reduction: list | None = None  # a reduced cell's per-subtree fits (cells.equivalent_cylinder)
     _keep: list = field(default_factory=list, repr=False)  # owners that keep NEURON objects alive
 
     @property
+    def n_sites(self) -> int:
+        return len(self.site_segment)
+
+    @property
     def n_channels(self) -> int:
-        return 2 * len(self.segments)
+        return 2 * self.n_sites
 
     def synapse_for_channel(self, i: int):
-        """Channel i < n_seg drives the excitatory synapse of segment i, else the inhibitory."""
-        n = len(self.segments)
+        """Channel i < n_sites drives the excitatory synapse of site i, else the inhibitory."""
+        n = self.n_sites
         if not 0 <= i < 2 * n:
             raise IndexError(f"channel {i} out of range 0..{2 * n - 1}")
         return self.exc_synapses[i] if i < n else self.inh_synapses[i - n]
+
+    def input_sites(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(length_um, tree, channel_segment)``: per site, the dendrite length it stands for
+        (its segment's length shared among the segment's sites) and its tree, which set its
+        input rate (``simulation.inputs.generate_inputs``); per channel (excitatory sites, then
+        inhibitory), its segment."""
+        lengths = self.segment_table["length_um"].to_numpy(float)
+        per_segment = np.bincount(self.site_segment, minlength=len(lengths))
+        site_length = lengths[self.site_segment] / per_segment[self.site_segment]
+        tree = self.segment_table["tree"].to_numpy()[self.site_segment]
+        return site_length, tree, np.concatenate([self.site_segment, self.site_segment])
 
 
 # --------------------------------------------------------------------------- biophysics
@@ -191,14 +211,36 @@ def excitatory_definition(spec: CellSpec, synapses: str) -> dict:
         ) from None
 
 
-def insert_synapses(spec: CellSpec, segments: list, synapses: str = "full"):
-    """One excitatory and one inhibitory point process at each segment centre (spec params)."""
+def synapse_sites(lengths_um, placement) -> np.ndarray:
+    """The segment index of each synapse site, in segment order.
+
+    ``placement`` is the spec's ``synapses.placement``: ``every_dendritic_segment`` (the paper:
+    one site per segment) or ``{per_um, max_synapses}``: sites at ``per_um`` per um of dendrite,
+    the density lowered to fit ``max_synapses`` when given. Sites are dealt along the dendrites'
+    cumulative length (segment i holds the integers in (per_um * start_i, per_um * end_i]), so
+    each segment holds its length's share to within one site, whatever its length."""
+    lengths = np.asarray(lengths_um, dtype=float)
+    if placement == EVERY_SEGMENT:
+        return np.arange(len(lengths))
+    total = float(lengths.sum())
+    density = float(placement["per_um"])
+    cap = placement.get("max_synapses")
+    if cap is not None and total * density > cap:
+        density = cap / total
+    # the small tolerance keeps a cap reached exactly from losing its last site to rounding
+    edges = np.floor(np.concatenate([[0.0], np.cumsum(lengths)]) * density + 1e-9)
+    return np.repeat(np.arange(len(lengths)), np.diff(edges).astype(int))
+
+
+def insert_synapses(spec: CellSpec, segments: list, sites, synapses: str = "full"):
+    """One excitatory and one inhibitory point process at each site (the centre of its segment
+    ``segments[site]``), with the spec's parameters."""
     from neuron import h
 
     exc_def = excitatory_definition(spec, synapses)
     inh_def = spec.synapses["inhibitory"]
     exc, inh = [], []
-    for seg in segments:
+    for seg in (segments[k] for k in sites):
         for definition, out in ((exc_def, exc), (inh_def, inh)):
             syn = getattr(h, definition["mechanism"])(seg)
             for p, v in (definition.get("params") or {}).items():
@@ -364,8 +406,14 @@ def wire_cell(spec: CellSpec, morph: Morphology, synapses: str) -> BuiltCell:
     else:
         regions = [sec_regions[n] for n in names]
 
-    exc, inh = insert_synapses(spec, segments, synapses)
     table = segment_table(segments, names, trees, regions, distance)
+    sites = synapse_sites(table["length_um"].to_numpy(), spec.synapses["placement"])
+    if sites.size == 0:
+        raise ConfigError(
+            f"cell spec {spec.name!r}: synapses.placement {spec.synapses['placement']} puts no "
+            f"synapse on its {table['length_um'].sum():.0f} um of dendrite"
+        )
+    exc, inh = insert_synapses(spec, segments, sites, synapses)
     nexus_seg = None
     if spec.nexus is not None:
         nexus_seg = morph.resolve(spec.nexus["section"])(spec.nexus["x"])
@@ -380,6 +428,7 @@ def wire_cell(spec: CellSpec, morph: Morphology, synapses: str) -> BuiltCell:
         segment_table=table,
         sections=morph.by_name(),
         v_init_mv=float(spec.simulation["v_init_mv"]),
+        site_segment=sites,
     )
     cell._keep = [morph.owner, morph]
     return cell

@@ -174,9 +174,11 @@ def _make_cylinder(h, name, fit, segs_i, dend_secs, x_lo, x_hi, areas_i, options
     return cyl
 
 
-def _recreate_synapses(h, specs, segments):
-    """Synapse ``i`` re-made from its spec on the reduced segment that carries segment ``i``."""
-    return [make_point_process(h, spec, seg) for spec, seg in zip(specs, segments, strict=True)]
+def _recreate_synapses(h, specs, segments, site_segment):
+    """Synapse ``k`` re-made from its spec on the reduced segment that carries its site's
+    segment ``site_segment[k]``."""
+    sites = [segments[i] for i in site_segment]
+    return [make_point_process(h, spec, seg) for spec, seg in zip(specs, sites, strict=True)]
 
 
 def reduce_cell(
@@ -298,8 +300,8 @@ def reduce_cell(
         cell,
         nexus_seg=nexus_seg,
         segments=new_segments,
-        exc_synapses=_recreate_synapses(h, exc_specs, new_segments),
-        inh_synapses=_recreate_synapses(h, inh_specs, new_segments),
+        exc_synapses=_recreate_synapses(h, exc_specs, new_segments, cell.site_segment),
+        inh_synapses=_recreate_synapses(h, inh_specs, new_segments, cell.site_segment),
         segment_table=table,
         sections=sections,
     )

@@ -32,6 +32,8 @@ DEFAULT_V_INIT_MV = -76.0
 
 GROUPS = ("soma", "axon", "basal", "apical")
 DENDRITIC_GROUPS = ("basal", "apical")
+#: ``synapses.placement`` of the paper: one excitatory and one inhibitory synapse per segment.
+EVERY_SEGMENT = "every_dendritic_segment"
 REGIONS = ("basal", "oblique", "tuft")
 KNOWN_MECHANISMS = (
     "NaTs2_t",
@@ -429,9 +431,7 @@ def _validate_cell_wiring(n, raw) -> tuple[dict, dict | None, dict]:
         nexus["x"] = _require_number(n, "nexus.x", nexus.get("x", 1.0))
 
     syn = _require_mapping(n, "synapses", copy.deepcopy(raw["synapses"]))
-    if syn.get("placement", "every_dendritic_segment") != "every_dendritic_segment":
-        _fail(n, "synapses.placement", "only 'every_dendritic_segment' is supported")
-    syn.setdefault("placement", "every_dendritic_segment")
+    syn["placement"] = _validate_placement(n, syn.get("placement", EVERY_SEGMENT))
     exc = _require_mapping(n, "synapses.excitatory", syn.get("excitatory"))
     for variant in ("full", "no_nmda"):
         if variant not in exc:
@@ -473,6 +473,25 @@ def _validate_model_spec(raw: dict, n: str, source_path) -> CellSpec:
         raw=copy.deepcopy(raw),
         model=model,
     )
+
+
+def _validate_placement(n, placement):
+    """``every_dendritic_segment`` or ``{per_um: >0, max_synapses: int >= 1 (optional)}``."""
+    key = "synapses.placement"
+    if placement == EVERY_SEGMENT:
+        return placement
+    if not isinstance(placement, dict):
+        _fail(n, key, f"must be {EVERY_SEGMENT!r} or a mapping {{per_um, max_synapses}}")
+    unknown = sorted(set(placement) - {"per_um", "max_synapses"})
+    if unknown:
+        _fail(n, key, f"unknown keys {unknown}; expected per_um and optionally max_synapses")
+    out = {"per_um": _require_number(n, f"{key}.per_um", placement.get("per_um"), positive=True)}
+    cap = placement.get("max_synapses")
+    if cap is not None:
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            _fail(n, f"{key}.max_synapses", f"must be an integer >= 1, got {cap!r}")
+        out["max_synapses"] = cap
+    return out
 
 
 def _check_synapse(n, key, entry):

@@ -131,14 +131,20 @@ def make(
     return fig
 
 
-def segment_weights_from_filter(weights: np.ndarray, n_seg: int, filter_index: int | None = None):
-    """Per-segment excitatory weight (summed over time) of one filter; default the largest one."""
+def segment_weights_from_filter(
+    weights: np.ndarray, channel_segment, n_seg: int, filter_index: int | None = None
+):
+    """Per-segment excitatory weight (summed over time, and over the segment's synapse sites)
+    of one filter; default the largest one. ``channel_segment``: each input channel's segment,
+    excitatory channels first (the first half)."""
     f = int(C.filter_order(weights)[0]) if filter_index is None else int(filter_index)
     if not 0 <= f < weights.shape[0]:
         raise DatasetError(
             f"filter {f} out of range (the first layer has {weights.shape[0]} filters)"
         )
-    return weights[f, :n_seg].sum(axis=1), f
+    n_exc = weights.shape[1] // 2
+    per_channel = weights[f, :n_exc].sum(axis=1)
+    return np.bincount(np.asarray(channel_segment[:n_exc]), per_channel, minlength=n_seg), f
 
 
 def from_files(dataset, checkpoints=None, best_networks=None, filter_index: int | None = None):
@@ -160,13 +166,13 @@ def from_files(dataset, checkpoints=None, best_networks=None, filter_index: int 
             raise DatasetError("cell_morphology: several checkpoints and no best_networks table")
     if checkpoint is not None:
         w, meta = C.first_layer_weights(checkpoint)
-        n_seg = len(table)
-        if w.shape[1] != 2 * n_seg:
+        channel_segment = ds["channel_segment"].values.astype(int)
+        if w.shape[1] != channel_segment.size:
             raise DatasetError(
                 f"checkpoint {checkpoint} has {w.shape[1]} inputs, "
-                f"dataset {dataset} has {n_seg} segments"
+                f"dataset {dataset} has {channel_segment.size} input channels"
             )
-        weight, f = segment_weights_from_filter(w, n_seg, filter_index)
+        weight, f = segment_weights_from_filter(w, channel_segment, len(table), filter_index)
         depth = meta.get("architecture", {}).get("depth", "?")
         label = (
             f"excitatory weight summed over time (a.u.)\nfilter {f} of the {depth}-layer network"

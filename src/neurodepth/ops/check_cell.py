@@ -61,15 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-integration", action="store_true")
 
 
-def region_counts(segment_table) -> pd.DataFrame:
-    """Dendritic segments, synapses (one excitatory and one inhibitory each) and length per tree
-    and region."""
+def region_counts(segment_table, site_segment) -> pd.DataFrame:
+    """Dendritic segments, length, synapse sites (one excitatory and one inhibitory synapse
+    each) and sites per um, per tree and region."""
+    sites = np.bincount(site_segment, minlength=len(segment_table))
     table = (
-        segment_table.groupby(["tree", "region"], sort=True)
-        .agg(segments=("segment", "size"), length_um=("length_um", "sum"))
+        segment_table.assign(sites=sites)
+        .groupby(["tree", "region"], sort=True)
+        .agg(segments=("segment", "size"), length_um=("length_um", "sum"), sites=("sites", "sum"))
         .reset_index()
     )
-    table["synapses"] = 2 * table["segments"]
+    table["synapses"] = 2 * table["sites"]
+    table["sites_per_um"] = table["sites"] / table["length_um"]
     return table
 
 
@@ -111,15 +114,13 @@ def most_excitatory(rates):
 
 def spikes_at_inputs(cell, settings, rates, n_simulations: int, seed: int = 0) -> list[int]:
     """Output spikes of each of ``n_simulations`` draws of ``rates`` on ``cell``."""
-    from neurodepth.simulation.inputs import generate_inputs
+    from neurodepth.simulation.inputs import cell_inputs
     from neurodepth.simulation.simulate import NeuronRunner, simulation_rng
 
     runner = NeuronRunner(cell, settings)
-    lengths = cell.segment_table["length_um"].to_numpy()
-    trees = cell.segment_table["tree"].to_numpy()
     out = []
     for i in range(n_simulations):
-        x = generate_inputs(simulation_rng(seed, i), lengths, trees, settings.duration_ms, rates)
+        x = cell_inputs(simulation_rng(seed, i), cell, settings.duration_ms, rates)
         out.append(len(runner.run(x)["spike_times"]))
     return out
 
@@ -150,8 +151,11 @@ def run(args) -> int:
         print(f"compiled {', '.join(p.name for p in mechanism_sources(spec))} in {mechanisms}")
     load_mechanisms(mechanisms)
     cell = build_variant(spec, args.variant)
-    print(f"\n{spec.name} ({args.variant}): {len(cell.segments)} dendritic segments")
-    print(region_counts(cell.segment_table).to_string(index=False))
+    print(
+        f"\n{spec.name} ({args.variant}): {len(cell.segments)} dendritic segments, "
+        f"{cell.n_sites} synapse sites (placement: {spec.synapses['placement']})"
+    )
+    print(region_counts(cell.segment_table, cell.site_segment).to_string(index=False))
 
     rest, steps = somatic_responses(cell, args.steps_na)
     print(f"\nresting potential (soma, after {REST_MS:g} ms without input): {rest:.2f} mV")

@@ -34,7 +34,7 @@ import pandas as pd
 from neurodepth.cells.variants import VARIANTS
 from neurodepth.core.errors import ConfigError, NeurodepthError
 from neurodepth.core.seeds import derive_seed
-from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
+from neurodepth.simulation.inputs import InputRates, cell_inputs, generate_point_inputs
 from neurodepth.simulation.simulate import (
     NeuronRunner,
     SimulationSettings,
@@ -196,13 +196,11 @@ def _spike_simulator(entry, settings, cell_name, variant, mechanisms_dir, morpho
     if cell is None:
         cell = build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path)
     runner = NeuronRunner(cell, settings)
-    lengths = cell.segment_table["length_um"].to_numpy()
-    trees = cell.segment_table["tree"].to_numpy()
 
-    def cell_inputs(rng, rates):
-        return generate_inputs(rng, lengths, trees, T, rates)
+    def inputs(rng, rates):
+        return cell_inputs(rng, cell, T, rates)
 
-    return cell_inputs, lambda x: runner.run(x)["spike_times"]
+    return inputs, lambda x: runner.run(x)["spike_times"]
 
 
 def calibrate_input_scale(

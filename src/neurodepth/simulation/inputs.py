@@ -199,23 +199,24 @@ def _generate(rng, weights, trees, n_trees, n_exc, duration_ms, rates: InputRate
 
 
 def generate_inputs(
-    rng: np.random.Generator, segment_length_um, segment_tree, duration_ms: int, rates: InputRates
+    rng: np.random.Generator, site_length_um, site_tree, duration_ms: int, rates: InputRates
 ) -> np.ndarray:
     """Input spikes for one simulation of a morphological cell.
 
-    Returns bool (2 * n_seg, duration_ms): channel c < n_seg is the excitatory synapse on segment
-    c, channel n_seg + c the inhibitory one (the paper's order). ``segment_tree`` gives each
-    segment's tree (e.g. "basal"/"apical"); each tree gets its own rate draws.
+    Returns bool (2 * n_sites, duration_ms): channel c < n_sites is the excitatory synapse of
+    site c, channel n_sites + c the inhibitory one (the paper's order, where a site is a
+    segment). A site's share of its tree's input follows ``site_length_um``, the dendrite it
+    stands for; ``site_tree`` gives each site's tree (e.g. "basal"/"apical"); each tree gets its
+    own rate draws.
     """
-    lengths = np.asarray(segment_length_um, dtype=float)
-    tree_names = np.asarray(segment_tree).astype(str)
+    lengths = np.asarray(site_length_um, dtype=float)
+    tree_names = np.asarray(site_tree).astype(str)
     if lengths.ndim != 1 or lengths.shape != tree_names.shape:
         raise ValueError(
-            f"segment_length_um {lengths.shape} and segment_tree {tree_names.shape} must be "
-            "equal 1-D"
+            f"site_length_um {lengths.shape} and site_tree {tree_names.shape} must be equal 1-D"
         )
     if (lengths < 0).any() or not np.isfinite(lengths).all():
-        raise ValueError("segment_length_um must be finite and >= 0")
+        raise ValueError("site_length_um must be finite and >= 0")
     uniq = sorted(
         set(tree_names.tolist())
     )  # sorted: the draw order must not depend on segment order
@@ -224,6 +225,12 @@ def generate_inputs(
     weights = np.concatenate([w, w])
     trees = np.concatenate([tree_idx, tree_idx])
     return _generate(rng, weights, trees, len(uniq), len(lengths), duration_ms, rates)
+
+
+def cell_inputs(rng: np.random.Generator, cell, duration_ms: int, rates: InputRates) -> np.ndarray:
+    """:func:`generate_inputs` for the synapse sites of a built cell (``BuiltCell.input_sites``)."""
+    site_length, site_tree, _ = cell.input_sites()
+    return generate_inputs(rng, site_length, site_tree, duration_ms, rates)
 
 
 def generate_point_inputs(

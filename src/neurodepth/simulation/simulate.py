@@ -34,7 +34,7 @@ from neurodepth.cells.variants import VARIANTS, build_variant
 from neurodepth.core.errors import ConfigError
 from neurodepth.core.seeds import shard_seed
 from neurodepth.data.spikes import SPIKE_THRESHOLD_MV, detect_spikes
-from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
+from neurodepth.simulation.inputs import InputRates, cell_inputs, generate_point_inputs
 
 GID_BASE = 10_000_000
 GID_STRIDE = 1_000_000  # each runner in a process gets its own gid block (no cross-talk)
@@ -410,15 +410,8 @@ def simulate_shard(job: ShardJob, progress: bool = True, cell=None):
         cell = build_variant_cell(cell_name, variant, job.mechanisms_dir, job.morphology_path)
     runner = NeuronRunner(cell, settings)
     attrs["v_init_mv"] = float(cell.v_init_mv)
-    table = cell.segment_table
     for i in range(n):
-        x = generate_inputs(
-            simulation_rng(seed_value, i),
-            table["length_um"].to_numpy(),
-            table["tree"].to_numpy(),
-            T,
-            rates,
-        )
+        x = cell_inputs(simulation_rng(seed_value, i), cell, T, rates)
         out = runner.run(x)
         # float32 now: a shard of dendritic traces in float64 would double peak memory
         (
@@ -440,7 +433,8 @@ def simulate_shard(job: ShardJob, progress: bool = True, cell=None):
         np.array(soma),
         spikes,
         attrs,
-        segment_table=table,
+        segment_table=cell.segment_table,
+        channel_segment=cell.input_sites()[2],
         nexus_voltage=np.array(nexus) if nexus else None,
         dendritic_voltage=np.array(dend) if dend else None,
     )

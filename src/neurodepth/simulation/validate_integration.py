@@ -24,7 +24,7 @@ from neurodepth.cells.variants import VARIANTS
 from neurodepth.core.atomic import write_csv_atomic
 from neurodepth.core.errors import ConfigError
 from neurodepth.core.seeds import derive_seed
-from neurodepth.simulation.inputs import InputRates, generate_inputs
+from neurodepth.simulation.inputs import InputRates, cell_inputs
 from neurodepth.simulation.simulate import NeuronRunner, SimulationSettings, simulation_rng
 
 SOMA_CLIP_MV = -55.0
@@ -237,16 +237,9 @@ def validate_integration(
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
     cell = build_variant_cell(cell_name, variant, mechanisms_dir, morphology_path)
     runner = NeuronRunner(cell, settings)
-    table = cell.segment_table
     base = derive_seed("validate-integration", seed, cell_name, variant)
     inputs = [
-        generate_inputs(
-            simulation_rng(base, i),
-            table["length_um"].to_numpy(),
-            table["tree"].to_numpy(),
-            settings.duration_ms,
-            rates,
-        )
+        cell_inputs(simulation_rng(base, i), cell, settings.duration_ms, rates)
         for i in range(n_simulations)
     ]
     df = compare_on_inputs(
