@@ -315,6 +315,7 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     """Walltime: a training job whose Slurm time limit (1 minute) is shorter than its training is
     killed (TIMEOUT: SIGTERM, then SIGKILL), and its retries resume from last.ckpt until the
     training is done; the final weights equal those of one uninterrupted run."""
+    import concurrent.futures
     import copy
 
     import torch
@@ -333,8 +334,8 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     datasets = [f"results/datasets/stylized_l5pc/{variant}/{s}.nc" for s in ("train", "valid")]
     wf.run("--cores", "2", *datasets)  # the I&F datasets, locally (seconds)
 
-    # Steps for ~4 minutes of training on this machine (measured), so that a 1-minute limit
-    # (Slurm enforces it to within its 30 s check period) kills the job at least twice.
+    # Steps for ~2.5 minutes of training on this machine (measured), so that a 1-minute limit
+    # (Slurm enforces it to within its 30 s check period) kills the job at least once.
     config = yaml_load(wf.path("tiny_config.yaml"))
     # the rule's training section and architecture: the config completed with the schema defaults
     full = validate_study_config(copy.deepcopy(config))
@@ -350,7 +351,7 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     torch.set_num_threads(1)  # the rule's threads: 1
     t0 = time.monotonic()
     train_model(*train_paths, tmp_path / "probe", architecture, training, 0)
-    steps = int(240 * probe / (time.monotonic() - t0))
+    steps = int(150 * probe / (time.monotonic() - t0))
     training |= {
         "phases": [
             {"steps": steps // 2, "lr": 0.003, "spike_weight": 1.0, "soma_weight": 0.02},
@@ -363,7 +364,10 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     wf.path("tiny_config.yaml").write_text(yaml_dump(config))
 
     log = tmp_path / "snakemake_walltime.log"
-    result = run_logged(
+    # the uninterrupted reference trains here (signal handlers need the main thread) while the
+    # Slurm run proceeds beside it: the job holds one core, the reference the other
+    slurm_run = concurrent.futures.ThreadPoolExecutor(1).submit(
+        run_logged,
         wf.command(
             "--profile",
             "profiles/slurm",
@@ -386,6 +390,9 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
         RUN_TIMEOUT_S,
         log,
     )
+    reference = tmp_path / "uninterrupted"
+    train_model(*train_paths, reference, architecture, training, 0)
+    result = slurm_run.result()
     text = log.read_text()
     assert result.returncode == 0, f"snakemake via Slurm failed:\n{text[-8000:]}"
     job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", text)), key=int)
@@ -399,8 +406,6 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     assert "SIGTERM at step" in rule_log, rule_log[-3000:]
     assert re.search(r"resuming .* at step [1-9]\d*", rule_log), rule_log[-3000:]
 
-    reference = tmp_path / "uninterrupted"
-    train_model(*train_paths, reference, architecture, training, 0)
     killed = torch.load(wf.path(f"{model_dir}/last.ckpt"), weights_only=False)
     straight = torch.load(reference / "last.ckpt", weights_only=False)
     assert killed["global_step"] == straight["global_step"] == steps

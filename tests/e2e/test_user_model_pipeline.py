@@ -49,9 +49,13 @@ def test_datasets_have_the_built_in_schema(user_run, tiny_local_run):
     with xr.open_dataset(reference) as ref:
         ref_vars = {name: ref[name].dims for name in ref.variables}
         ref_attrs = set(ref.attrs)
+    # the reduced cell's table also says where each segment's synapses went
+    reduced = {f"segment_{c}": ("segment",) for c in ("reduced_section", "reduced_x")}
+    reduced["segment_reduced_x_mapped"] = ("segment",)
     for variant in VARIANTS:
+        expected = ref_vars | reduced if variant == "no_branching" else ref_vars
         with xr.open_dataset(user_run.path(f"results/datasets/{CELL}/{variant}/test.nc")) as ds:
-            assert {name: ds[name].dims for name in ds.variables} == ref_vars
+            assert {name: ds[name].dims for name in ds.variables} == expected
             assert set(ds.attrs) == ref_attrs and ds.attrs["variant"] == variant
             # one excitatory and one inhibitory channel on each of the model's 73 segments
             assert ds.sizes["segment"] == 73 and ds.sizes["channel"] == 146

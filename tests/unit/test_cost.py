@@ -338,18 +338,22 @@ def test_compared_families_are_costed_with_their_sequential_loop():
     assert resources.train_resources(cfg)["runtime"] >= math.ceil(slowest / 60)
 
 
-def test_each_rule_reports_the_memory_its_jobs_ask_for():
+def test_each_rule_reports_the_memory_its_jobs_ask_for(capsys, monkeypatch):
     cfg = hand_config()
-    per_rule = cost.estimate_cost(cfg)["per_rule"].set_index("rule")
-    assert (
-        per_rule.loc["train_model", "mem_gb_per_job"]
-        == resources.train_resources(cfg)["mem_mb"] / 1000
+    assert resources.memory_gb_per_job(cfg, "train_model") == (
+        resources.train_resources(cfg)["mem_mb"] / 1000
     )
-    assert (
-        per_rule.loc["merge_dataset", "mem_gb_per_job"]
-        == resources.merge_resources(cfg)["mem_mb"] / 1000
+    assert resources.memory_gb_per_job(cfg, "calibrate_inputs") == (
+        resources.simulate_resources(cfg)["mem_mb"] / 1000
     )
-    assert np.isnan(per_rule.loc["summarize", "mem_gb_per_job"])  # runs where Snakemake runs
+    assert np.isnan(resources.memory_gb_per_job(cfg, "summarize"))  # where Snakemake runs
+    # every rule the estimate lists that submits jobs has a request
+    for rule in cost.estimate_cost(cfg)["per_rule"].query("slurm_jobs > 0")["rule"]:
+        assert rule in resources.RULE_STAGES, rule
+    monkeypatch.chdir(REPO)
+    assert cli_main(["cost", "--configfile", "config/paper.yaml"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "rule" in line)
+    assert header.split()[-1] == "mem_gb_per_job"
 
 
 def test_evaluation_memory_follows_its_predictions_not_the_test_inputs():

@@ -11,7 +11,7 @@ from neurodepth.core.errors import NeurodepthError
 # command -> (module, help); each module defines add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "cost": (
-        "neurodepth.ops.cost",
+        "neurodepth.ops.cost_report",
         "estimate jobs, core-hours, GPU-hours and disk of a config before submitting",
     ),
     "validate-integration": (

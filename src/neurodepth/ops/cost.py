@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-import yaml
 
 from neurodepth.cells.spec import spec_needs_morphology
 from neurodepth.cells.variants import VARIANTS
@@ -503,8 +502,7 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
     """Jobs, hours and disk for a whole config.
 
     Returns a dict: ``per_rule`` (DataFrame: rule, jobs, slurm_jobs, core_hours, gpu_hours,
-    disk_gb, mem_gb_per_job: what one job asks Slurm for),
-    ``simulations``, ``simulated_hours``, ``core_hours``, ``gpu_hours``, ``disk_gb``,
+    disk_gb), ``simulations``, ``simulated_hours``, ``core_hours``, ``gpu_hours``, ``disk_gb``,
     ``slurm_jobs`` and ``units`` (the constant table). ``group_components`` is the profile's
     ``group-components: simulation=N`` (that many shard jobs share one Slurm submission).
     """
@@ -615,7 +613,6 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         add("compare_families", 1, core_s=30.0, local=True)
     add("summarize", 1, core_s=30.0, local=True)
     per_rule = pd.DataFrame(rows)
-    per_rule["mem_gb_per_job"] = [_memory_gb_per_job(config, rule) for rule in per_rule["rule"]]
     n_sims = n_shards * per_shard * len(variants)
     return {
         "per_rule": per_rule,
@@ -630,97 +627,3 @@ def estimate_cost(config: dict, group_components: int = 1) -> dict:
         "data_verdict": data_verdict(config),
         "units": unit_cost_table(),
     }
-
-
-#: The stage of ``ops.resources`` whose request a rule's jobs make (rules not listed run in a
-#: plain Python process on the login node or the submitting machine).
-RULE_RESOURCES = {
-    "compile_mechanisms": "compile",
-    "calibrate_inputs": "simulate",
-    "simulate_shard": "simulate",
-    "merge_dataset": "merge",
-    "train_model": "train",
-    "train_family": "train",
-    "evaluate_model": "evaluate",
-    "evaluate_family": "evaluate",
-}
-
-
-def _memory_gb_per_job(config: dict, rule: str) -> float:
-    """The memory one job of ``rule`` asks Slurm for on its first attempt (``ops.resources``),
-    in GB; NaN for rules that ask for nothing."""
-    from neurodepth.ops import resources
-
-    stage = RULE_RESOURCES.get(rule)
-    if stage is None:
-        return float("nan")
-    return getattr(resources, f"{stage}_resources")(config, 1)["mem_mb"] / 1000.0
-
-
-def format_cost(estimate: dict, config_name: str = "") -> str:
-    table = estimate["per_rule"].copy()
-    lines = [f"neurodepth cost estimate{(' for ' + config_name) if config_name else ''}", ""]
-    lines.append(table.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
-    lines += [
-        "",
-        f"simulations      {estimate['simulations']:>12,d}",
-        f"simulated hours  {estimate['simulated_hours']:>12,.1f}",
-        f"core-hours       {estimate['core_hours']:>12,.1f}",
-        f"GPU-hours        {estimate['gpu_hours']:>12,.1f}",
-        f"disk (GB)        {estimate['disk_gb']:>12,.1f}",
-        f"Slurm jobs       {estimate['slurm_jobs']:>12,d}  (figures/summary run on the login node)",
-        "",
-        estimate["data_verdict"],
-        "",
-        "Per-unit costs (neurodepth.ops.cost.UNIT_COSTS):",
-    ]
-    units = estimate["units"]
-    for row in units.itertuples(index=False):
-        lines.append(f"  {row.constant:36s} {row.value:>10.4g}  {row.unit}  [{row.source}]")
-    return "\n".join(lines)
-
-
-def _group_components_from_profile(profile_dir) -> int:
-    """``group-components: [simulation=N]`` from a Snakemake profile, 1 if absent."""
-    from pathlib import Path
-
-    path = Path(profile_dir) / "config.yaml"
-    if not path.exists():
-        raise ConfigError(f"profile {profile_dir}: no config.yaml")
-    prof = yaml.safe_load(path.read_text()) or {}
-    for item in prof.get("group-components", []) or []:
-        name, _, n = str(item).partition("=")
-        if name.strip() == "simulation":
-            return int(n)
-    return 1
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--configfile", default="config/config.yaml", help="config YAML to cost")
-    parser.add_argument(
-        "--profile",
-        default=None,
-        help="Snakemake profile dir whose group-components count Slurm submissions "
-        "(e.g. profiles/slurm)",
-    )
-    parser.add_argument("--csv", default=None, help="also write the per-rule table to this CSV")
-
-
-def run(args) -> int:
-    from pathlib import Path
-
-    path = Path(args.configfile)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    from neurodepth.ops.study_config import load_study_config
-
-    # the config's plugins are loaded first: their variants and families have costs too
-    config = load_study_config(path)
-    groups = _group_components_from_profile(args.profile) if args.profile else 1
-    estimate = estimate_cost(config, group_components=groups)
-    print(format_cost(estimate, str(path)))
-    if args.csv:
-        from neurodepth.core.atomic import write_csv_atomic
-
-        write_csv_atomic(estimate["per_rule"], args.csv)
-    return 0
