@@ -98,10 +98,18 @@ def copy_workflow(
     return Workflow(dest)
 
 
-def deploy_as_module(project: Path, source: Path) -> Workflow:
+def tiny_config(overrides: dict | None = None) -> dict:
+    """The tiny config with ``overrides`` merged in (as the scratch copies get it)."""
+    import yaml
+
+    return _deep_update(yaml.safe_load(TINY_CONFIG.read_text()), overrides or {})
+
+
+def deploy_as_module(project: Path, source: Path, overrides: dict | None = None) -> Workflow:
     """A user's project in ``project`` that runs a copy of the workflow's source (with its own
     ``src/``, put in ``source``) as a Snakemake module: the project holds only a Snakefile and
-    ``config/config.yaml`` (the tiny config), as `snakedeploy deploy-workflow` lays one out."""
+    ``config/config.yaml`` (the tiny config with ``overrides``), as `snakedeploy
+    deploy-workflow` lays one out."""
     _copy_parts(source, [*WORKFLOW_PARTS, "src"])
     project.mkdir(parents=True, exist_ok=True)
     (project / "Snakefile").write_text(
@@ -112,5 +120,5 @@ def deploy_as_module(project: Path, source: Path) -> Workflow:
         "    config:\n        config\n\n\n"
         "use rule * from neurodepth as neurodepth_*\n"
     )
-    _write_config(project / "config" / "config.yaml", TINY_CONFIG, None)
+    _write_config(project / "config" / "config.yaml", TINY_CONFIG, overrides)
     return Workflow(project, configfile=None)

@@ -33,10 +33,10 @@ import pandas as pd
 from neurodepth.analysis.summary import (
     AUC_METRIC,
     PREDICTIONS_NAME,
-    _auc_grid,
-    _baseline_auc_by_subset,
-    _nanmean_columns,
-    _percentiles,
+    auc_grid,
+    baseline_auc_by_subset,
+    nanmean_columns,
+    percentiles,
     read_metrics,
 )
 from neurodepth.core.atomic import write_csv_atomic
@@ -148,19 +148,19 @@ def compare_families(
         models = _models(group)
         index = {(f, s): m for f, s, m in zip(models["family"], models["size"], models["model"])}
         group = group.assign(model=[index[k] for k in zip(group["family"], group["size"])])
-        columns, subsets, grid = _auc_grid(group, by="model")
+        columns, subsets, grid = auc_grid(group, by="model")
         grid_full = np.full(grid.shape[:2] + (len(models),), np.nan)
         grid_full[..., columns] = grid
         n_seeds, n_subsets, _ = grid_full.shape
-        base = _baseline_auc_by_subset(baseline, cell, variant, subsets)
-        means = _nanmean_columns(grid_full.reshape(-1, len(models)))
-        per_seed = np.array([_nanmean_columns(grid_full[s]) for s in range(n_seeds)])
+        base = baseline_auc_by_subset(baseline, cell, variant, subsets)
+        means = nanmean_columns(grid_full.reshape(-1, len(models)))
+        per_seed = np.array([nanmean_columns(grid_full[s]) for s in range(n_seeds)])
         boot_means = np.empty((n_boot, len(models)))
         boot_pick = {by: [] for by in SIZE_COLUMNS}
         for b in range(n_boot):
             si = rng.integers(0, n_seeds, n_seeds)
             ki = rng.integers(0, n_subsets, n_subsets)
-            boot_means[b] = _nanmean_columns(grid_full[si][:, ki].reshape(-1, len(models)))
+            boot_means[b] = nanmean_columns(grid_full[si][:, ki].reshape(-1, len(models)))
             if not np.isfinite(boot_means[b]).any():
                 continue
             base_b = None if base is None else float(np.nanmean(base[ki]))
@@ -170,7 +170,7 @@ def compare_families(
                 )
         base_auc = None if base is None else float(np.nanmean(base))
         for m, row in models.iterrows():
-            lo, hi = _percentiles(boot_means[:, m])
+            lo, hi = percentiles(boot_means[:, m])
             seeds_finite = per_seed[:, m][np.isfinite(per_seed[:, m])]
             per_model.append(
                 dict(
@@ -229,7 +229,7 @@ def compare_families(
                 drawn = np.array(
                     [np.inf if p[family] < 0 else models.loc[p[family], by] for p in boot_pick[by]]
                 )
-                lo, hi = _percentiles(drawn)
+                lo, hi = percentiles(drawn)
                 row[f"smallest_size_by_{by}"] = (
                     np.nan if chosen < 0 else int(models.loc[chosen, "size"])
                 )

@@ -185,7 +185,7 @@ def _subset_key(label: str):
     return (0, int(label), "") if str(label).isdigit() else (1, 0, str(label))
 
 
-def _auc_grid(group: pd.DataFrame, by: str = "depth"):
+def auc_grid(group: pd.DataFrame, by: str = "depth"):
     """``(depths, subsets, grid)``: spike AUC as a (seeds x subsets x depths) array, or with
     ``by`` another integer column in place of the depth (e.g. a model index).
 
@@ -202,11 +202,11 @@ def _auc_grid(group: pd.DataFrame, by: str = "depth"):
 
 def _auc_matrix(group: pd.DataFrame):
     """(units x depths) spike-AUC matrix; units are (seed, subset) pairs, NaN where missing."""
-    depths, _, grid = _auc_grid(group)
+    depths, _, grid = auc_grid(group)
     return depths, grid.reshape(-1, grid.shape[-1])
 
 
-def _nanmean_columns(a: np.ndarray) -> np.ndarray:
+def nanmean_columns(a: np.ndarray) -> np.ndarray:
     n = np.isfinite(a).sum(axis=0)
     total = np.where(np.isfinite(a), a, 0.0).sum(axis=0)
     return np.where(n > 0, total / np.maximum(n, 1), np.nan)
@@ -242,7 +242,7 @@ def bootstrap_summary(
     for b in range(n_boot):
         si = rng.integers(0, n_seeds, n_seeds)
         ki = rng.integers(0, n_subsets, n_subsets)
-        means = _nanmean_columns(grid[si][:, ki].reshape(-1, n_depths))
+        means = nanmean_columns(grid[si][:, ki].reshape(-1, n_depths))
         if not np.isfinite(means).any():
             depth[b] = best[b] = np.nan
             continue
@@ -262,7 +262,7 @@ def bootstrap_depth_needed(depths, auc, margin: float, n_boot: int = 2000, seed:
     return bootstrap_summary(depths, auc[None], margin, n_boot=n_boot, seed=seed)[0]
 
 
-def _percentiles(values, q=(5, 95)):
+def percentiles(values, q=(5, 95)):
     """Percentiles of a discrete bootstrap distribution (``inf`` kept, NaN dropped): the
     inverted-CDF method returns values that occurred, so depths stay whole numbers."""
     values = np.asarray(values, dtype=float)
@@ -276,7 +276,7 @@ def _fmt_depth(d) -> str:
     return "none" if np.isinf(d) else f"{d:g}"
 
 
-def _baseline_auc_by_subset(baseline: pd.DataFrame | None, cell, variant, subsets):
+def baseline_auc_by_subset(baseline: pd.DataFrame | None, cell, variant, subsets):
     """The baseline's spike AUC per subset of ``subsets`` (None without a baseline row)."""
     if baseline is None or baseline.empty:
         return None
@@ -344,9 +344,9 @@ def depth_needed_table(
         raise DatasetError(f"no {AUC_METRIC!r} rows in the metrics files; cannot find depth needed")
     parts = []
     for (cell, variant), group in auc_rows.groupby(["cell", "variant"], sort=True):
-        depths, subsets, grid = _auc_grid(group)
-        means = _nanmean_columns(grid.reshape(-1, grid.shape[-1]))
-        base = _baseline_auc_by_subset(baseline, cell, variant, subsets)
+        depths, subsets, grid = auc_grid(group)
+        means = nanmean_columns(grid.reshape(-1, grid.shape[-1]))
+        base = baseline_auc_by_subset(baseline, cell, variant, subsets)
         base_auc = float(np.nanmean(base)) if base is not None and np.isfinite(base).any() else None
         row = dict.fromkeys(DEPTH_NEEDED_COLUMNS, np.nan)
         row.update(
@@ -373,13 +373,13 @@ def depth_needed_table(
         boot, boot_best = bootstrap_summary(
             depths, grid, margin, base, baseline_margin, n_boot=n_boot, seed=seed
         )
-        lo, hi = _percentiles(boot)
+        lo, hi = percentiles(boot)
         best_auc = float(np.nanmax(means))
         best_depth = int(depths[np.nanargmax(means)])
         at_best = grid[:, :, depths == best_depth][..., 0]
-        per_seed = _nanmean_columns(at_best.T)  # each seed's mean over its subsets
+        per_seed = nanmean_columns(at_best.T)  # each seed's mean over its subsets
         per_seed = per_seed[np.isfinite(per_seed)]
-        auc_lo, auc_hi = _percentiles(boot_best)
+        auc_lo, auc_hi = percentiles(boot_best)
         beating = (
             depths[np.isfinite(means) & (means > base_auc + baseline_margin)]
             if base_auc is not None
@@ -452,7 +452,7 @@ def best_networks_table(df: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for (cell, variant), group in auc_rows.groupby(["cell", "variant"], sort=True):
         depths, auc = _auc_matrix(group)
-        means = _nanmean_columns(auc)
+        means = nanmean_columns(auc)
         row = dict(cell=cell, variant=variant, note="")
         if np.isfinite(means).any():
             depth = int(depths[np.nanargmax(means)])  # first maximum: the shallower depth
