@@ -140,10 +140,12 @@ def rule_executions(text: str) -> list[tuple[str, bool, str]]:
 
 
 def compare_datasets(slurm_dir: Path, local_dir: Path) -> int:
-    files = sorted((local_dir / "results" / "datasets").rglob("*.nc"))
-    assert files, "the local run produced no datasets"
-    for local_path in files:
-        rel = local_path.relative_to(local_dir)
+    """Every dataset of the Slurm run against the local run's (the Slurm run may make fewer)."""
+    files = sorted((slurm_dir / "results" / "datasets").rglob("*.nc"))
+    assert files, "the Slurm run produced no datasets"
+    for slurm_path in files:
+        rel = slurm_path.relative_to(slurm_dir)
+        local_path = local_dir / rel
         with xr.open_dataset(local_path) as a, xr.open_dataset(slurm_dir / rel) as b:
             assert set(a.data_vars) == set(b.data_vars), rel
             for name in a.data_vars:
@@ -159,11 +161,13 @@ def compare_datasets(slurm_dir: Path, local_dir: Path) -> int:
 
 
 def compare_metrics(slurm_dir: Path, local_dir: Path) -> tuple[int, float]:
-    files = sorted((local_dir / "results" / "evaluation").rglob("metrics.csv"))
-    assert files, "the local run produced no metrics"
+    """Every metrics file of the Slurm run against the local run's."""
+    files = sorted((slurm_dir / "results" / "evaluation").rglob("metrics.csv"))
+    assert files, "the Slurm run produced no metrics"
     worst = 0.0
-    for local_path in files:
-        rel = local_path.relative_to(local_dir)
+    for slurm_path in files:
+        rel = slurm_path.relative_to(slurm_dir)
+        local_path = local_dir / rel
         keys = ["cell", "variant", "depth", "seed", "metric", "subset"]
         a = pd.read_csv(local_path).sort_values(keys).reset_index(drop=True)
         b = pd.read_csv(slurm_dir / rel).sort_values(keys).reset_index(drop=True)
@@ -211,6 +215,13 @@ def test_cluster_runs_a_batch_job_with_accounting(slurm_cluster, tmp_path):
     assert sacct_states([job_id]) == {job_id: ("COMPLETED", "0:0")}
 
 
+SLURM_TARGETS = [
+    f"results/evaluation/stylized_l5pc/{variant}/d{depth}_s0/metrics.csv"
+    for variant in ("full", "lif")
+    for depth in (1, 2)
+]
+
+
 def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local_run, tmp_path):
     if not (REPO / "Snakefile").exists():
         pytest.fail("Snakefile missing")
@@ -251,6 +262,10 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
             "10",
             "--retries",
             "0",  # a failure here must show, not be retried
+            # every kind of cluster job (compile, simulate, merge, dendritic PCA, train,
+            # evaluate) for a NEURON variant and a point-neuron one; the family comparison and
+            # the third variant would only add more of the same jobs (~5 minutes on 2 cores)
+            *SLURM_TARGETS,
         ),
         slurm_dir,
         env,
@@ -305,6 +320,7 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     local_s = tiny_local_run.seconds
     n_datasets = compare_datasets(slurm_dir, local_dir)
     n_metrics, worst = compare_metrics(slurm_dir, local_dir)
+    assert n_datasets == 2 * 3 and n_metrics == len(SLURM_TARGETS)  # 2 variants x 3 splits
     print(
         f"{n_datasets} datasets identical bit for bit; {n_metrics} metric files agree "
         f"(largest |difference| {worst:.3g}); Slurm run {slurm_s:.0f} s, local run {local_s:.0f} s"
@@ -381,6 +397,8 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
             "10",
             "--set-resources",
             "train_model:runtime=1",  # minutes: shorter than the training
+            # fixed, where a retry would ask for attempt x the memory: more than the test node has
+            "train_model:mem_mb=2000",
             "--retries",
             "8",
             f"{model_dir}/model.ckpt",

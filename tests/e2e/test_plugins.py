@@ -90,6 +90,9 @@ def plugin_run(tmp_path_factory, mechanisms):
             # 0.1 spikes per 1.2 s simulation, at [0, 500] about 4 (20 draws each)
             "inputs": {"fast_lif": {"exc_per_100ms": [0, 500], "inh_minus_exc": [-60, 20]}},
             "network": {"family": "causal_linear", "depths": [1, 2]},
+            # the plugin's own variant and family are what this run is for
+            "families": {},
+            "training": {"dendritic_components": {}},
         },
     )
     workflow.run("--cores", "2")
