@@ -46,7 +46,6 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
-DEFAULT_SHARDS = 16  # training shards of the default config (the 1x set)
 TPR_KEY = "tpr_at_fpr_0.0025"
 
 
@@ -57,6 +56,11 @@ def load(config_path) -> dict:
     from neurodepth.ops.study_config import load_study_config
 
     return load_study_config(config_path)
+
+
+def default_shards(config: dict) -> int:
+    """Training shards of the config (the 1x set; the default's 192 s)."""
+    return int(config["simulation"]["shards"]["train"])
 
 
 def cell_stem(config: dict) -> str:
@@ -132,7 +136,8 @@ def cmd_simulate(args, config: dict) -> None:
     # Evaluation sets first, then training shards in order: every prefix is a usable size.
     tasks = [("valid", i) for i in range(args.eval_shards)]
     tasks += [("test", i) for i in range(args.eval_shards)]
-    tasks += [("train", i) for i in range(args.train_shards)]
+    n_train = args.train_shards or 16 * default_shards(config)
+    tasks += [("train", i) for i in range(n_train)]
     todo = [(s, i) for s, i in tasks if not shard_path(args.work, args.variant, s, i).exists()]
     for split in ("train", "valid", "test"):
         (args.work / "shards" / args.variant / split).mkdir(parents=True, exist_ok=True)
@@ -295,7 +300,9 @@ def cmd_train(args, config: dict) -> None:
         args.work, args.variant, "test", eval_shard_count(args.work, args.variant, "test"), "test"
     )
     for size in args.sizes:
-        ensure_dataset(args.work, args.variant, "train", DEFAULT_SHARDS * size, f"train_x{size}")
+        ensure_dataset(
+            args.work, args.variant, "train", default_shards(config) * size, f"train_x{size}"
+        )
     jobs = [
         (size, depth)
         for size in args.sizes
@@ -368,7 +375,9 @@ def cmd_baseline(args, config: dict) -> None:
     from neurodepth.data.predictions import read_prediction_attrs
     from neurodepth.learning.evaluate import evaluate_baseline
 
-    train_path = ensure_dataset(args.work, args.variant, "train", DEFAULT_SHARDS, "train_x1")
+    train_path = ensure_dataset(
+        args.work, args.variant, "train", default_shards(config), "train_x1"
+    )
     n_test = eval_shard_count(args.work, args.variant, "test")
     test_path = ensure_dataset(args.work, args.variant, "test", n_test, "test")
     out = args.work / "baseline" / args.variant
@@ -567,7 +576,9 @@ def main() -> int:
 
     s = sub.add_parser("simulate")
     s.add_argument("--variant", required=True)
-    s.add_argument("--train-shards", type=int, default=DEFAULT_SHARDS * 16)
+    s.add_argument(
+        "--train-shards", type=int, default=None, help="default: 16x the config's training shards"
+    )
     s.add_argument("--eval-shards", type=int, default=8)
     s.add_argument("--jobs", type=int, default=2)
     s.add_argument(
