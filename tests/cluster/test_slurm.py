@@ -420,9 +420,17 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     timeouts = [j for j, (state, _) in states.items() if state == "TIMEOUT"]
     assert timeouts, f"no training job hit its time limit: {states}"
     assert list(states.values())[-1][0] == "COMPLETED"
+    # Slurm's SIGTERM reached the training, which saved its step (the timed-out jobs' Slurm
+    # logs hold what the job printed; Snakemake clears the rule's log before each retry) ...
+    timed_out_logs = [
+        p.read_text(errors="replace")
+        for p in wf.path(".snakemake/slurm_logs").rglob("*.log")
+        if p.stem in timeouts
+    ]
+    assert timed_out_logs, f"no Slurm log of the timed-out jobs {timeouts}"
+    assert any("SIGTERM at step" in text for text in timed_out_logs), timed_out_logs[0][-3000:]
+    # ... and the last attempt resumed from it
     rule_log = wf.path("logs/train_model/stylized_l5pc/lif/d1_s0_c0.log").read_text()
-    # Slurm's SIGTERM reached the training, which saved its step; the retry resumed from it
-    assert "SIGTERM at step" in rule_log, rule_log[-3000:]
     assert re.search(r"resuming .* at step [1-9]\d*", rule_log), rule_log[-3000:]
 
     killed = torch.load(wf.path(f"{model_dir}/last.ckpt"), weights_only=False)
