@@ -77,7 +77,7 @@ def hay_segments_csv() -> Path:
 def tiny_local_run(tmp_path_factory):
     """The tiny config run locally once per session (``snakemake --cores 2``), every stage real.
 
-    Shared by the end-to-end tests and the cluster test, which compares its Slurm run with it.
+    Shared by the end-to-end tests.
     """
     import time
 

@@ -3,11 +3,13 @@
 Needs a Slurm that is already running: ``make test-cluster`` brings up a one-node Slurm on
 localhost (``local_slurm_up.sh``: root, and apt-get on Debian 12), runs these tests and takes it
 down again. The tests never start Slurm themselves, so a plain ``pytest`` or ``make test`` installs
-nothing. They run ``tests/e2e/tiny_config.yaml`` through the Slurm profile, then check:
+nothing. They run the tiny config's networks of a NEURON variant and of the I&F neuron
+(``SLURM_TARGETS``: every kind of cluster job) through the Slurm profile, then check:
 
 * every job Snakemake submitted is a Slurm job that ``sacct`` reports COMPLETED (exit 0:0);
 * every non-local rule's job ran inside a Slurm job (its rule/wildcards appear in a Slurm job log);
-* the results equal a local run's: dataset arrays bit for bit, metrics within tolerance.
+* the results equal a local run's of the same targets: dataset arrays bit for bit, metrics
+  within tolerance.
 
 A second test gives a training job a 1-minute time limit, shorter than its training: Slurm kills
 it (TIMEOUT), the retries resume from last.ckpt, and the final weights equal an uninterrupted
@@ -222,7 +224,19 @@ SLURM_TARGETS = [
 ]
 
 
-def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local_run, tmp_path):
+@pytest.fixture(scope="module")
+def local_run_of_the_targets(tmp_path_factory):
+    """The same targets of the tiny config run locally (``snakemake --cores 2``)."""
+    workflow = copy_workflow(tmp_path_factory.mktemp("local_targets"))
+    start = time.monotonic()
+    workflow.run("--cores", "2", *SLURM_TARGETS)
+    workflow.seconds = time.monotonic() - start
+    return workflow
+
+
+def test_tiny_pipeline_through_slurm_matches_local_run(
+    slurm_cluster, local_run_of_the_targets, tmp_path
+):
     if not (REPO / "Snakefile").exists():
         pytest.fail("Snakefile missing")
     slurm = copy_workflow(tmp_path / "slurm")
@@ -315,9 +329,9 @@ def test_tiny_pipeline_through_slurm_matches_local_run(slurm_cluster, tiny_local
     group_ids = {p.stem for p in slurm_logs if "simulation" in str(p.relative_to(log_dir))}
     assert 0 < len(group_ids) < n_shards, f"{n_shards} shards in {len(group_ids)} group jobs"
 
-    # 3. same results as a local run (the session's tiny run, shared with the e2e tests)
-    local_dir = tiny_local_run.root
-    local_s = tiny_local_run.seconds
+    # 3. same results as a local run of the same targets
+    local_dir = local_run_of_the_targets.root
+    local_s = local_run_of_the_targets.seconds
     n_datasets = compare_datasets(slurm_dir, local_dir)
     n_metrics, worst = compare_metrics(slurm_dir, local_dir)
     # 2 variants x 3 splits, and the full cell's dendritic PCA
@@ -351,7 +365,7 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     datasets = [f"results/datasets/stylized_l5pc/{variant}/{s}.nc" for s in ("train", "valid")]
     wf.run("--cores", "2", *datasets)  # the I&F datasets, locally (seconds)
 
-    # Steps for ~2.5 minutes of training on this machine (measured), so that a 1-minute limit
+    # Steps for ~2 minutes of training on this machine (measured), so that a 1-minute limit
     # (Slurm enforces it to within its 30 s check period) kills the job at least once.
     config = yaml_load(wf.path("tiny_config.yaml"))
     # the rule's training section and architecture: the config completed with the schema defaults
@@ -368,7 +382,7 @@ def test_training_past_its_time_limit_resumes_to_the_uninterrupted_weights(slurm
     torch.set_num_threads(1)  # the rule's threads: 1
     t0 = time.monotonic()
     train_model(*train_paths, tmp_path / "probe", architecture, training, 0)
-    steps = int(150 * probe / (time.monotonic() - t0))
+    steps = int(120 * probe / (time.monotonic() - t0))
     training |= {
         "phases": [
             {"steps": steps // 2, "lr": 0.003, "spike_weight": 1.0, "soma_weight": 0.02},
