@@ -76,7 +76,8 @@ def test_every_job_ran_the_workflows_own_neurodepth(deployed):
     assert Path(neurodepth.__file__).resolve().parent == REPO / "src" / "neurodepth"
     source = str(deployed.source / "src" / "neurodepth")
     logs = sorted(deployed.path("logs").rglob("*.log"))
-    assert len(logs) >= 40  # every job of the tiny run writes one
+    # every job writes one: 2 variants' shards, merges, networks, evaluations, figures, summary
+    assert len(logs) >= 35
     for log in logs:
         found = re.findall(r"neurodepth (\S+) from (\S+)", log.read_text())
         assert found == [(neurodepth.__version__, source)], f"{log}: {found}"
