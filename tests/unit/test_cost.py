@@ -301,8 +301,10 @@ def test_data_verdict_places_a_config_against_the_scaling_study():
     assert "memorised" in cost.data_verdict(default)
     study = _read(REPO / "config" / "study.yaml")
     scaling = cost.DATA_SCALING["stylized_l5pc"]
-    assert cost.training_data_seconds(study) > scaling.still_rising_at_s
+    assert scaling.memorises_below_s < cost.training_data_seconds(study)
+    assert cost.training_data_seconds(study) <= scaling.still_rising_at_s
     assert "memorised" not in cost.data_verdict(study)
+    assert "still rising" in cost.data_verdict(study)
     # a cell the study did not measure is told so
     hay = hand_config()
     assert "not on hay2011_l5pc" in cost.data_verdict(hay)
