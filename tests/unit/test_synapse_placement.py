@@ -131,3 +131,24 @@ def test_the_reduced_cell_keeps_every_site(mechanisms, dense_spec):
         assert here.x == pytest.approx(row["reduced_x"])
     del reduced
     gc.collect()
+
+
+def test_check_cell_counts_sites_per_region_and_um():
+    import pandas as pd
+
+    from neurodepth.ops.check_cell import region_counts
+
+    table = pd.DataFrame(
+        {
+            "segment": range(4),
+            "tree": ["basal", "basal", "apical", "apical"],
+            "region": ["basal", "basal", "tuft", "tuft"],
+            "length_um": [10.0, 30.0, 20.0, 20.0],
+        }
+    )
+    sites = synapse_sites(table["length_um"], {"per_um": 0.25})  # 2.5, 7.5, 5, 5 -> 20 sites
+    counts = region_counts(table, sites).set_index("region")
+    assert counts.loc["basal", "sites"] == 10 and counts.loc["tuft", "sites"] == 10
+    assert counts.loc["basal", "synapses"] == 20  # one excitatory + one inhibitory per site
+    assert counts["sites_per_um"].tolist() == pytest.approx([0.25, 0.25])
+    assert counts.loc["basal", "segments"] == 2
