@@ -351,7 +351,7 @@ def test_each_rule_reports_the_memory_its_jobs_ask_for(capsys, monkeypatch):
     assert np.isnan(resources.memory_gb_per_job(cfg, "summarize"))  # where Snakemake runs
     # every rule the estimate lists that submits jobs has a request
     for rule in cost.estimate_cost(cfg)["per_rule"].query("slurm_jobs > 0")["rule"]:
-        assert rule in resources.RULE_STAGES, rule
+        assert rule in resources.RULE_RESOURCES, rule
     monkeypatch.chdir(REPO)
     assert cli_main(["cost", "--configfile", "config/paper.yaml"]) == 0
     header = next(line for line in capsys.readouterr().out.splitlines() if "rule" in line)

@@ -138,24 +138,22 @@ def compile_resources(config: dict, attempt: int = 1) -> dict:
     return {"mem_mb": 1000 * _scale(attempt), "runtime": MIN_RUNTIME_MIN * _scale(attempt)}
 
 
-#: The stage whose request each rule's jobs make (``<stage>_resources``); rules not listed run
-#: in a plain Python process on the login node or the submitting machine.
-RULE_STAGES = {
-    "compile_mechanisms": "compile",
-    "calibrate_inputs": "simulate",
-    "simulate_shard": "simulate",
-    "merge_dataset": "merge",
-    "train_model": "train",
-    "train_family": "train",
-    "evaluate_model": "evaluate",
-    "evaluate_family": "evaluate",
+#: The request each rule's jobs make; rules not listed run in a plain Python process on the
+#: login node or the submitting machine.
+RULE_RESOURCES = {
+    "compile_mechanisms": compile_resources,
+    "calibrate_inputs": simulate_resources,
+    "simulate_shard": simulate_resources,
+    "merge_dataset": merge_resources,
+    "train_model": train_resources,
+    "train_family": train_resources,
+    "evaluate_model": evaluate_resources,
+    "evaluate_family": evaluate_resources,
 }
 
 
 def memory_gb_per_job(config: dict, rule: str) -> float:
     """The memory one job of ``rule`` asks for on its first attempt, in GB; NaN for rules that
     ask for nothing."""
-    stage = RULE_STAGES.get(rule)
-    if stage is None:
-        return float("nan")
-    return globals()[f"{stage}_resources"](config, 1)["mem_mb"] / 1000.0
+    request = RULE_RESOURCES.get(rule)
+    return float("nan") if request is None else request(config, 1)["mem_mb"] / 1000.0
