@@ -156,7 +156,7 @@ def test_depth_needed_is_recomputed_from_the_metrics_written(tiny_run):
 
 def test_checks_agree_with_the_metrics_and_datasets_they_judge(tiny_run):
     """checks.csv and network_checks.csv against the per-network files and the datasets."""
-    from neurodepth.analysis.checks import dataset_rate_hz
+    from neurodepth.analysis.checks import dataset_rate
 
     config = _config(tiny_run)
     networks = pd.read_csv(tiny_run.path("results/summary/network_checks.csv"))
@@ -179,9 +179,18 @@ def test_checks_agree_with_the_metrics_and_datasets_they_judge(tiny_run):
         assert (
             row["fail_bce_check"] == networks.query("variant == @variant")["fails_bce_check"].sum()
         )
+        spikes = seconds = 0.0
         for split in ("train", "valid", "test"):
             dataset = tiny_run.path(f"results/datasets/stylized_l5pc/{variant}/{split}.nc")
-            assert row[f"{split}_rate_hz"] == pytest.approx(dataset_rate_hz(dataset))
+            rate, simulated_s = dataset_rate(dataset)
+            assert row[f"{split}_rate_hz"] == pytest.approx(rate)
+            spikes, seconds = spikes + rate * simulated_s, seconds + simulated_s
+        # the rate judged is the variant's over all its datasets
+        assert row["rate_hz"] == pytest.approx(spikes / seconds)
+        target = config["inputs"][variant].get("target_rate_hz")
+        if target:
+            tolerance = config["summary"]["rate_tolerance"]
+            assert row["rate_within_tolerance"] == (abs(spikes / seconds / target - 1) <= tolerance)
 
 
 def test_figures_are_nonempty_images(tiny_run):

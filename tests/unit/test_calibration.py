@@ -16,7 +16,7 @@ from neurodepth.simulation.calibration import (
     COLUMNS,
     CalibrationError,
     calibrate_input_scale,
-    calibration_seed,
+    calibration_draws,
     find_scale,
     merge_calibrations,
     read_calibrated_scale,
@@ -150,18 +150,13 @@ def test_target_key_is_not_a_protocol_key():
     assert "target_rate_hz" not in rates.as_dict()
 
 
-def test_calibration_seed_is_apart_from_shard_seeds():
+def test_calibration_draws_are_the_training_shards_draws():
     from neurodepth.core.seeds import shard_seed
 
-    seed = calibration_seed(1, 0, "stylized_l5pc", "full")
-    assert seed != calibration_seed(1, 1, "stylized_l5pc", "full")
-    assert seed != calibration_seed(1, 0, "stylized_l5pc", "no_nmda")
-    shards = {
-        shard_seed(1, "stylized_l5pc", "full", split, i)
-        for split in ("train", "valid", "test")
-        for i in range(100)
-    }
-    assert seed not in shards
+    draws = calibration_draws(1, "stylized_l5pc", "full", 5, simulations_per_shard=2)
+    train = [shard_seed(1, "stylized_l5pc", "full", "train", k) for k in range(3)]
+    assert draws == [(train[0], 0), (train[0], 1), (train[1], 0), (train[1], 1), (train[2], 0)]
+    assert calibration_draws(1, "stylized_l5pc", "no_nmda", 1, 2)[0][0] != train[0]
 
 
 def test_lif_shard_with_explicit_rates_is_unchanged_and_records_scale(tmp_path):
@@ -202,6 +197,18 @@ def test_calibration_reaches_target_on_the_lif_cell(tmp_path):
         "stylized_l5pc", "lif", 5, SIM_CFG, {**LIF, "target_rate_hz": 4.0}, cfg, log=None
     )
     assert again["scale"] == row["scale"]
+    # the draws are the training split's: its first 4 shards (2 simulations each), simulated at
+    # the scale found, hold exactly the spikes the calibration counted
+    assert row["training_draws"] == "shards 0-3"
+    spikes = 0
+    for shard in range(4):
+        job = ShardJob(
+            "stylized_l5pc", "lif", "train", shard, 5, SIM_CFG, LIF, input_scale=row["scale"]
+        )
+        spikes += read_shard(run_shard(job, tmp_path / f"train_{shard}.nc", progress=False)).sizes[
+            "spike"
+        ]
+    assert spikes == row["output_spikes"] == round(row["rate_hz"] * 8.0)
 
     out = run_calibration(
         tmp_path / "lif.csv",

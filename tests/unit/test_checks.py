@@ -10,6 +10,7 @@ import pytest
 from toy_data import toy_dataset, write_toy_dataset
 
 from neurodepth.analysis.checks import (
+    dataset_rate,
     dataset_rate_hz,
     network_checks,
     read_training_summaries,
@@ -81,18 +82,20 @@ def test_variant_checks_combine_rates_and_network_flags():
     )
     rates = pd.DataFrame(
         [
-            ("full", "train", 1.7),  # +13 %: within 20 %
-            ("full", "test", 1.25),  # -17 %
-            ("lif", "train", 1.0),  # -33 %: outside
-            ("lif", "test", 1.5),
+            ("full", "train", 2.0, 30.0),  # +33 % alone, but pooled with test:
+            ("full", "test", 1.0, 10.0),  # (60 + 10) / 40 s = 1.75 Hz, +17 %: within 20 %
+            ("lif", "train", 1.0, 30.0),  # (30 + 15) / 40 s = 1.125 Hz, -25 %: outside
+            ("lif", "test", 1.5, 10.0),
         ],
-        columns=["variant", "split", "rate_hz"],
+        columns=["variant", "split", "rate_hz", "simulated_s"],
     )
     table = variant_checks(networks, rates, {"full": 1.5, "lif": 1.5}, 0.2).set_index("variant")
     assert table.loc["full", "passes"] and table.loc["full", "fail_bce_check"] == 0
-    assert table.loc["full", "train_rate_hz"] == 1.7
-    assert not table.loc["lif", "train_rate_within_tolerance"]
-    assert table.loc["lif", "test_rate_within_tolerance"]
+    assert table.loc["full", "train_rate_hz"] == 2.0 and table.loc["full", "test_rate_hz"] == 1.0
+    assert table.loc["full", "rate_hz"] == pytest.approx(1.75)
+    assert table.loc["full", "rate_within_tolerance"]
+    assert table.loc["lif", "rate_hz"] == pytest.approx(1.125)
+    assert not table.loc["lif", "rate_within_tolerance"]
     assert table.loc["lif", "fail_bce_check"] == 1 and not table.loc["lif", "passes"]
     # explicit rates (no target): only the networks are checked
     free = variant_checks(networks, rates, {"full": None, "lif": None}, 0.2).set_index("variant")
@@ -106,6 +109,7 @@ def test_dataset_rate_counts_every_simulated_millisecond(tmp_path):
     spikes = int(ds.sizes["spike"])
     assert spikes > 0
     assert dataset_rate_hz(path) == pytest.approx(spikes / 3.0)
+    assert dataset_rate(path) == pytest.approx((spikes / 3.0, 3.0))
 
 
 def test_study_checks_writes_both_tables_from_files(tmp_path):
