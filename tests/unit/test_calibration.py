@@ -150,13 +150,29 @@ def test_target_key_is_not_a_protocol_key():
     assert "target_rate_hz" not in rates.as_dict()
 
 
-def test_calibration_draws_are_the_training_shards_draws():
+def test_calibration_draws_are_the_datasets_draws_training_first_never_test():
     from neurodepth.core.seeds import shard_seed
 
-    draws = calibration_draws(1, "stylized_l5pc", "full", 5, simulations_per_shard=2)
-    train = [shard_seed(1, "stylized_l5pc", "full", "train", k) for k in range(3)]
-    assert draws == [(train[0], 0), (train[0], 1), (train[1], 0), (train[1], 1), (train[2], 0)]
-    assert calibration_draws(1, "stylized_l5pc", "no_nmda", 1, 2)[0][0] != train[0]
+    def seed(split, k):
+        return shard_seed(1, "stylized_l5pc", "full", split, k)
+
+    shards = {"train": 2, "valid": 1, "test": 1}
+    draws = calibration_draws(1, "stylized_l5pc", "full", 8, 2, shards)
+    assert draws == [
+        (seed("train", 0), 0),
+        (seed("train", 0), 1),
+        (seed("train", 1), 0),
+        (seed("train", 1), 1),
+        (seed("valid", 0), 0),
+        (seed("valid", 0), 1),
+        (seed("train", 2), 0),  # past the training and validation splits: unused train seeds
+        (seed("train", 2), 1),
+    ]
+    assert seed("test", 0) not in {s for s, _ in draws}
+    assert calibration_draws(1, "stylized_l5pc", "full", 3, 2) == draws[:2] + [
+        (seed("train", 1), 0)
+    ]
+    assert calibration_draws(1, "stylized_l5pc", "no_nmda", 1, 2)[0][0] != seed("train", 0)
 
 
 def test_lif_shard_with_explicit_rates_is_unchanged_and_records_scale(tmp_path):
@@ -197,18 +213,22 @@ def test_calibration_reaches_target_on_the_lif_cell(tmp_path):
         "stylized_l5pc", "lif", 5, SIM_CFG, {**LIF, "target_rate_hz": 4.0}, cfg, log=None
     )
     assert again["scale"] == row["scale"]
-    # the draws are the training split's: its first 4 shards (2 simulations each), simulated at
-    # the scale found, hold exactly the spikes the calibration counted
-    assert row["training_draws"] == "shards 0-3"
+    assert row["dataset_draws"] == "train 0-3"  # no splits configured: training seeds only
+    # with splits: the datasets' draws, training then validation, never test. Simulated at the
+    # scale found, those shards hold exactly the spikes the calibration counted
+    sim_cfg = {**SIM_CFG, "shards": {"train": 2, "valid": 1, "test": 1}}
+    split_row, _ = calibrate_input_scale(
+        "stylized_l5pc", "lif", 5, sim_cfg, {**LIF, "target_rate_hz": 4.0}, cfg, log=None
+    )
+    assert split_row["dataset_draws"] == "train 0-1, valid 0-0, train 2-2"
     spikes = 0
-    for shard in range(4):
+    for split, shard in [("train", 0), ("train", 1), ("valid", 0), ("train", 2)]:
         job = ShardJob(
-            "stylized_l5pc", "lif", "train", shard, 5, SIM_CFG, LIF, input_scale=row["scale"]
+            "stylized_l5pc", "lif", split, shard, 5, sim_cfg, LIF, input_scale=split_row["scale"]
         )
-        spikes += read_shard(run_shard(job, tmp_path / f"train_{shard}.nc", progress=False)).sizes[
-            "spike"
-        ]
-    assert spikes == row["output_spikes"] == round(row["rate_hz"] * 8.0)
+        shard_file = run_shard(job, tmp_path / f"{split}_{shard}.nc", progress=False)
+        spikes += read_shard(shard_file).sizes["spike"]
+    assert spikes == split_row["output_spikes"] == round(split_row["rate_hz"] * 8.0)
 
     out = run_calibration(
         tmp_path / "lif.csv",

@@ -15,13 +15,14 @@ Because inhibition grows with excitation, the rate saturates and can fall at lar
 stylized AMPA-only cell peaks near 3.4 Hz at about twice its configured rates); the search
 handles a peak, and a target above it fails naming the highest rate seen.
 
-The calibration draws are the training split's own first draws (:func:`calibration_draws`:
-simulation ``i`` of training shard ``s``, as ``simulate_shard`` draws them). The output rate of
-one simulation varies by about its own mean from draw to draw (coefficient of variation 1.04 on
-the full stylized cell), so a scale calibrated on independent draws left the datasets ~20 % off
-their target; on the training draws themselves, the simulations it used fire at the target
-whatever their luck, and only the rest of the datasets carry sampling error. The scale is a
-protocol parameter, fitted to output counts only, never to anything a network is scored on.
+The calibration draws are the datasets' own (:func:`calibration_draws`: the training shards'
+simulations, then the validation shards', seeded as ``simulate_shard`` seeds them). The output
+rate of one simulation varies by about its own mean from draw to draw (coefficient of variation
+1.07 on the full stylized cell at 2 Hz, more at 1 Hz), so a scale calibrated on 32 independent
+draws left the datasets 20-40 % off their target; on the datasets' own draws, the simulations it
+used fire at the target whatever their luck, and only the rest carry sampling error. The test
+split is never drawn on, and the scale is fitted to output counts only: nothing a network is
+scored on.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ COLUMNS = [
     "exc_per_100ms_high",
     "inh_minus_exc_low",
     "inh_minus_exc_high",
-    "training_draws",
+    "dataset_draws",
 ]
 
 
@@ -182,16 +183,37 @@ def find_scale(
 
 
 def calibration_draws(
-    global_seed: int, cell_name: str, variant: str, n_sims: int, simulations_per_shard: int
+    global_seed: int,
+    cell_name: str,
+    variant: str,
+    n_sims: int,
+    simulations_per_shard: int,
+    shards: dict | None = None,
 ) -> list[tuple[int, int]]:
-    """(shard seed, index in shard) of the first ``n_sims`` training draws: simulation ``i`` of
-    training shard ``s`` for s = 0, 1, ... (past the configured training split the draws go on
-    with the next shard seeds)."""
+    """(shard seed, index in shard) of the first ``n_sims`` dataset draws, as ``simulate_shard``
+    seeds them: the training shards' simulations, then the validation shards' (``shards``: the
+    config's ``simulation.shards``), then further training shard seeds that no dataset uses. The
+    test split is never drawn on."""
     per_shard = int(simulations_per_shard)
+    shards = shards or {}
+    n_train, n_valid = int(shards.get("train", 0)), int(shards.get("valid", 0))
+    order = [("train", k) for k in range(n_train)] + [("valid", k) for k in range(n_valid)]
+    order += [("train", n_train + k) for k in range(-(-int(n_sims) // per_shard))]
     return [
-        (shard_seed(global_seed, cell_name, variant, "train", k // per_shard), k % per_shard)
+        (shard_seed(global_seed, cell_name, variant, *order[k // per_shard]), k % per_shard)
         for k in range(int(n_sims))
     ]
+
+
+def _describe_draws(n_sims: int, per_shard: int, shards: dict | None) -> str:
+    """Which shards' simulations :func:`calibration_draws` took, e.g. "train 0-7, valid 0-2"."""
+    shards = shards or {}
+    n_train, n_valid = int(shards.get("train", 0)), int(shards.get("valid", 0))
+    used = -(-n_sims // per_shard)
+    parts = [("train", 0, min(used, n_train))]
+    parts.append(("valid", 0, min(max(used - n_train, 0), n_valid)))
+    parts.append(("train", n_train, max(used - n_train - n_valid, 0)))
+    return ", ".join(f"{split} {a}-{a + n - 1}" for split, a, n in parts if n > 0)
 
 
 def _spike_simulator(entry, settings, cell_name, variant, mechanisms_dir, morphology_path, cell):
@@ -231,8 +253,8 @@ def calibrate_input_scale(
 
     The cell is built once (``cell`` may pass a built one); each evaluation of a scale runs
     ``calibration.simulations`` simulations of ``calibration.duration_ms`` (null: the dataset's
-    ``simulation.duration_ms``) on the same draws, the training split's first
-    (:func:`calibration_draws`). Returns the table row (see ``COLUMNS``) and
+    ``simulation.duration_ms``) on the same draws, the datasets' first (training, then
+    validation: :func:`calibration_draws`). Returns the table row (see ``COLUMNS``) and
     the search history (one row per evaluated scale). Raises ``CalibrationError`` when the
     target is not reached within ``calibration.tolerance`` in ``calibration.max_iterations``.
     """
@@ -256,7 +278,9 @@ def calibrate_input_scale(
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
     n_sims = int(calibration_cfg["simulations"])
     per_shard = int(simulation_cfg["simulations_per_shard"])
-    draws = calibration_draws(seed, cell_name, variant, n_sims, per_shard)
+    draws = calibration_draws(
+        seed, cell_name, variant, n_sims, per_shard, simulation_cfg.get("shards")
+    )
     cpu0 = time.process_time()
     make_inputs, spike_times = _spike_simulator(
         entry, settings, cell_name, variant, mechanisms_dir, morphology_path, cell
@@ -305,7 +329,7 @@ def calibrate_input_scale(
         "exc_per_100ms_high": used.exc_range[1],
         "inh_minus_exc_low": used.inh_minus_exc[0],
         "inh_minus_exc_high": used.inh_minus_exc[1],
-        "training_draws": f"shards 0-{(n_sims - 1) // per_shard}",
+        "dataset_draws": _describe_draws(n_sims, per_shard, simulation_cfg.get("shards")),
     }
     history = pd.DataFrame(result.history, columns=["scale", "rate_hz"])
     history.insert(0, "evaluation", np.arange(1, len(history) + 1))
