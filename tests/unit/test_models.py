@@ -1,6 +1,8 @@
 """TCN: shapes, causality, receptive field, parameter / MAC counts, architecture_for_depth, and
 its entry in the network-family registry."""
 
+import math
+
 import pytest
 import torch
 
@@ -135,3 +137,34 @@ def test_architecture_candidates_override_the_base_and_are_distinct():
     assert [a["width"] for a in archs] == [16, 32]  # {} and {width: 32} are the same network
     cfg["architectures"] = {"2": {"kernels": [5, 5], "width": 8}}
     assert candidate_architectures("tcn", 2, cfg) == [{"depth": 2, "kernels": [5, 5], "width": 8}]
+
+
+def test_initial_spike_bias_is_the_training_rates_logit_or_a_number():
+    from neurodepth.learning.networks import initial_spike_bias
+
+    assert initial_spike_bias("training_rate", 0.001) == pytest.approx(math.log(0.001 / 0.999))
+    assert initial_spike_bias(-2, 0.001) == -2.0
+    assert initial_spike_bias("training_rate", 0.0) == pytest.approx(math.log(1e-6 / (1 - 1e-6)))
+
+
+@pytest.mark.parametrize(
+    "family, arch",
+    [
+        ("tcn", {"depth": 2, "kernels": [5, 3], "width": 8}),
+        ("gru", {"depth": 4, "hidden_units": 4, "context_ms": 20}),
+    ],
+)
+def test_a_network_started_at_the_training_rate_predicts_it(family, arch):
+    """Set to the training rate, an untrained network's mean spike probability is that rate
+    (small initial weights add little to the bias), not the paper's sigmoid(-2) = 0.12."""
+    from neurodepth.learning.networks import initial_spike_bias
+
+    torch.manual_seed(0)
+    model = build_network(family, 12, arch).eval()
+    x = (torch.rand(4, 12, 200) < 0.02).float()
+    with torch.no_grad():
+        before = torch.sigmoid(model(x)["spike_logit"]).mean().item()
+        model.set_spike_bias(initial_spike_bias("training_rate", 0.001))
+        after = torch.sigmoid(model(x)["spike_logit"]).mean().item()
+    assert before == pytest.approx(1 / (1 + math.exp(2.0)), rel=0.3)
+    assert after == pytest.approx(0.001, rel=0.3)

@@ -43,7 +43,7 @@ from neurodepth.learning.checkpoints import (
 )
 from neurodepth.learning.datamodule import NeuronDataModule
 from neurodepth.learning.lightning_module import NeuronLightningModule
-from neurodepth.learning.networks import adapt_to_data, build_network
+from neurodepth.learning.networks import adapt_to_data, build_network, initial_spike_bias
 from neurodepth.learning.selection import (
     CRITERION,
     SUMMARY_FILE,
@@ -153,6 +153,11 @@ def train_model(
         n_dendritic=dm.n_dendritic,
         init_std=training_cfg["init_std"],
     )
+    spike_bias = initial_spike_bias(training_cfg["spike_bias_init"], dm.train_spike_rate)
+    if hasattr(model, "set_spike_bias"):
+        model.set_spike_bias(spike_bias)
+    else:
+        log.warning("%s networks have no set_spike_bias: training.spike_bias_init ignored", family)
     if saved is not None:
         check_resumable(last, saved, family, model)
         log.info("resuming %s from %s at step %d", out_dir, last, start_step)

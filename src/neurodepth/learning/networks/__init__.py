@@ -36,6 +36,7 @@ from neurodepth.learning.networks.family import (
     adapt_to_data,
     build_network,
     candidate_architectures,
+    initial_spike_bias,
     network_size,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "adapt_to_data",
     "build_network",
     "candidate_architectures",
+    "initial_spike_bias",
     "network_size",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,8 +14,20 @@ from torch import nn
 from neurodepth.core.registry import Registry
 
 # paper: the spike head's bias starts at -2 (sigmoid ~ 0.12) to speed early training; every
-# family starts its spike head there
+# family builds its spike head there, and training then sets it as training.spike_bias_init says
+# (set_spike_bias)
 SPIKE_BIAS_INIT = -2.0
+
+
+def initial_spike_bias(setting, train_spike_rate_per_ms: float) -> float:
+    """The spike head's starting bias for ``training.spike_bias_init``: a number as given, or
+    ``"training_rate"``: the logit of the training set's output spikes per 1-ms bin, so that an
+    untrained network predicts the constant-rate predictor (its held-out BCE ratio starts at ~1
+    instead of ~25 at -2, and early stopping no longer selects a network still relaxing there)."""
+    if setting != "training_rate":
+        return float(setting)
+    rate = min(max(float(train_spike_rate_per_ms), 1e-6), 0.5)
+    return float(math.log(rate / (1.0 - rate)))
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,8 @@ class NetworkFamily:
     ``adapt_to_data(architecture, channels) -> dict`` (optional): the architecture completed from
     the training data's channels (``channel_segment``, ``channel_kind``, ``segment_section``
     arrays), before the network is built; the result is what the checkpoint stores.
+    A network that defines ``set_spike_bias(value)`` gets its spike head's starting bias from
+    ``training.spike_bias_init``; one that does not keeps its own (training logs a warning).
     ``size_label``: what the size index counts (axis labels). ``options``: the family's options
     and their defaults (the keys ``families.<name>.options`` may set).
     """
@@ -48,6 +63,11 @@ class RecurrentNetwork(nn.Module):
     give each scored output; a state carried longer than a training window was never trained)."""
 
     context_ms: int
+
+    @torch.no_grad()
+    def set_spike_bias(self, value: float) -> None:
+        """Start the spike head at ``value`` (see ``initial_spike_bias``)."""
+        self.heads.bias[0] = float(value)
 
     @staticmethod
     def read_heads(out: torch.Tensor) -> dict[str, torch.Tensor]:

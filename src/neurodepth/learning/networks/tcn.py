@@ -83,6 +83,11 @@ class TCN(nn.Module):
                 nn.init.zeros_(module.bias)
         nn.init.constant_(self.spike_head.bias, SPIKE_BIAS_INIT)
 
+    @torch.no_grad()
+    def set_spike_bias(self, value: float) -> None:
+        """Start the spike head at ``value`` (see ``family.initial_spike_bias``)."""
+        nn.init.constant_(self.spike_head.bias, float(value))
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.body(x)
         out = {"spike_logit": self.spike_head(h)[:, 0, :], "soma": self.soma_head(h)[:, 0, :]}
