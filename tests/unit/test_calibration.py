@@ -18,6 +18,7 @@ from neurodepth.simulation.calibration import (
     calibrate_input_scale,
     calibration_draws,
     find_scale,
+    local_exponent,
     merge_calibrations,
     read_calibrated_scale,
     run_calibration,
@@ -244,6 +245,55 @@ def test_calibration_reaches_target_on_the_lif_cell(tmp_path):
         read_calibrated_scale(out, "full")
     table = merge_calibrations([out, out], tmp_path / "all.csv")
     assert list(pd.read_csv(tmp_path / "all.csv").columns) == COLUMNS and len(table) == 2
+
+
+def test_two_stage_calibration_searches_on_a_prefix_and_reuses_its_draws(tmp_path):
+    """The search runs on the first search_simulations draws, then goes on from its scale on
+    all of them without simulating the prefix again there; the rate it reports is that of all
+    the draws, which the shards simulated at its scale reproduce spike for spike."""
+    sim_cfg = {**SIM_CFG, "shards": {"train": 4, "valid": 1, "test": 1}}
+    inputs = {**LIF, "target_rate_hz": 4.0}
+    cfg = calibration_cfg(simulations=10, search_simulations=2, tolerance=0.05)
+    row, history = calibrate_input_scale("stylized_l5pc", "lif", 5, sim_cfg, inputs, cfg, log=None)
+    assert row["converged"] and abs(row["rate_hz"] / 4.0 - 1) <= 0.05
+    assert row["search_simulations"] == 2 and row["simulations"] == 10
+    search, final = history[history.simulations == 2], history[history.simulations == 10]
+    assert (
+        len(search) >= 1
+        and len(final) >= 1
+        and list(history.simulations) == sorted(history.simulations)
+    )
+    assert row["iterations"] == len(history)
+    # the final stage starts at the search's chosen scale (the closest to the target there)
+    closest = (search.rate_hz / 4.0).map(lambda r: abs(math.log(r)) if r > 0 else math.inf)
+    assert final.scale.iloc[0] == search.scale[closest.idxmin()]
+    # every distinct (scale, draw) simulated once
+    simulated = {(r.scale, k) for r in history.itertuples() for k in range(int(r.simulations))}
+    sims = len(simulated)
+    assert row["simulated_s"] == pytest.approx(sims * 1.0)
+    assert row["simulated_s"] < 10 * len(history)  # cheaper than one stage on every draw
+    spikes = 0
+    for split, shard in [("train", k) for k in range(4)] + [("valid", 0)]:
+        job = ShardJob(
+            "stylized_l5pc", "lif", split, shard, 5, sim_cfg, LIF, input_scale=row["scale"]
+        )
+        spikes += read_shard(run_shard(job, tmp_path / f"{split}{shard}.nc", progress=False)).sizes[
+            "spike"
+        ]
+    assert spikes == row["output_spikes"] == round(row["rate_hz"] * 10.0)
+    # one stage when the search would use every draw anyway
+    single, one = calibrate_input_scale(
+        "stylized_l5pc", "lif", 5, sim_cfg, inputs, {**cfg, "search_simulations": None}, log=None
+    )
+    assert set(one.simulations) == {10} and single["search_simulations"] == 10
+
+
+def test_local_exponent_is_the_slope_nearest_the_target():
+    history = [(1.0, 8.0), (0.5, 1.0), (0.6, 1.5), (0.55, 0.0)]
+    # nearest the target 1.2 Hz: 1.5 Hz at 0.6, then 1.0 Hz at 0.5
+    assert local_exponent(history, 1.2) == pytest.approx(math.log(1.5) / math.log(0.6 / 0.5))
+    assert local_exponent([(1.0, 2.0)], 1.0) == 2.0  # one point: the default
+    assert local_exponent([(1.0, 2.0), (2.0, 2.0**20)], 1.0) == 8.0  # clamped
 
 
 def test_calibration_failures_name_the_key(tmp_path):

@@ -177,7 +177,7 @@ def _metrics(rows):
                         value=value,
                         n_parameters=params,
                         macs_per_ms=macs,
-                        fails_bce_check=bool(fails and fails[0]),
+                        fails_bce_check=fails[0] if fails else False,
                     )
                 )
     return pd.DataFrame(out)
@@ -198,6 +198,8 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
             ("gru", 8, 2_000, 2_100, auc(0.91)),
             # a high AUC from a network that fails the BCE check (it did not learn): never chosen
             ("gru", 64, 9_000, 9_000, auc(0.99), True),
+            # nor one whose check could not be judged (no spike in its test set)
+            ("gru", 128, 18_000, 18_000, auc(0.99), None),
         ]
     )
     baseline = pd.DataFrame(
@@ -213,9 +215,10 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
         for k in range(8)
     )
     comparison, smallest = compare_families(df, 0.005, baseline, n_boot=300)
-    assert len(comparison) == 6
-    failed = comparison.set_index(["family", "size"]).loc[("gru", 64)]
-    assert failed["seeds_failing_bce_check"] == 3 and not failed["learned"]
+    assert len(comparison) == 7
+    for size in (64, 128):
+        failed = comparison.set_index(["family", "size"]).loc[("gru", size)]
+        assert failed["seeds_failing_bce_check"] == 3 and not failed["learned"]
     row = comparison.set_index(["family", "size"]).loc[("elm", 16)]
     assert row["spike_auc"] == pytest.approx(0.948, abs=0.001)
     assert row["spike_auc_p05"] < row["spike_auc"] < row["spike_auc_p95"]
@@ -229,7 +232,7 @@ def test_comparison_picks_each_familys_smallest_model_within_the_margin():
     assert np.isnan(picks.loc["gru", "n_parameters"])
     assert picks.loc["gru", "verdict"].startswith("none")
     assert picks.loc["gru", "fraction_within_margin"] == 0.0
-    assert picks.loc["gru", "sizes_not_learned"] == "64"
+    assert picks.loc["gru", "sizes_not_learned"] == "64 128"
     assert (picks["best_family"] == "tcn").all() and (picks["best_size"] == 4).all()
     assert picks.loc["tcn", "baseline_auc"] == pytest.approx(0.905)
 

@@ -155,3 +155,25 @@ def test_evaluate_arrays_drops_first_ms():
     table = {(m, s): v for m, s, v in rows}
     assert table[("spike_auc", "all")] == 1.0
     assert table[("soma_rmse_mv", "all")] == pytest.approx(0, abs=1e-6)
+
+
+def test_bce_check_is_judged_only_where_there_are_spikes_to_predict():
+    """A predictor below the training rate beats the constant-rate predictor on a split without
+    output spikes without having learned anything: the check is then unknown, not passed."""
+    target, truth, counts = _protocol_arrays()
+    cfg = section_defaults("evaluation") | {"drop_first_ms": 500, "max_output_spikes": 24}
+    rate = float(target[1:, 500:].mean())
+    good = np.clip(target.astype(np.float32), 1e-4, 1 - 1e-4)
+    _, extras = evaluate_arrays(target, good, truth, truth, counts, cfg, train_rate=rate)
+    assert extras["fails_bce_check"] is False
+    _, extras = evaluate_arrays(
+        target, np.full(target.shape, rate, np.float32), truth, truth, counts, cfg, rate
+    )
+    assert extras["fails_bce_check"] is True  # the constant predictor itself: ratio 1
+    silent = np.zeros_like(target)
+    low = np.full(target.shape, rate / 10, np.float32)
+    rows, extras = evaluate_arrays(
+        silent, low, truth, truth, np.zeros_like(counts), cfg | {"min_output_spikes": 0}, rate
+    )
+    assert {m: v for m, s, v in rows if s == "all"}["spike_bce_ratio"] < 0.8
+    assert extras["fails_bce_check"] is None

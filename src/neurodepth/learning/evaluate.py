@@ -171,12 +171,14 @@ def evaluate_arrays(
         )
         rows += [(m, str(k), v) for m, v in sub.items()]
     ratio = full["spike_bce_ratio"]
+    target_kept, prob_kept = cut(spike_target, idx), cut(spike_prob, idx)
+    # None when it cannot be judged: no training rate, or no output spike among the kept bins
+    # (then any predictor below the training rate beats the constant one without learning)
+    judged = np.isfinite(ratio) and bool(target_kept.any())
     extras = {
         "included": included,
-        # None when unknown (no training rate); else whether the network fails the check
-        "fails_bce_check": None if not np.isfinite(ratio) else bool(ratio >= cfg["max_bce_ratio"]),
+        "fails_bce_check": bool(ratio >= cfg["max_bce_ratio"]) if judged else None,
     }
-    target_kept, prob_kept = cut(spike_target, idx), cut(spike_prob, idx)
     if target_kept.min() != target_kept.max():
         extras["roc_fpr"], extras["roc_tpr"] = roc_points_for_plot(target_kept, prob_kept)
         thr = threshold_at_fpr(target_kept, prob_kept, float(cfg["timing_fpr"]))

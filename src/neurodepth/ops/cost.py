@@ -94,9 +94,15 @@ UNIT_COSTS: dict[str, UnitCost] = {
     ),
     "calibration_evaluations": UnitCost(
         4.0,
-        "scales evaluated per calibrate_inputs job (typical; max: calibration.max_iterations)",
-        "neurodepth.simulation.calibration, config/config.yaml rates, tolerance 0.05, targets "
-        "2-3 Hz: full 2, no_nmda 3, no_branching 3, lif 3-5 evaluations",
+        "scales evaluated by a calibration search (typical; max: calibration.max_iterations)",
+        "neurodepth.simulation.calibration, config/config.yaml rates, tolerance 0.05, one "
+        "stage on 88 simulations, target 1 Hz: full 4, no_branching 3, lif 5 evaluations",
+    ),
+    "calibration_final_evaluations": UnitCost(
+        2.0,
+        "scales evaluated on all calibration.simulations after the search on "
+        "calibration.search_simulations (typical)",
+        "PENDING",
     ),
     "lif_s_per_sim_s": UnitCost(0.0076, "core-s per simulated s (I&F, numpy, 100 inputs)", BENCH),
     # --- storage (netCDF, zlib level 4; see shards.py) ----------------------------------------
@@ -325,14 +331,24 @@ def calibrated_variants(config: dict) -> list[str]:
 
 def calibration_core_seconds(config: dict, variant: str, worst_case: bool = False) -> float:
     """One calibrate_inputs job: the cell built once, then per evaluated scale
-    ``calibration.simulations`` simulations of ``calibration.duration_ms``; a typical number of
-    evaluations, or with ``worst_case`` all ``calibration.max_iterations`` (for time limits)."""
+    ``calibration.search_simulations`` simulations of ``calibration.duration_ms`` while the search
+    runs and ``calibration.simulations`` after it; typical numbers of evaluations, or with
+    ``worst_case`` all ``calibration.max_iterations`` in both stages (for time limits)."""
     cal = config["calibration"]
-    evaluations = cal["max_iterations"] if worst_case else unit("calibration_evaluations")
+    n_sims = cal["simulations"]
+    n_search = min(cal["search_simulations"] or n_sims, n_sims)
+    search = cal["max_iterations"] if worst_case else unit("calibration_evaluations")
+    search = min(search, cal["max_iterations"])
+    if n_search < n_sims:
+        final = cal["max_iterations"] if worst_case else unit("calibration_final_evaluations")
+        # the final stage's first scale is the search's last: its first n_search draws are known
+        simulations = search * n_search + min(final, cal["max_iterations"]) * n_sims - n_search
+    else:
+        simulations = search * n_sims
     sim_s = (cal["duration_ms"] or config["simulation"]["duration_ms"]) / 1000.0
     per_sim = sim_s * (neuron_s_per_sim_s(config, variant) + unit("input_generation_s_per_sim_s"))
     build = unit(f"{cell_key(config)}.cell_build_s") if _uses_neuron(variant) else 0.0
-    return build + min(evaluations, cal["max_iterations"]) * cal["simulations"] * per_sim
+    return build + simulations * per_sim
 
 
 def bytes_per_simulation(config: dict, variant: str) -> float:

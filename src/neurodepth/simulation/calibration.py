@@ -58,6 +58,7 @@ COLUMNS = [
     "converged",
     "iterations",
     "simulations",
+    "search_simulations",
     "duration_ms",
     "simulated_s",
     "output_spikes",
@@ -114,16 +115,19 @@ def find_scale(
     log_t = math.log(target)
     history: list[tuple[float, float]] = []
 
-    def evaluate(x: float) -> float:
-        rate = float(rate_of(math.exp(x)))
-        history.append((math.exp(x), rate))
+    def evaluate(x: float, scale: float | None = None) -> float:
+        scale = math.exp(x) if scale is None else scale
+        rate = float(rate_of(scale))
+        history.append((scale, rate))
         return rate
 
     def within(rate: float) -> bool:
         return abs(rate / target - 1.0) <= tolerance
 
-    x = min(max(math.log(start), lo_b), hi_b)
-    rate = evaluate(x)
+    # the start itself, not exp(log(start)): a caller may already know its rate's parts
+    first = min(max(float(start), bounds[0]), bounds[1])
+    x = math.log(first)
+    rate = evaluate(x, first)
     below: tuple[float, float] | None = None  # highest (x, rate) with rate < target
     above: tuple[float, float] | None = None  # lowest (x, rate) with rate > target
     widths: list[float] = []
@@ -177,6 +181,20 @@ def find_scale(
     )
     best_scale, best_rate = history[best]
     return SearchResult(best_scale, best_rate, len(history), within(best_rate), history)
+
+
+def local_exponent(history, target: float, default: float = 2.0) -> float:
+    """The log-log slope of rate against scale between the two evaluated points with positive
+    rates nearest ``target`` (clamped to 0.5-8 as :func:`find_scale` clamps it), or ``default``
+    when fewer than two such points differ: the next search's first step from there."""
+    points = sorted(
+        {(s, r) for s, r in history if r > 0}, key=lambda p: abs(math.log(p[1] / target))
+    )
+    for s2, r2 in points[1:]:
+        s1, r1 = points[0]
+        if s1 != s2 and r1 != r2:
+            return min(max(math.log(r2 / r1) / math.log(s2 / s1), 0.5), 8.0)
+    return default
 
 
 # --------------------------------------------------------------------------- the cell's rate
@@ -277,6 +295,7 @@ def calibrate_input_scale(
     )
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
     n_sims = int(calibration_cfg["simulations"])
+    n_search = min(int(calibration_cfg["search_simulations"] or n_sims), n_sims)
     per_shard = int(simulation_cfg["simulations_per_shard"])
     draws = calibration_draws(
         seed, cell_name, variant, n_sims, per_shard, simulation_cfg.get("shards")
@@ -285,31 +304,46 @@ def calibrate_input_scale(
     make_inputs, spike_times = _spike_simulator(
         entry, settings, cell_name, variant, mechanisms_dir, morphology_path, cell
     )
+    sim_s = settings.duration_ms / 1000.0
     simulated_s = 0.0
-    spikes_at: dict[float, int] = {}
+    # spike count of (scale, draw): the final stage starts where the search stopped, on a
+    # superset of its draws, so the draws already simulated at that scale are not run again
+    counts: dict[tuple[float, int], int] = {}
 
-    def rate_of(scale: float) -> float:
-        nonlocal simulated_s
-        scaled = rates.scaled(scale)
-        count = 0
-        for shard_seed_value, index in draws:
-            # the same generator state for every scale: common random numbers
-            rng = simulation_rng(shard_seed_value, index)
-            count += len(spike_times(make_inputs(rng, scaled)))
-        simulated_s += n_sims * settings.duration_ms / 1000.0
-        spikes_at[scale] = count
-        rate = count / (n_sims * settings.duration_ms / 1000.0)
-        if log:
-            log(f"calibrate {cell_name}/{variant}: scale {scale:.4g} -> {rate:.3f} Hz")
-        return rate
+    def rate_on(n: int) -> Callable[[float], float]:
+        def rate_of(scale: float) -> float:
+            nonlocal simulated_s
+            scaled = rates.scaled(scale)
+            for k in range(n):
+                if (scale, k) not in counts:
+                    # the same generator state for every scale: common random numbers
+                    counts[(scale, k)] = len(
+                        spike_times(make_inputs(simulation_rng(*draws[k]), scaled))
+                    )
+                    simulated_s += sim_s
+            rate = sum(counts[(scale, k)] for k in range(n)) / (n * sim_s)
+            if log:
+                label = f"{cell_name}/{variant}"
+                log(f"calibrate {label}: scale {scale:.4g} -> {rate:.3f} Hz ({n} simulations)")
+            return rate
 
-    result = find_scale(
-        rate_of,
-        float(target),
-        float(calibration_cfg["tolerance"]),
-        int(calibration_cfg["max_iterations"]),
+        return rate_of
+
+    search_args = dict(
+        target=float(target),
+        tolerance=float(calibration_cfg["tolerance"]),
+        max_iterations=int(calibration_cfg["max_iterations"]),
         bounds=bounds,
     )
+    stages = []
+    if n_search < n_sims:
+        search = find_scale(rate_on(n_search), **search_args)
+        stages.append((n_search, search))
+        search_args.update(
+            start=search.scale, exponent_guess=local_exponent(search.history, target)
+        )
+    result = find_scale(rate_on(n_sims), **search_args)
+    stages.append((n_sims, result))
     used = rates.scaled(result.scale)
     row = {
         "cell": cell_name,
@@ -319,11 +353,12 @@ def calibrate_input_scale(
         "rate_hz": result.rate,
         "relative_error": result.rate / float(target) - 1.0,
         "converged": bool(result.converged),
-        "iterations": result.iterations,
+        "iterations": sum(stage.iterations for _, stage in stages),
         "simulations": n_sims,
+        "search_simulations": n_search,
         "duration_ms": settings.duration_ms,
         "simulated_s": simulated_s,
-        "output_spikes": spikes_at[result.scale],
+        "output_spikes": sum(counts[(result.scale, k)] for k in range(n_sims)),
         "cpu_s": time.process_time() - cpu0,
         "exc_per_100ms_low": used.exc_range[0],
         "exc_per_100ms_high": used.exc_range[1],
@@ -331,7 +366,10 @@ def calibrate_input_scale(
         "inh_minus_exc_high": used.inh_minus_exc[1],
         "dataset_draws": _describe_draws(n_sims, per_shard, simulation_cfg.get("shards")),
     }
-    history = pd.DataFrame(result.history, columns=["scale", "rate_hz"])
+    history = pd.DataFrame(
+        [(n, scale, rate) for n, stage in stages for scale, rate in stage.history],
+        columns=["simulations", "scale", "rate_hz"],
+    )
     history.insert(0, "evaluation", np.arange(1, len(history) + 1))
     return row, history
 
@@ -351,7 +389,8 @@ def run_calibration(out_path, cell_label: str | None = None, **search) -> Path:
         row["cell"] = cell_label
     print(history.to_string(index=False))
     if not row["converged"]:
-        peak = history.loc[history["rate_hz"].idxmax()]
+        final = history[history["simulations"] == row["simulations"]]
+        peak = final.loc[final["rate_hz"].idxmax()]
         raise CalibrationError(
             f"inputs.{search['variant']}: rate calibration reached {row['rate_hz']:.3g} Hz at "
             f"scale {row['scale']:.4g}, not within "
