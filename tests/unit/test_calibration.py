@@ -264,6 +264,9 @@ def test_two_stage_calibration_searches_on_a_prefix_and_reuses_its_draws(tmp_pat
         and list(history.simulations) == sorted(history.simulations)
     )
     assert row["iterations"] == len(history)
+    # the search stops at its own, looser tolerance (its rate estimates that of all the draws)
+    assert abs(search.rate_hz.iloc[-1] / 4.0 - 1) <= cfg["search_tolerance"]
+    assert all(abs(r / 4.0 - 1) > cfg["search_tolerance"] for r in search.rate_hz.iloc[:-1])
     # the final stage starts at the search's chosen scale (the closest to the target there)
     closest = (search.rate_hz / 4.0).map(lambda r: abs(math.log(r)) if r > 0 else math.inf)
     assert final.scale.iloc[0] == search.scale[closest.idxmin()]

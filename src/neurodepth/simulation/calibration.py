@@ -272,9 +272,12 @@ def calibrate_input_scale(
     The cell is built once (``cell`` may pass a built one); each evaluation of a scale runs
     ``calibration.simulations`` simulations of ``calibration.duration_ms`` (null: the dataset's
     ``simulation.duration_ms``) on the same draws, the datasets' first (training, then
-    validation: :func:`calibration_draws`). Returns the table row (see ``COLUMNS``) and
-    the search history (one row per evaluated scale). Raises ``CalibrationError`` when the
-    target is not reached within ``calibration.tolerance`` in ``calibration.max_iterations``.
+    validation: :func:`calibration_draws`). With ``calibration.search_simulations`` below
+    ``calibration.simulations`` the search first runs on that many of the draws, to within
+    ``calibration.search_tolerance``, and then goes on from its scale on all of them. Returns
+    the table row (see ``COLUMNS``) and the history (one row per evaluated scale, with the
+    simulations it ran on). The row says whether the final stage came within
+    ``calibration.tolerance`` (``run_calibration`` raises ``CalibrationError`` when not).
     """
     target = inputs_cfg["target_rate_hz"]
     if target is None:
@@ -337,7 +340,8 @@ def calibrate_input_scale(
     )
     stages = []
     if n_search < n_sims:
-        search = find_scale(rate_on(n_search), **search_args)
+        loose = max(search_args["tolerance"], float(calibration_cfg["search_tolerance"]))
+        search = find_scale(rate_on(n_search), **{**search_args, "tolerance": loose})
         stages.append((n_search, search))
         search_args.update(
             start=search.scale, exponent_guess=local_exponent(search.history, target)
