@@ -220,6 +220,21 @@ def test_nested_command_line_overrides_are_read_as_the_schema_types(default):
     assert config["network"]["depths"] == [1, 2] and config["summary"]["auc_margin"] == 0.02
 
 
+def test_an_override_of_a_number_or_word_key_is_read_by_what_it_spells(default):
+    """training.spike_bias_init is a number or the word training_rate: "-2" from the command
+    line is the number, "training_rate" stays the word, and another word is still refused."""
+    number = validate_config(_override(copy.deepcopy(default), 'training={"spike_bias_init": -2}'))
+    assert number["training"]["spike_bias_init"] == -2 and not isinstance(
+        number["training"]["spike_bias_init"], str
+    )
+    word = validate_config(
+        _override(copy.deepcopy(default), 'training={"spike_bias_init": training_rate}')
+    )
+    assert word["training"]["spike_bias_init"] == "training_rate"
+    _override(default, 'training={"spike_bias_init": rate}')
+    assert "training.spike_bias_init" in _error(default)
+
+
 def test_a_bad_override_still_names_its_key(default):
     _override(default, 'simulation={"duration_ms": 300}', 'training={"batch_size": "eight"}')
     message = _error(default)

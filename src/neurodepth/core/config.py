@@ -96,19 +96,30 @@ def _parse_string(text: str, types: set[str]):
     return value if _matches(value, types) else text
 
 
+def _fits_string_schema(text: str, schema: dict) -> bool:
+    """Whether ``text`` satisfies the schema's own string constraints (pattern, enum)."""
+    if "pattern" in schema and not re.search(schema["pattern"], text):
+        return False
+    return "enum" not in schema or text in schema["enum"]
+
+
 def coerce_strings(value, schema: dict, root: dict | None = None):
     """Turn string leaves into the type the schema asks for.
 
     ``snakemake --config simulation='{"duration_ms": 300}'`` parses nested values with YAML's
     base loader, which leaves every leaf a string ("300"). A string is left alone where the schema
-    accepts strings, and wherever it does not read as the wanted type (the validator then names
-    the key).
+    accepts it as a string (its pattern and enum, if any, allow it), and wherever it does not read
+    as the wanted type (the validator then names the key).
     """
     root = schema if root is None else root
     schema = _resolve(schema, root)
     types = _types(schema)
-    if isinstance(value, str) and types and "string" not in types and types & _COERCIBLE:
-        value = _parse_string(value, types)
+    if isinstance(value, str) and types & _COERCIBLE:
+        if "string" not in types:
+            value = _parse_string(value, types)
+        elif not _fits_string_schema(value, schema):
+            # e.g. [number, string] with a pattern for the one word allowed: "-2" is the number
+            value = _parse_string(value, types - {"string"})
     if isinstance(value, dict):
         for key in list(value):
             sub = _property_schema(schema, str(key), root)
