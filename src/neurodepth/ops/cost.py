@@ -95,14 +95,16 @@ UNIT_COSTS: dict[str, UnitCost] = {
     "calibration_evaluations": UnitCost(
         4.0,
         "scales evaluated by a calibration search (typical; max: calibration.max_iterations)",
-        "neurodepth.simulation.calibration, config/config.yaml rates, tolerance 0.05, one "
-        "stage on 88 simulations, target 1 Hz: full 4, no_branching 3, lif 5 evaluations",
+        "neurodepth.simulation.calibration, config/config.yaml rates, target 1 Hz, one stage on "
+        "88 simulations (2026-12-07): full 4, no_nmda 2, no_branching 3, lif 5 evaluations; "
+        "the search on 24 of 96 (2026-12-08): 3, 2, 2, 4",
     ),
     "calibration_final_evaluations": UnitCost(
         2.0,
         "scales evaluated on all calibration.simulations after the search on "
         "calibration.search_simulations (typical)",
-        "PENDING",
+        "neurodepth.simulation.calibration, config/config.yaml (2026-12-08, 96 simulations): "
+        "full 2, no_nmda 2, no_branching 3, lif 2 evaluations",
     ),
     "lif_s_per_sim_s": UnitCost(0.0076, "core-s per simulated s (I&F, numpy, 100 inputs)", BENCH),
     # --- storage (netCDF, zlib level 4; see shards.py) ----------------------------------------
