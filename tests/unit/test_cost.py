@@ -298,13 +298,16 @@ def test_every_constant_names_its_source():
 def test_data_verdict_places_a_config_against_the_scaling_study():
     default = _read(REPO / "config" / "config.yaml")
     assert cost.training_data_seconds(default) == 16 * 4 * 3.0
-    assert "memorised" in cost.data_verdict(default)
-    study = _read(REPO / "config" / "study.yaml")
+    assert "under which networks overfit" in cost.data_verdict(default)
     scaling = cost.DATA_SCALING["stylized_l5pc"]
-    assert scaling.memorises_below_s < cost.training_data_seconds(study)
-    assert cost.training_data_seconds(study) <= scaling.still_rising_at_s
-    assert "memorised" not in cost.data_verdict(study)
-    assert "still rising" in cost.data_verdict(study)
+    middle = copy.deepcopy(default)
+    middle["simulation"]["shards"]["train"] = 32  # 768 s: between overfitting and the largest size
+    assert scaling.overfits_below_s < cost.training_data_seconds(middle) <= scaling.flat_up_to_s
+    assert "test AUC was flat" in cost.data_verdict(middle)
+    study = _read(REPO / "config" / "study.yaml")
+    assert cost.training_data_seconds(study) > scaling.flat_up_to_s
+    assert "overfit" not in cost.data_verdict(study)
+    assert "not measured" in cost.data_verdict(study)
     # a cell the study did not measure is told so
     hay = hand_config()
     assert "not on hay2011_l5pc" in cost.data_verdict(hay)
