@@ -203,6 +203,7 @@ SCALING_STUDY = (
     "docs/science.md, 'Data scaling' (benchmarks/science_data_scaling.py): full cell, TCN depth "
     "1 and 4, width 32, 1x-8x the default's 192 s (2026-12-08, spike bias at the training rate)"
 )
+#: Measured per cell; other cells fall back on the stylized cell's numbers as a lower bound.
 DATA_SCALING: dict[str, DataScaling] = {
     "stylized_l5pc": DataScaling(overfits_below_s=384.0, flat_up_to_s=1536.0, source=SCALING_STUDY),
 }
