@@ -148,9 +148,10 @@ def evaluate_arrays(
         return a[sel, drop:]
 
     rows = []
+    target_kept, prob_kept = cut(spike_target, idx), cut(spike_prob, idx)
     full = all_metrics(
-        cut(spike_target, idx),
-        cut(spike_prob, idx),
+        target_kept,
+        prob_kept,
         cut(soma_truth, idx),
         cut(soma_pred, idx),
         cfg["fpr_points"],
@@ -171,7 +172,6 @@ def evaluate_arrays(
         )
         rows += [(m, str(k), v) for m, v in sub.items()]
     ratio = full["spike_bce_ratio"]
-    target_kept, prob_kept = cut(spike_target, idx), cut(spike_prob, idx)
     # None when it cannot be judged: no training rate, or no output spike among the kept bins
     # (then any predictor below the training rate beats the constant one without learning)
     judged = np.isfinite(ratio) and bool(target_kept.any())

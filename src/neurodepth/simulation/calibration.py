@@ -152,12 +152,10 @@ def find_scale(
             else:
                 x = below[0] + 0.5 * width
         else:
-            positive = [(math.log(s), math.log(r)) for s, r in history if r > 0]
+            positive = [(s, r) for s, r in history if r > 0]
             slope = exponent_guess
             if len(positive) >= 2:
-                (x1, y1), (x2, y2) = positive[-2], positive[-1]
-                if x2 != x1 and y2 != y1:
-                    slope = min(max((y2 - y1) / (x2 - x1), 0.5), 8.0)
+                slope = _log_log_slope(positive[-2], positive[-1]) or exponent_guess
             step_max = math.log(max_factor)
             step = step_max if rate <= 0 else (log_t - math.log(rate)) / slope
             step = min(max(step, -step_max), step_max)
@@ -183,18 +181,25 @@ def find_scale(
     return SearchResult(best_scale, best_rate, len(history), within(best_rate), history)
 
 
+def _log_log_slope(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+    """d log(rate) / d log(scale) between two (scale, rate) points with positive rates, clamped
+    to 0.5-8 (a step function's flat parts and jumps would otherwise send the search far off);
+    None when the points share their scale or their rate."""
+    (s1, r1), (s2, r2) = a, b
+    if s1 == s2 or r1 == r2:
+        return None
+    return min(max(math.log(r2 / r1) / math.log(s2 / s1), 0.5), 8.0)
+
+
 def local_exponent(history, target: float, default: float = 2.0) -> float:
-    """The log-log slope of rate against scale between the two evaluated points with positive
-    rates nearest ``target`` (clamped to 0.5-8 as :func:`find_scale` clamps it), or ``default``
-    when fewer than two such points differ: the next search's first step from there."""
+    """The log-log slope of rate against scale between the evaluated point with a positive rate
+    nearest ``target`` and the next nearest that differs from it (:func:`_log_log_slope`), or
+    ``default`` when there is none: the next search's first step from there."""
     points = sorted(
         {(s, r) for s, r in history if r > 0}, key=lambda p: abs(math.log(p[1] / target))
     )
-    for s2, r2 in points[1:]:
-        s1, r1 = points[0]
-        if s1 != s2 and r1 != r2:
-            return min(max(math.log(r2 / r1) / math.log(s2 / s1), 0.5), 8.0)
-    return default
+    slopes = (_log_log_slope(points[0], p) for p in points[1:])
+    return next((slope for slope in slopes if slope is not None), default)
 
 
 # --------------------------------------------------------------------------- the cell's rate
