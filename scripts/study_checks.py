@@ -16,7 +16,6 @@ with rule_job(snakemake):
         list(snakemake.input.summaries),
         datasets,
         snakemake.params.targets,
-        snakemake.params.max_bce_ratio,
         snakemake.params.rate_tolerance,
         snakemake.output.networks,
         snakemake.output.variants,

@@ -164,21 +164,27 @@ def test_checks_agree_with_the_metrics_and_datasets_they_judge(tiny_run):
     assert len(networks) == len(config["variants"]) * n_per_variant
     ratios = _evaluation_metrics(tiny_run).query("metric == 'spike_bce_ratio' and subset == 'all'")
     merged = networks.merge(
-        ratios[["variant", "depth", "seed", "value"]], on=["variant", "depth", "seed"]
+        ratios[["variant", "depth", "seed", "value", "fails_bce_check"]],
+        on=["variant", "depth", "seed"],
+        suffixes=("", "_evaluation"),
     )
     assert len(merged) == len(networks)
     np.testing.assert_allclose(merged["bce_ratio"], merged["value"])
+    # the checks carry the evaluation's verdict; where it judged, it is the ratio against the bar
+    verdict, evaluated = merged["fails_bce_check"], merged["fails_bce_check_evaluation"]
+    assert (verdict.isna() == evaluated.isna()).all()
+    judged = evaluated.notna()
+    assert (verdict[judged].astype(bool) == evaluated[judged].astype(bool)).all()
     limit = config["evaluation"]["max_bce_ratio"]
-    finite = np.isfinite(merged["value"])
-    assert (merged.loc[finite, "fails_bce_check"] == (merged.loc[finite, "value"] >= limit)).all()
+    assert (verdict[judged].astype(bool) == (merged.loc[judged, "value"] >= limit)).all()
     variants = pd.read_csv(tiny_run.path("results/summary/checks.csv")).set_index("variant")
     assert set(variants.index) == set(config["variants"])
     for variant in config["variants"]:
         row = variants.loc[variant]
         assert row["networks"] == n_per_variant
-        assert (
-            row["fail_bce_check"] == networks.query("variant == @variant")["fails_bce_check"].sum()
-        )
+        mine = networks.query("variant == @variant")["fails_bce_check"]
+        assert row["fail_bce_check"] == mine.fillna(False).astype(bool).sum()
+        assert row["bce_check_unknown"] == mine.isna().sum()
         spikes = seconds = 0.0
         for split in ("train", "valid", "test"):
             dataset = tiny_run.path(f"results/datasets/stylized_l5pc/{variant}/{split}.nc")

@@ -22,6 +22,7 @@ from neurodepth.simulation.calibration import (
     merge_calibrations,
     read_calibrated_scale,
     run_calibration,
+    search_simulation_count,
 )
 from neurodepth.simulation.inputs import InputRates, generate_inputs, generate_point_inputs
 from neurodepth.simulation.simulate import ShardJob, run_shard, simulation_rng
@@ -390,3 +391,11 @@ def test_workflow_plans_calibration_only_for_variants_with_a_target(tmp_path):
         tmp_path / "explicit", target, "results/shards/stylized_l5pc/no_nmda/train/shard_0000.nc"
     )
     assert "results/calibration" not in out and "rule calibrate_inputs" not in out
+
+
+@pytest.mark.parametrize(
+    ("search", "simulations", "expected"), [(24, 96, 24), (None, 96, 96), (200, 96, 96)]
+)
+def test_search_stage_size_is_the_prefix_never_more_than_all(search, simulations, expected):
+    cfg = {"simulations": simulations, "search_simulations": search}
+    assert search_simulation_count(cfg) == expected

@@ -19,11 +19,21 @@ from neurodepth.analysis.checks import (
 )
 from neurodepth.core.errors import DatasetError
 
+RATE_COLUMNS = ("variant", "split", "rate_hz", "simulated_s")
 
-def _metrics(ratios: dict) -> pd.DataFrame:
-    """Tidy metrics with one spike_bce_ratio 'all' row (and a distractor) per network."""
+
+def _verdict(ratio: float):
+    """The evaluation's verdict for a ratio (its bar 0.8; unknown without a ratio)."""
+    return bool(ratio >= 0.8) if np.isfinite(ratio) else None
+
+
+def _metrics(ratios: dict, verdicts: dict | None = None) -> pd.DataFrame:
+    """Tidy metrics with one spike_bce_ratio 'all' row (and a distractor) per network, and the
+    evaluation's fails_bce_check on every row (``verdicts`` overrides the ratio's)."""
+    verdicts = verdicts or {}
     rows = []
     for (variant, depth, seed), ratio in ratios.items():
+        verdict = verdicts.get((variant, depth, seed), _verdict(ratio))
         for metric, subset, value in (
             ("spike_bce_ratio", "all", ratio),
             ("spike_bce_ratio", "0", 0.01),  # per-subset rows are not the check's input
@@ -38,6 +48,7 @@ def _metrics(ratios: dict) -> pd.DataFrame:
                     metric=metric,
                     subset=subset,
                     value=value,
+                    fails_bce_check=verdict,
                 )
             )
     return pd.DataFrame(rows)
@@ -60,9 +71,11 @@ def test_network_checks_flag_each_failure_by_its_own_rule():
         ("full", 2, 0): _summary(50, suspect=True),
         ("full", 3, 0): _summary(600, capped=True),
     }
-    table = network_checks(_metrics(ratios), summaries, max_bce_ratio=0.8).set_index("depth")
-    # 0.8 is not below 0.8: it fails; a NaN ratio (no test spikes) has nothing to fail
-    assert table["fails_bce_check"].tolist() == [False, True, False]
+    table = network_checks(_metrics(ratios), summaries).set_index("depth")
+    # 0.8 is not below 0.8: it fails; a NaN ratio (no test spikes) cannot be judged
+    assert table.loc[1, "fails_bce_check"] == False  # noqa: E712  (pandas' nullable boolean)
+    assert table.loc[2, "fails_bce_check"] == True  # noqa: E712
+    assert pd.isna(table.loc[3, "fails_bce_check"])
     assert table.loc[1, "bce_ratio"] == 0.5 and np.isnan(table.loc[3, "bce_ratio"])
     assert table["memorisation_suspect"].tolist() == [False, True, False]
     assert table["capped"].tolist() == [False, False, True]
@@ -71,14 +84,31 @@ def test_network_checks_flag_each_failure_by_its_own_rule():
 
 def test_network_checks_refuse_a_network_without_metrics():
     with pytest.raises(DatasetError, match="no_nmda depth 1 seed 0"):
-        network_checks(_metrics({("full", 1, 0): 0.5}), {("no_nmda", 1, 0): _summary(100)}, 0.8)
+        network_checks(_metrics({("full", 1, 0): 0.5}), {("no_nmda", 1, 0): _summary(100)})
+
+
+def test_network_checks_take_the_evaluations_verdict_not_the_ratio():
+    """A test set without output spikes has a finite ratio that beats the bar by chance; the
+    evaluation calls it unknown, and so must the checks (and the variant then does not pass)."""
+    key = ("full", 1, 0)
+    networks = network_checks(_metrics({key: 0.5}, {key: None}), {key: _summary(300)})
+    assert pd.isna(networks.loc[0, "fails_bce_check"]) and networks.loc[0, "bce_ratio"] == 0.5
+    rates = pd.DataFrame([("full", "train", 1.0, 30.0)], columns=list(RATE_COLUMNS))
+    table = variant_checks(networks, rates, {"full": 1.0}, 0.2).set_index("variant")
+    assert table.loc["full", "fail_bce_check"] == 0
+    assert table.loc["full", "bce_check_unknown"] == 1 and not table.loc["full", "passes"]
+
+
+def test_network_checks_refuse_metrics_without_the_evaluations_verdict():
+    metrics = _metrics({("full", 1, 0): 0.5}).drop(columns="fails_bce_check")
+    with pytest.raises(DatasetError, match="fails_bce_check.*evaluate the networks again"):
+        network_checks(metrics, {("full", 1, 0): _summary(100)})
 
 
 def test_variant_checks_combine_rates_and_network_flags():
     networks = network_checks(
         _metrics({("full", 1, 0): 0.5, ("lif", 1, 0): 0.5, ("lif", 2, 0): 0.9}),
         {k: _summary(300) for k in [("full", 1, 0), ("lif", 1, 0), ("lif", 2, 0)]},
-        0.8,
     )
     rates = pd.DataFrame(
         [
@@ -87,10 +117,11 @@ def test_variant_checks_combine_rates_and_network_flags():
             ("lif", "train", 1.0, 30.0),  # (30 + 15) / 40 s = 1.125 Hz, -25 %: outside
             ("lif", "test", 1.5, 10.0),
         ],
-        columns=["variant", "split", "rate_hz", "simulated_s"],
+        columns=list(RATE_COLUMNS),
     )
     table = variant_checks(networks, rates, {"full": 1.5, "lif": 1.5}, 0.2).set_index("variant")
     assert table.loc["full", "passes"] and table.loc["full", "fail_bce_check"] == 0
+    assert table.loc["full", "bce_check_unknown"] == 0
     assert table.loc["full", "train_rate_hz"] == 2.0 and table.loc["full", "test_rate_hz"] == 1.0
     assert table.loc["full", "rate_hz"] == pytest.approx(1.75)
     assert table.loc["full", "rate_within_tolerance"]
@@ -128,7 +159,6 @@ def test_study_checks_writes_both_tables_from_files(tmp_path):
         [run / "training_summary.json"],
         {("full", "train"): dataset},
         {"full": rate},
-        0.8,
         0.2,
         tmp_path / "networks.csv",
         tmp_path / "checks.csv",

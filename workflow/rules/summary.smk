@@ -67,7 +67,6 @@ rule study_checks:
         "../../envs/base.yaml"
     params:
         targets={v: target_rate(v) for v in VARIANTS},
-        max_bce_ratio=config["evaluation"]["max_bce_ratio"],
         rate_tolerance=config["summary"]["rate_tolerance"],
     script:
         "../../scripts/study_checks.py"

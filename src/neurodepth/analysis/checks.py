@@ -4,7 +4,10 @@ A depth-needed table means something only when the networks behind it learned an
 were compared at comparable output rates. Per network (``network_checks``):
 
 - ``bce_ratio``: held-out spike BCE over the constant-rate predictor's (the training set's mean
-  rate); a network that does not beat it by ``max_bce_ratio`` has not learned when spikes come.
+  rate); a network that does not beat it by ``evaluation.max_bce_ratio`` has not learned when
+  spikes come. The verdict, ``fails_bce_check``, is the evaluation's own (``learning.evaluate``
+  writes it beside the metrics), so the rule lives in one place: unknown (empty) when the test
+  set has no output spike to judge by.
 - ``memorisation_suspect``: the selected step lies in the first fifth of training while the
   validation curve was not flat (from ``training_summary.json``): the network got worse with
   training, the sign of a training set too small for it.
@@ -12,7 +15,8 @@ were compared at comparable output rates. Per network (``network_checks``):
 
 Per variant (``variant_checks``): the variant's output rate over all its datasets against
 ``target_rate_hz`` (within ``rate_tolerance``, relative), each split's rate beside it, and how many
-networks fail each network check. ``passes`` says whether the variant passes all of them.
+networks fail each network check (``bce_check_unknown``: networks the BCE check could not judge).
+``passes`` says whether the variant passes all of them; an unjudged network does not pass.
 
 The rate is judged over the datasets pooled, not split by split: one 3 s simulation's rate varies
 by about its own mean between draws, so a 16-simulation test split alone is ~25 % off a perfectly
@@ -24,7 +28,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from neurodepth.core.errors import DatasetError
@@ -46,13 +49,18 @@ NETWORK_COLUMNS = [
 ]
 
 
-def network_checks(metrics: pd.DataFrame, summaries: dict, max_bce_ratio: float) -> pd.DataFrame:
+def network_checks(metrics: pd.DataFrame, summaries: dict) -> pd.DataFrame:
     """One row per network.
 
     ``metrics``: the networks' tidy metrics (``analysis.summary.read_metrics``), with the
-    ``spike_bce_ratio`` row of subset ``all``. ``summaries``: (variant, depth, seed) ->
-    the network's ``training_summary.json`` as a dict.
+    ``spike_bce_ratio`` row of subset ``all`` and the evaluation's ``fails_bce_check`` column.
+    ``summaries``: (variant, depth, seed) -> the network's ``training_summary.json`` as a dict.
     """
+    if "fails_bce_check" not in metrics.columns:
+        raise DatasetError(
+            "the metrics lack the evaluation's fails_bce_check column (written by an older "
+            "neurodepth): evaluate the networks again"
+        )
     ratio = metrics.query("metric == 'spike_bce_ratio' and subset == 'all'")
     rows = []
     for (variant, depth, seed), summary in sorted(summaries.items()):
@@ -65,6 +73,7 @@ def network_checks(metrics: pd.DataFrame, summaries: dict, max_bce_ratio: float)
                 f"seed {seed}; expected 1 (evaluate it again)"
             )
         value = float(match["value"].iloc[0])
+        verdict = match["fails_bce_check"].iloc[0]
         rows.append(
             {
                 "cell": match["cell"].iloc[0],
@@ -72,8 +81,7 @@ def network_checks(metrics: pd.DataFrame, summaries: dict, max_bce_ratio: float)
                 "depth": int(depth),
                 "seed": int(seed),
                 "bce_ratio": value,
-                # a split without spikes has no ratio: nothing to fail
-                "fails_bce_check": bool(np.isfinite(value) and value >= max_bce_ratio),
+                "fails_bce_check": None if pd.isna(verdict) else bool(verdict),
                 "selected_step": int(summary["selected_step"]),
                 "stopped_step": int(summary["stopped_step"]),
                 "max_steps": int(summary["max_steps"]),
@@ -81,7 +89,9 @@ def network_checks(metrics: pd.DataFrame, summaries: dict, max_bce_ratio: float)
                 "memorisation_suspect": bool(summary["memorisation_suspect"]),
             }
         )
-    return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
+    table = pd.DataFrame(rows, columns=NETWORK_COLUMNS)
+    table["fails_bce_check"] = table["fails_bce_check"].astype("boolean")
+    return table
 
 
 def dataset_rate_hz(path) -> float:
@@ -119,11 +129,15 @@ def variant_checks(
         row.update(
             networks=len(nets),
             fail_bce_check=int(nets["fails_bce_check"].sum()),
+            bce_check_unknown=int(nets["fails_bce_check"].isna().sum()),
             memorisation_suspects=int(nets["memorisation_suspect"].sum()),
             capped=int(nets["capped"].sum()),
         )
         row["passes"] = bool(
-            rates_ok and row["fail_bce_check"] == 0 and row["memorisation_suspects"] == 0
+            rates_ok
+            and row["fail_bce_check"] == 0
+            and row["bce_check_unknown"] == 0
+            and row["memorisation_suspects"] == 0
         )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -145,7 +159,6 @@ def study_checks(
     summary_paths,
     datasets: dict,
     targets: dict,
-    max_bce_ratio: float,
     rate_tolerance: float,
     out_networks,
     out_variants,
@@ -154,9 +167,7 @@ def study_checks(
     from neurodepth.analysis.summary import read_metrics
     from neurodepth.core.atomic import write_csv_atomic
 
-    networks = network_checks(
-        read_metrics(metric_paths), read_training_summaries(summary_paths), max_bce_ratio
-    )
+    networks = network_checks(read_metrics(metric_paths), read_training_summaries(summary_paths))
     rates = pd.DataFrame(
         [
             dict(

@@ -18,6 +18,7 @@ import pandas as pd
 from neurodepth.cells.spec import spec_needs_morphology
 from neurodepth.cells.variants import VARIANTS
 from neurodepth.core.errors import ConfigError
+from neurodepth.simulation.calibration import search_simulation_count
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,7 @@ def calibration_core_seconds(config: dict, variant: str, worst_case: bool = Fals
     ``worst_case`` all ``calibration.max_iterations`` in both stages (for time limits)."""
     cal = config["calibration"]
     n_sims = cal["simulations"]
-    n_search = min(cal["search_simulations"] or n_sims, n_sims)
+    n_search = search_simulation_count(cal)
     search = cal["max_iterations"] if worst_case else unit("calibration_evaluations")
     search = min(search, cal["max_iterations"])
     if n_search < n_sims:

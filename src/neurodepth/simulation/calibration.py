@@ -205,6 +205,13 @@ def local_exponent(history, target: float, default: float = 2.0) -> float:
 # --------------------------------------------------------------------------- the cell's rate
 
 
+def search_simulation_count(calibration_cfg: dict) -> int:
+    """Simulations the search stage runs on: ``calibration.search_simulations`` (all of
+    ``calibration.simulations`` when unset), never more than there are."""
+    n_sims = int(calibration_cfg["simulations"])
+    return min(int(calibration_cfg["search_simulations"] or n_sims), n_sims)
+
+
 def calibration_draws(
     global_seed: int,
     cell_name: str,
@@ -303,7 +310,7 @@ def calibrate_input_scale(
     )
     rates = InputRates.from_config(inputs_cfg, where=f"inputs.{variant}")
     n_sims = int(calibration_cfg["simulations"])
-    n_search = min(int(calibration_cfg["search_simulations"] or n_sims), n_sims)
+    n_search = search_simulation_count(calibration_cfg)
     per_shard = int(simulation_cfg["simulations_per_shard"])
     draws = calibration_draws(
         seed, cell_name, variant, n_sims, per_shard, simulation_cfg.get("shards")
