@@ -260,7 +260,10 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
     if args_dict.get("patience"):
         training["patience_validations"] = int(args_dict["patience"])
     family = config["network"]["family"]
-    arch = FAMILIES[family].architecture(depth, config["network"])
+    network_cfg = dict(config["network"])
+    if args_dict.get("width"):
+        network_cfg["width"] = int(args_dict["width"])
+    arch = FAMILIES[family].architecture(depth, network_cfg)
     tag = args_dict.get("tag", "")
     out = run_dir(work, variant, size, depth, tag)
     c0, w0 = time.process_time(), time.perf_counter()
@@ -273,6 +276,7 @@ def _train_one(config: dict, variant: str, size: int, depth: int, args_dict: dic
         "depth": depth,
         "tag": tag,
         "seed": seed,
+        "width": arch["width"],
         "train_sims": n_sims,
         "train_seconds": n_sims * config["simulation"]["duration_ms"] / 1000.0,
         "train_output_spikes": n_spikes,
@@ -598,6 +602,7 @@ def main() -> int:
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seed", type=int, default=None, help="default: the config's first seed")
     t.add_argument("--tag", default="", help="suffix of the run folder (controls, replicates)")
+    t.add_argument("--width", type=int, default=None, help="default: the config's network.width")
     t.add_argument(
         "--patience",
         type=int,
