@@ -37,6 +37,7 @@ import copy
 import json
 import math
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -482,52 +483,65 @@ def load_baselines(work: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _run_kind(tag: str) -> str:
+    """How a run folder's tag is drawn: the size curves (no tag: the default budget; ``_long``:
+    the long budget), replicate seeds of the long budget (``_long_s<k>``), or a single control."""
+    if tag in ("", "_long"):
+        return "curve"
+    if re.fullmatch(r"_long_s\d+", tag):
+        return "seed"
+    return "control"
+
+
 def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
     colors = {"full": "tab:blue", "no_nmda": "tab:orange"}
-    styles = {1: ("o", ":"), 4: ("s", "-")}
-    controls = df[df["tag"] != ""]
-    df = df[df["tag"] == ""]
-    for _, c in controls.iterrows():
-        for ax, key in zip(axes, ("test_auc_mean", "test_tpr_mean")):
-            ax.plot(c["train_seconds"], c[key], "x", color=colors.get(c["variant"], "k"))
-    if len(controls):
-        axes[1].plot(
-            [],
-            [],
-            "x",
-            color="k",
-            label="control run (tag: "
-            + ", ".join(sorted({t.strip("_") for t in controls["tag"]}))
-            + ")",
-        )
-    for (variant, depth), g in df.groupby(["variant", "depth"]):
-        marker, ls = styles.get(depth, ("^", "--"))
+    markers = {1: "o", 4: "s", 7: "^"}
+    kinds = df["tag"].map(_run_kind)
+    for (variant, depth, tag), g in df[kinds == "curve"].groupby(["variant", "depth", "tag"]):
+        long = tag == "_long"
         for ax, key in zip(axes, ("auc", "tpr")):
             ax.errorbar(
                 g["train_seconds"],
                 g[f"test_{key}_mean"],
                 yerr=g[f"test_{key}_sd"],
-                marker=marker,
-                ls=ls,
+                marker=markers.get(depth, "D"),
+                ls="-" if long else ":",
                 color=colors.get(variant, "k"),
+                mfc=None if long else "none",
                 capsize=3,
-                label=f"{variant}, depth {depth}",
+                label=f"{variant}, depth {depth}, {'long' if long else 'default'} budget",
             )
-        axes[0].plot(
-            g["train_seconds"],
-            g["train_auc_all"],
-            marker=marker,
-            ls="none",
-            mfc="none",
-            color=colors.get(variant, "k"),
-            alpha=0.6,
-        )
+    seeds = df[kinds == "seed"]
+    for (variant, depth), g in seeds.groupby(["variant", "depth"]):
+        for ax, key in zip(axes, ("test_auc_mean", "test_tpr_mean")):
+            ax.plot(
+                g["train_seconds"] * 1.06,
+                g[key],
+                markers.get(depth, "D"),
+                color=colors.get(variant, "k"),
+                alpha=0.5,
+                label=f"{variant}, depth {depth}, long budget, seeds "
+                + ", ".join(str(v) for v in sorted(g["seed"])),
+            )
+    others = df[kinds == "control"]
+    for _, c in others.iterrows():
+        label = f"{c['variant']}, depth {c['depth']}, width {c.get('width', 32):.0f}{c['tag']}"
+        for ax, key in zip(axes, ("test_auc_mean", "test_tpr_mean")):
+            ax.plot(
+                c["train_seconds"] * 0.94,
+                c[key],
+                "x" if c["depth"] < 7 else "+",
+                ms=8,
+                mew=2,
+                color=colors.get(c["variant"], "k"),
+                label=label if ax is axes[1] else None,
+            )
     for _, b in baselines.iterrows():
         for ax, key in zip(axes, ("auc_mean", "tpr_mean")):
             ax.axhline(
@@ -537,8 +551,8 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
                 lw=0.8,
                 label=f"{b['variant']}: no-training baseline",
             )
-    axes[0].set_ylabel("test spike AUC (12 subsets, mean +- SD)\nopen: train AUC on the 1x set")
-    axes[1].set_ylabel("test TPR at 0.25 % FP")
+    axes[0].set_ylabel("test spike AUC (12 subsets: mean +- SD)")
+    axes[1].set_ylabel("test TPR at 0.25 % false positives")
     sizes = sorted(df["train_seconds"].unique())
     for ax in axes:
         ax.set_xscale("log")
@@ -546,8 +560,12 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
         ax.minorticks_off()
         ax.set_xlabel("training data per variant (simulated s)")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
-    fig.suptitle("stylized L5PC: accuracy against training-set size (width 32 TCNs)")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7)
+    fig.suptitle(
+        "stylized L5PC: accuracy against training-set size "
+        "(TCN width 32 unless named; open markers: default budget)"
+    )
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=120)
 
