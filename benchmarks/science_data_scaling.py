@@ -589,6 +589,29 @@ def cmd_report(args, config: dict) -> None:
         print(t.to_string())
 
 
+def cmd_example(args, config: dict) -> None:
+    """The pipeline's example_predictions figure for two runs of the study (the first named is
+    drawn as the shallow one) on the test simulation with most output spikes."""
+    from neurodepth.figures import _common
+    from neurodepth.figures.example_predictions import from_predictions
+
+    test = dataset_path(args.work, args.variant, "test")
+    runs = [args.work / "runs" / args.variant / name for name in args.runs]
+    labels = []
+    for run in runs:
+        info = json.loads((run / "run.json").read_text())
+        labels.append(
+            f"{info['train_seconds']:.0f} s of data, depth {info['depth']}, width "
+            f"{info.get('width', config['network']['width'])}, seed {info['seed']}"
+        )
+    ds = _common.open_dataset(test, "dataset")
+    fig = from_predictions(
+        ds, test, *(run / "predictions_test.nc" for run in runs), labels=tuple(labels)
+    )
+    _common.save(fig, args.png)
+    print(f"{args.png}: {' vs '.join(labels)}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--config", default=str(DEFAULT_CONFIG))
@@ -642,6 +665,12 @@ def main() -> int:
     r.add_argument("--md", default="")
     r.add_argument("--png", default="")
     r.set_defaults(func=cmd_report)
+
+    x = sub.add_parser("example")
+    x.add_argument("--variant", required=True)
+    x.add_argument("--runs", nargs=2, required=True, help="two run folders, e.g. x1_d4 x32_d7_long")
+    x.add_argument("--png", required=True)
+    x.set_defaults(func=cmd_example)
 
     args = p.parse_args()
     args.work = args.work.resolve()

@@ -202,12 +202,26 @@ def from_files(dataset, predictions, best_networks, simulation: int | None = Non
     shallow_depth = min(d for _, d, _ in same)
     seeds = sorted(s for _, d, s in same if d == shallow_depth)
     shallow_seed = seed if seed in seeds else seeds[0]
-    best = read_predictions(C.network_file(predictions, variant, depth, seed))
-    shallow = (
-        best
-        if (shallow_depth, shallow_seed) == (depth, seed)
-        else read_predictions(C.network_file(predictions, variant, shallow_depth, shallow_seed))
-    )
+    best_path = C.network_file(predictions, variant, depth, seed)
+    shallow_path = C.network_file(predictions, variant, shallow_depth, shallow_seed)
+    return from_predictions(ds, dataset, shallow_path, best_path, simulation, zoom_ms)
+
+
+def from_predictions(
+    ds,
+    dataset,
+    shallow_path,
+    best_path,
+    simulation: int | None = None,
+    zoom_ms=None,
+    labels: tuple[str, str] | None = None,
+):
+    """The figure for two given predictions files of the open test split ``ds`` (read from
+    ``dataset``): ``shallow_path`` first, ``best_path`` last, on ``simulation`` (default: the
+    scored one with most output spikes). ``labels``: the two legend names (default: each file's
+    depth and seed)."""
+    best = read_predictions(best_path)
+    shallow = best if shallow_path == best_path else read_predictions(shallow_path)
     counts = (
         ds["spike_count"].values
         if "spike_count" in ds
@@ -224,11 +238,10 @@ def from_files(dataset, predictions, best_networks, simulation: int | None = Non
     inputs = read_simulation_inputs(dataset, simulation)[:, sel]
     region, kind = C.channel_region_kind(ds)
     spk = ds["spike_time"].values[ds["spike_simulation"].values == simulation]
+    if labels is None:
+        labels = (f"shallowest ({p_label(shallow)})", f"best ({p_label(best)})")
     nets = {}
-    for label, p in (
-        (f"shallowest ({p_label(shallow)})", shallow),
-        (f"best ({p_label(best)})", best),
-    ):
+    for label, p in zip(labels, (shallow, best)):
         if not np.array_equal(p["time"], t_pred):
             raise DatasetError(f"{p['path']} has a different time axis from {best['path']}")
         nets[label] = (
@@ -236,7 +249,8 @@ def from_files(dataset, predictions, best_networks, simulation: int | None = Non
             p["soma_prediction"][simulation][psel],
         )
     if shallow is best:
-        nets = {f"shallowest = best ({p_label(best)})": nets[f"best ({p_label(best)})"]}
+        nets = {f"shallowest = best ({p_label(best)})": nets[labels[1]]}
+    variant = str(ds.attrs.get("variant", ""))
     title = f"{ds.attrs.get('cell', '')} / {C.variant_label(variant)}: test simulation {simulation}"
     return make(
         t_all[sel],
