@@ -530,8 +530,13 @@ def figure(df: pd.DataFrame, baselines: pd.DataFrame, png: Path) -> None:
                 + ", ".join(str(v) for v in sorted(g["seed"])),
             )
     others = df[kinds == "control"]
+    labelled = set()
     for _, c in others.iterrows():
-        label = f"{c['variant']}, depth {c['depth']}, width {c.get('width', 32):.0f}{c['tag']}"
+        label = (
+            f"{c['variant']}, depth {c['depth']}, width {c.get('width', 32):.0f} (run {c['tag']})"
+        )
+        label = None if label in labelled else label
+        labelled.add(label)
         for ax, key in zip(axes, ("test_auc_mean", "test_tpr_mean")):
             ax.plot(
                 c["train_seconds"] * 0.94,
