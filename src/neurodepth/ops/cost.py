@@ -215,8 +215,8 @@ DATA_SCALING: dict[str, DataScaling] = {
         flat_up_to_s=6144.0,
         budgets="the default's 600-2000 steps and 4 passes (up to 6,000 steps) with patience 12",
         larger_networks=(
-            "depth 7 and width 64 gained 0.006-0.009 AUC over depth 1 at 6,144 s (three seeds "
-            "at depth 7), none at 192 s"
+            "depth 7 and width 64 gained 0.005-0.006 AUC over depth 1 at 6,144 s (three seeds "
+            "each), none at 192 s"
         ),
         source=SCALING_STUDY,
     ),
