@@ -2,13 +2,15 @@
 
 For each variant (``full``, ``no_nmda``) the default config's simulation settings make training
 shards 0..N-1 and larger-than-default validation and test sets. Shard seeds derive from (seed,
-cell, variant, split, shard) as in the pipeline, so training shards 0-15 (the "1x" set) are the
-default pipeline's training data, the first two validation / test shards are its validation / test
-sets, and every larger training set holds every smaller one. Inputs are drawn at the variant's
+cell, variant, split, shard) as in the pipeline, so the first ``simulation.shards.train``
+training shards (the "1x" set; 0-7 in the default) are the default pipeline's training data, the
+first ``shards.valid`` / ``shards.test`` validation / test shards are its validation / test sets,
+and every larger training set holds every smaller one. Inputs are drawn at the variant's
 calibrated scale (``--calibration``: the pipeline's results/calibration/<cell>/<variant>.csv), as
-the pipeline draws them. Then, for each size k (x the default 192 s), the first 16 k training
-shards are merged, networks of the default architecture are trained with the pipeline's protocol
-(``train_model``: early stopping on validation spike BCE, the step budget below as the cap), and
+the pipeline draws them. Then, for each size k (x the default 192 s), the first
+k x ``shards.train`` training shards are merged, networks of the default architecture are trained
+with the pipeline's protocol (``train_model``: early stopping on validation spike BCE, the step
+budget below as the cap), and
 scored with the evaluation protocol on the test set (12 subsets: mean +- SD) and on the 1x
 training set (train AUC: all of the training data at 1x, a 1/k slice of it at k x, which shows
 memorisation). The pipeline's no-training baseline (``neurodepth.analysis.baseline``: input counts
